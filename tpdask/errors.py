@@ -1,0 +1,38 @@
+"""Every error tpdask raises on purpose.
+
+Hierarchy::
+
+    TpdaskError                 base: the CLI turns these into a message and exit code 1
+    ├── ConfigError             a setting or argument is wrong (bad day, bad store URI, ...)
+    ├── StoreError              the serving store failed (sqlite3 / pymongo errors wrapped)
+    ├── SampleError             one sample file is unusable; it gets quarantined, the job goes on
+    ├── ArchiveError            a day's .7z archive is missing, unreadable or does not verify
+    └── JobError                a Dask job could not run or did not finish
+
+Third-party exceptions (sqlite3, pymongo, py7zr, requests) are wrapped where they enter
+tpdask, so callers only ever need to catch ``TpdaskError``.
+"""
+
+
+class TpdaskError(Exception):
+    """Base class of every error tpdask raises on purpose."""
+
+
+class ConfigError(TpdaskError):
+    """A setting, argument or URI is wrong; the message says which and how to fix it."""
+
+
+class StoreError(TpdaskError):
+    """The serving store (SQLite or MongoDB) failed."""
+
+
+class SampleError(TpdaskError):
+    """A sample file is unusable (not JSON, wrong version, ts outside its day, wrong shape)."""
+
+
+class ArchiveError(TpdaskError):
+    """A day's archive is missing, unreadable, or does not match its manifest."""
+
+
+class JobError(TpdaskError):
+    """A Dask job could not start or did not complete."""
