@@ -1,0 +1,1 @@
+"""The Dask jobs: each module builds a plan of small task objects from tpdask's pieces."""

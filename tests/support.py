@@ -1,0 +1,37 @@
+"""Helpers shared by the tests: write sample files, run the day job, read results back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from tpdask.settings import Config, resolve
+from tpdask.stores import open_store
+
+
+def make_config(tmp_path: Path, store: str | None = None, **extra) -> Config:
+    data = tmp_path / "data"
+    return resolve(data_dir=str(data), store=store or f"sqlite:///{data}/tpdask.sqlite", **extra)
+
+
+def sample(ts: int, streams: dict[str, list], source: str = "sim") -> dict:
+    """A contract-v1 sample; streams maps streamer login → chatters list."""
+    return {"version": 1, "ts": ts, "source": source,
+            "streams": {s: {"user_id": str(i + 1), "viewer_count": len(c) * 3, "title": "t",
+                            "game_name": "g", "language": "fr",
+                            "started_at": "2022-08-01T00:00:00Z", "chatters": c}
+                        for i, (s, c) in enumerate(streams.items())}}
+
+
+def write_samples(config: Config, day: str, samples: list[dict]) -> Path:
+    folder = config.samples_dir / day
+    folder.mkdir(parents=True, exist_ok=True)
+    for s in samples:
+        (folder / f"{s['ts']}.json").write_bytes(orjson.dumps(s))
+    return folder
+
+
+def stored_records(config: Config, day: str) -> dict[str, dict]:
+    with open_store(config.store) as store:
+        return {r["viewer"]: r for r in store.iter_viewer_days(day)}

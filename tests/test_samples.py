@@ -1,0 +1,113 @@
+"""Reading samples from a day folder and from a .7z archive, and quarantining bad files."""
+
+from __future__ import annotations
+
+import orjson
+import py7zr
+import pytest
+
+from jobs.process_day import process_day
+from tests.reference import reference_viewer_days
+from tests.support import make_config, sample, stored_records, write_samples
+from tpdask.errors import SampleError
+from tpdask.executor import LocalExecutor
+from tpdask.samples import list_day, parse_sample
+
+DAY = "2022-08-01"
+T0 = 1659312000
+QUIET = dict(log=lambda m: None)
+
+
+def process(config):
+    return process_day(config, DAY, LocalExecutor(**QUIET), **QUIET)
+
+
+def write_archive(config, samples, extra: dict[str, bytes] | None = None):
+    config.archive_dir.mkdir(parents=True, exist_ok=True)
+    with py7zr.SevenZipFile(config.archive_dir / f"{DAY}.7z", "w") as z:
+        for s in samples:
+            z.writestr(orjson.dumps(s), f"{DAY}/{s['ts']}.json")
+        for name, raw in (extra or {}).items():
+            z.writestr(raw, f"{DAY}/{name}")
+
+
+SAMPLES = [sample(T0 + i * 300, {"a": [f"u{j}" for j in range(i, i + 5)], "b": ["u1", "U2 "]})
+           for i in range(12)]
+
+
+def test_the_archive_is_read_without_extracting_it(tmp_path):
+    config = make_config(tmp_path)
+    write_archive(config, SAMPLES)
+    report = process(config)
+    assert report["samples_read"] == 12
+    assert stored_records(config, DAY) == reference_viewer_days(SAMPLES, DAY)
+    assert not (config.samples_dir / DAY).exists()
+
+
+def test_archive_and_late_loose_samples_are_read_together(tmp_path):
+    config = make_config(tmp_path)
+    write_archive(config, SAMPLES[:8])
+    write_samples(config, DAY, SAMPLES[6:])           # two overlap by name, four arrive late
+    files = list_day(config.samples_dir, config.archive_dir, DAY)
+    assert (len(files.archive_members), len(files.folder_files)) == (8, 4)
+    process(config)
+    assert stored_records(config, DAY) == reference_viewer_days(SAMPLES, DAY)
+
+
+BAD_FILES = {
+    "not_json": (b"{not json", "not JSON"),
+    "wrong_version": (orjson.dumps({**sample(T0, {"a": ["x"]}), "version": 2}), "wrong version"),
+    "ts_outside_day": (orjson.dumps(sample(T0 - 60, {"a": ["x"]})), "outside the day"),
+    "ts_not_a_number": (orjson.dumps({**sample(T0, {"a": ["x"]}), "ts": "noon"}), "wrong shape"),
+    "streams_not_object": (orjson.dumps({"version": 1, "ts": T0, "streams": []}), "wrong shape"),
+    "no_chatters": (orjson.dumps({"version": 1, "ts": T0, "streams": {"a": {}}}), "wrong shape"),
+    "top_level_list": (b"[1, 2]", "wrong shape"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_a_bad_loose_file_is_moved_to_quarantine_with_its_reason(tmp_path, kind):
+    raw, reason = BAD_FILES[kind]
+    config = make_config(tmp_path)
+    folder = write_samples(config, DAY, SAMPLES[:3])
+    (folder / f"{T0 + 7}.json").write_bytes(raw)
+    report = process(config)
+    assert report["files_quarantined"] == 1 and report["samples_read"] == 3
+    kept = config.quarantine_dir / DAY / f"{T0 + 7}.json"
+    assert kept.read_bytes() == raw and not (folder / kept.name).exists()
+    assert reason in (config.quarantine_dir / DAY / f"{kept.name}.reason").read_text()
+    assert stored_records(config, DAY) == reference_viewer_days(SAMPLES[:3], DAY)
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_a_bad_archive_member_is_copied_to_quarantine(tmp_path, kind):
+    raw, reason = BAD_FILES[kind]
+    config = make_config(tmp_path)
+    write_archive(config, SAMPLES[:3], {"bad.json": raw})
+    report = process(config)
+    assert report["files_quarantined"] == 1 and report["samples_read"] == 3
+    assert (config.quarantine_dir / DAY / "bad.json").read_bytes() == raw
+    assert reason in (config.quarantine_dir / DAY / "bad.json.reason").read_text()
+
+
+def test_parse_sample_says_what_is_wrong():
+    with pytest.raises(SampleError, match="wrong version: 2"):
+        parse_sample("x.json", orjson.dumps({"version": 2, "ts": T0, "streams": {}}), DAY)
+    assert parse_sample("x.json", orjson.dumps(sample(T0, {"A ": []})), DAY).streams == [("a", [])]
+
+
+def test_an_unreadable_archive_is_a_clear_error(tmp_path):
+    from tpdask.errors import ArchiveError
+
+    config = make_config(tmp_path)
+    config.archive_dir.mkdir(parents=True)
+    (config.archive_dir / f"{DAY}.7z").write_bytes(b"not an archive")
+    with pytest.raises(ArchiveError, match="cannot read archive"):
+        process(config)
+
+
+def test_a_missing_day_is_a_clear_error(tmp_path):
+    from tpdask.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no samples for 2022-08-01"):
+        process(make_config(tmp_path))

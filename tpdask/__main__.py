@@ -1,0 +1,5 @@
+import sys
+
+from tpdask.cli import main
+
+sys.exit(main())

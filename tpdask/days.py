@@ -1,0 +1,37 @@
+"""Days: the unit of every batch job. A day is a UTC date written YYYY-MM-DD."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tpdask.errors import ConfigError
+
+DAY_SECONDS = 86400
+
+
+def parse_day(value: object) -> str:
+    """Accept 2024-01-10, 20240110 (fire turns it into an int) or a date; return 'YYYY-MM-DD'."""
+    if isinstance(value, dt.date):
+        return value.strftime("%Y-%m-%d")
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return dt.datetime.strptime(text, fmt).strftime("%Y-%m-%d")
+        except ValueError:
+            continue
+    raise ConfigError(f"not a day: {value!r}; write it as YYYY-MM-DD, e.g. 2024-01-10")
+
+
+def yesterday() -> str:
+    return (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)).strftime("%Y-%m-%d")
+
+
+def day_bounds(day: str) -> tuple[int, int]:
+    """[start, end) of a UTC day in unix seconds."""
+    start = dt.datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
+    first = int(start.timestamp())
+    return first, first + DAY_SECONDS
+
+
+def day_of(ts: int) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d")

@@ -1,0 +1,103 @@
+"""Where a job's tasks run: in this process (for debugging and small tests) or on Dask.
+
+Both executors take the same plan, a list of small frozen task objects and a function,
+so a job is written once and runs under either (the rechunker pattern).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from typing import Callable, Iterator, Protocol, Sequence, TypeVar
+
+from tpdask.errors import JobError
+
+T = TypeVar("T")
+R = TypeVar("R")
+Log = Callable[[str], None]
+
+
+def print_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Executor(Protocol):
+    workers: int
+
+    def map(self, fn: Callable[[T], R], tasks: Sequence[T], label: str) -> list[R]:
+        """Run fn on every task; results in task order."""
+
+
+class LocalExecutor:
+    """Runs every task in this process, one after the other."""
+
+    workers = 1
+
+    def __init__(self, log: Log = print_log):
+        self.log = log
+
+    def map(self, fn: Callable[[T], R], tasks: Sequence[T], label: str) -> list[R]:
+        results = []
+        for i, task in enumerate(tasks, 1):
+            results.append(fn(task))
+            self.log(f"  {label}: {i}/{len(tasks)}")
+        return results
+
+
+class DaskExecutor:
+    """Runs tasks on a Dask cluster through a distributed Client, reporting progress."""
+
+    def __init__(self, client, log: Log = print_log):
+        self.client = client
+        self.log = log
+        self.workers = max(1, sum(w.get("nthreads", 1) for w in
+                                  client.scheduler_info()["workers"].values()))
+
+    def map(self, fn: Callable[[T], R], tasks: Sequence[T], label: str) -> list[R]:
+        from distributed import as_completed
+
+        if not tasks:
+            return []
+        futures = self.client.map(fn, tasks, pure=False, key=[f"{label}-{i}" for i in range(len(tasks))])
+        index = {f.key: i for i, f in enumerate(futures)}
+        results: list = [None] * len(tasks)
+        step = max(1, len(tasks) // 10)
+        for done, future in enumerate(as_completed(futures), 1):
+            try:
+                results[index[future.key]] = future.result()
+            except Exception as exc:
+                self.client.cancel(futures)
+                raise JobError(f"{label} task {index[future.key]} failed: {exc!r}") from exc
+            if done % step == 0 or done == len(tasks):
+                self.log(f"  {label}: {done}/{len(tasks)}")
+        return results
+
+
+@contextmanager
+def dask_executor(scheduler: str | None = None, workers: int | None = None,
+                  log: Log = print_log) -> Iterator[DaskExecutor]:
+    """A DaskExecutor on an existing scheduler, or on a new LocalCluster of worker processes."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    try:
+        if scheduler:
+            client = Client(scheduler, timeout="30s")
+        else:
+            n = int(workers or os.cpu_count() or 1)
+            with dask.config.set({"distributed.worker.daemon": False}):
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                       dashboard_address=":8787", silence_logs=40)
+            client = Client(cluster)
+    except (OSError, TimeoutError) as exc:
+        raise JobError(f"cannot reach the Dask scheduler at {scheduler}: {exc}; "
+                       "is `dask scheduler` running there?") from None
+    try:
+        log(f"Dask dashboard: {client.dashboard_link}")
+        yield DaskExecutor(client, log)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

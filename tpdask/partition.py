@@ -1,0 +1,179 @@
+"""Phase 1 of the day job: parse a batch of samples and hash-partition its observations.
+
+Each task reads some sample files, normalises and validates every chatter entry with
+pyarrow (the rare entry that is not already a clean login goes through Python's
+strip().lower()), and writes one Arrow IPC chunk per viewer bucket to the job's scratch
+folder. Only small reports travel back to the client; the observations stay on disk
+until phase 2 reads its bucket, so memory is bounded by the batch size, not the day.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tpdask.errors import SampleError
+from tpdask.samples import (LOGIN_PATTERN, Sample, normalise_login, parse_sample,
+                            quarantine, read_folder_files, stream_archive)
+
+# Polynomial hash of the login bytes, mixed; stable across processes, machines and runs.
+_HASH_BASE = np.uint64(1099511628211)
+_MAX_LOGIN = 25
+_POWERS = np.cumprod(np.full(_MAX_LOGIN, _HASH_BASE, dtype=np.uint64)) // _HASH_BASE
+
+
+def bucket_of(logins: pa.StringArray, n_buckets: int) -> np.ndarray:
+    """Stable bucket number of each login (valid logins only: 1 to 25 ASCII bytes)."""
+    if len(logins) == 0:
+        return np.zeros(0, dtype=np.int32)
+    logins = pa.array(logins, pa.string()) if not isinstance(logins, pa.Array) else logins
+    offsets = np.frombuffer(logins.buffers()[1], dtype=np.int32)[
+        logins.offset: logins.offset + len(logins) + 1]
+    data = np.frombuffer(logins.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
+    starts = (offsets[:-1] - offsets[0]).astype(np.int64)
+    lengths = np.diff(offsets)
+    position = np.arange(len(data), dtype=np.int64) - np.repeat(starts, lengths)
+    with np.errstate(over="ignore"):
+        h = np.add.reduceat(data.astype(np.uint64) * _POWERS[position], starts)
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(32)
+    return (h % np.uint64(n_buckets)).astype(np.int32)
+
+
+@dataclass(frozen=True)
+class PartitionTask:
+    """Jobs as data: which files one phase-1 task reads and where it writes."""
+
+    day: str
+    task_id: int
+    n_buckets: int
+    scratch: str
+    quarantine_dir: str
+    folder: str | None = None
+    folder_files: tuple[str, ...] = ()
+    archive: str | None = None
+    archive_members: tuple[str, ...] = ()
+    flush_bytes: int = 48 << 20
+
+
+@dataclass
+class PartitionReport:
+    samples: list[tuple[str, int]] = field(default_factory=list)     # (file name, ts)
+    quarantined: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
+    invalid_entries: int = 0
+    observations: int = 0
+    chunks: int = 0
+
+
+class _Partitioner:
+    def __init__(self, task: PartitionTask):
+        self.task = task
+        self.report = PartitionReport()
+        self.pending: list[Sample] = []
+        self.pending_bytes = 0
+
+    def accept(self, name: str, raw: bytes, origin: Path | None = None) -> None:
+        try:
+            sample = parse_sample(name, raw, self.task.day)
+        except SampleError as exc:
+            quarantine(Path(self.task.quarantine_dir), self.task.day, name, raw, str(exc), origin)
+            self.report.quarantined.append((name, str(exc)))
+            return
+        self.report.samples.append((name, sample.ts))
+        self.pending.append(sample)
+        self.pending_bytes += len(raw)
+        if self.pending_bytes >= self.task.flush_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        table = self._observations(self.pending)
+        self.pending, self.pending_bytes = [], 0
+        buckets = bucket_of(table.column("viewer").chunk(0), self.task.n_buckets)
+        order = np.argsort(buckets, kind="stable")
+        bounds = np.searchsorted(buckets[order], np.arange(self.task.n_buckets + 1))
+        for b in range(self.task.n_buckets):
+            if bounds[b] == bounds[b + 1]:
+                continue
+            rows = table.take(pa.array(order[bounds[b]:bounds[b + 1]]))
+            name = f"t{self.task.task_id:05d}-c{self.report.chunks:04d}.arrow"
+            write_chunk(Path(self.task.scratch) / bucket_dir(b) / name, rows)
+        self.report.chunks += 1
+
+    def _observations(self, samples: list[Sample]) -> pa.Table:
+        """Valid, normalised observations (ts, streamer, viewer) of a batch of samples."""
+        entries: list = []
+        lengths, stream_ts, stream_code = [], [], []
+        streamer_codes: dict[str, int] = {}
+        for sample in samples:
+            for login, chatters in sample.streams:
+                entries.extend(chatters)
+                lengths.append(len(chatters))
+                stream_ts.append(sample.ts)
+                stream_code.append(streamer_codes.setdefault(login, len(streamer_codes)))
+        viewers, valid = _normalise(entries)
+        self.report.invalid_entries += len(entries) - int(valid.sum())
+        keep = np.flatnonzero(valid)
+        self.report.observations += len(keep)
+        names = pa.array(list(streamer_codes), pa.string())
+        codes = np.repeat(np.asarray(stream_code, dtype=np.int16), lengths)[keep]
+        return pa.table({
+            "ts": pa.array(np.repeat(np.asarray(stream_ts, dtype=np.int64), lengths)[keep]),
+            "streamer": pa.DictionaryArray.from_arrays(pa.array(codes, pa.int16()), names),
+            "viewer": viewers.take(pa.array(keep)),
+        })
+
+
+def _normalise(entries: list) -> tuple[pa.StringArray, np.ndarray]:
+    """Entries as a string array with dirty-but-fixable ones fixed, and the validity mask."""
+    try:
+        arr = pa.array(entries, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = pa.array([e if isinstance(e, str) else None for e in entries], pa.string())
+    clean = pc.fill_null(pc.match_substring_regex(arr, LOGIN_PATTERN), False)
+    valid = np.asarray(clean, dtype=bool).copy()
+    dirty = np.flatnonzero(~valid)
+    if len(dirty) == 0:
+        return arr, valid
+    fixed = [normalise_login(entries[i]) for i in dirty.tolist()]
+    fixable = np.array([f is not None for f in fixed], dtype=bool)
+    if fixable.any():
+        mask = np.zeros(len(entries), dtype=bool)
+        mask[dirty[fixable]] = True
+        arr = pc.replace_with_mask(arr, pa.array(mask), pa.array([f for f in fixed if f is not None],
+                                                                 pa.string()))
+        valid[dirty[fixable]] = True
+    return arr, valid
+
+
+def bucket_dir(bucket: int) -> str:
+    return f"bucket-{bucket:05d}"
+
+
+def write_chunk(path: Path, table: pa.Table) -> None:
+    """Write an Arrow IPC file atomically (a re-run task overwrites it with the same content)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    os.replace(tmp, path)
+
+
+def partition(task: PartitionTask) -> PartitionReport:
+    """Run one phase-1 task: read its files, quarantine bad ones, write bucket chunks."""
+    part = _Partitioner(task)
+    if task.folder is not None:
+        folder = Path(task.folder)
+        for name, raw in read_folder_files(folder, list(task.folder_files)):
+            part.accept(name, raw, origin=folder / name)
+    if task.archive is not None:
+        stream_archive(task.archive, part.accept, set(task.archive_members))
+    part.flush()
+    return part.report

@@ -1,0 +1,202 @@
+"""Reading a day's samples (sample contract v1) from its folder and from its .7z archive.
+
+A sample that cannot be used (not JSON, wrong version, ts outside its day, wrong shape)
+raises SampleError inside `parse_sample`; the caller quarantines it and goes on. The
+archive is streamed member by member through py7zr into memory, never extracted to disk.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import orjson
+import py7zr
+
+from tpdask.days import day_bounds
+from tpdask.errors import ArchiveError, SampleError
+
+LOGIN_RE = re.compile(r"[a-z0-9_]{1,25}")
+LOGIN_PATTERN = "^[a-z0-9_]{1,25}$"       # the same rule, for pyarrow's RE2
+CONTRACT_VERSION = 1
+
+
+def normalise_login(entry: object) -> str | None:
+    """strip().lower() a chatter entry; None when the result is not a valid login."""
+    if not isinstance(entry, str):
+        return None
+    login = entry.strip().lower()
+    return login if LOGIN_RE.fullmatch(login) else None
+
+
+@dataclass
+class Sample:
+    """One parsed sample: its ts and, per normalised streamer login, the raw chatter list."""
+
+    name: str
+    ts: int
+    streams: list[tuple[str, list]]
+
+
+def parse_sample(name: str, raw: bytes, day: str) -> Sample:
+    """Parse and check one sample file of `day`; raise SampleError saying what is wrong."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise SampleError(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise SampleError("wrong shape: the top level is not a JSON object")
+    if doc.get("version") != CONTRACT_VERSION:
+        raise SampleError(f"wrong version: {doc.get('version')!r}, this reader knows version 1")
+    ts = doc.get("ts")
+    if not isinstance(ts, int) or isinstance(ts, bool):
+        raise SampleError(f"wrong shape: ts must be a unix timestamp integer, got {ts!r}")
+    start, end = day_bounds(day)
+    if not start <= ts < end:
+        raise SampleError(f"ts {ts} is outside the day {day} (UTC)")
+    streams = doc.get("streams")
+    if not isinstance(streams, dict):
+        raise SampleError("wrong shape: streams must be an object of streamer login → stream")
+    parsed = []
+    for key, stream in streams.items():
+        login = normalise_login(key)
+        if login is None:
+            raise SampleError(f"wrong shape: stream key {key!r} is not a streamer login")
+        if not isinstance(stream, dict) or not isinstance(stream.get("chatters"), list):
+            raise SampleError(f"wrong shape: stream {key!r} has no chatters list")
+        parsed.append((login, stream["chatters"]))
+    return Sample(name=name, ts=ts, streams=parsed)
+
+
+# ---- where a day's sample files are ------------------------------------------------------
+
+@dataclass(frozen=True)
+class DayFiles:
+    """The sample files of one day: archive members and loose files not in the archive."""
+
+    day: str
+    archive: str | None                      # path of <day>.7z when it exists
+    archive_members: tuple[tuple[str, int], ...]   # (name, size)
+    folder: str
+    folder_files: tuple[tuple[str, int], ...]      # (name, size), not also in the archive
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(s for _, s in self.archive_members) + sum(s for _, s in self.folder_files)
+
+    @property
+    def count(self) -> int:
+        return len(self.archive_members) + len(self.folder_files)
+
+
+def archive_path(archive_dir: Path, day: str) -> Path:
+    return archive_dir / f"{day}.7z"
+
+
+def list_day(samples_dir: Path, archive_dir: Path, day: str) -> DayFiles:
+    """Find the day's samples in data/archive/<day>.7z and data/samples/<day>/."""
+    members: list[tuple[str, int]] = []
+    archive = archive_path(archive_dir, day)
+    if archive.exists():
+        try:
+            with py7zr.SevenZipFile(archive, "r") as z:
+                members = sorted((Path(i.filename).name, i.uncompressed) for i in z.list()
+                                 if not i.is_directory and i.filename.endswith(".json"))
+        except (py7zr.exceptions.ArchiveError, OSError, EOFError) as exc:
+            raise ArchiveError(f"cannot read archive {archive}: {exc}; restore it from a "
+                               "backup or move it away to process the loose samples") from None
+    in_archive = {name for name, _ in members}
+    folder = samples_dir / day
+    loose: list[tuple[str, int]] = []
+    if folder.is_dir():
+        loose = sorted((p.name, p.stat().st_size) for p in folder.glob("*.json")
+                       if p.is_file() and p.name not in in_archive)
+    return DayFiles(day=day, archive=str(archive) if archive.exists() else None,
+                    archive_members=tuple(members), folder=str(folder), folder_files=tuple(loose))
+
+
+class _StreamingFactory(py7zr.io.WriterFactory):
+    """py7zr writer factory that hands each finished member to a callback, in memory."""
+
+    def __init__(self, on_member: Callable[[str, bytes], None]):
+        self.on_member = on_member
+        self.current: tuple[str, io.BytesIO] | None = None
+
+    def create(self, filename: str) -> py7zr.io.Py7zIO:
+        self.finish()
+        buffer = _MemberBuffer()
+        self.current = (filename, buffer.bytes)
+        return buffer
+
+    def finish(self) -> None:
+        if self.current is not None:
+            name, data = self.current
+            self.current = None
+            self.on_member(Path(name).name, data.getvalue())
+
+
+class _MemberBuffer(py7zr.io.Py7zIO):
+    def __init__(self) -> None:
+        self.bytes = io.BytesIO()
+
+    def write(self, s: bytes | bytearray) -> int:
+        return self.bytes.write(s)
+
+    def read(self, size: int | None = None) -> bytes:
+        return self.bytes.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.bytes.seek(offset, whence)
+
+    def flush(self) -> None:
+        pass
+
+    def size(self) -> int:
+        return self.bytes.getbuffer().nbytes
+
+
+def stream_archive(archive: str | Path, on_member: Callable[[str, bytes], None],
+                   names: set[str] | None = None) -> None:
+    """Call on_member(name, bytes) for each member (all, or those in `names`), in archive order.
+
+    A solid archive is one compressed stream: reading a member means decompressing all
+    before it, so members are taken in one pass and handed over one at a time; the
+    caller decides how many to keep in memory.
+    """
+    factory = _StreamingFactory(on_member)
+    try:
+        with py7zr.SevenZipFile(archive, "r") as z:
+            targets = None
+            if names is not None:
+                targets = [i.filename for i in z.list() if Path(i.filename).name in names]
+            z.extract(targets=targets, factory=factory)
+            factory.finish()
+    except (py7zr.exceptions.ArchiveError, OSError, EOFError) as exc:
+        raise ArchiveError(f"cannot read archive {archive}: {exc}") from None
+
+
+def read_folder_files(folder: str | Path, names: list[str]) -> Iterator[tuple[str, bytes]]:
+    for name in names:
+        yield name, (Path(folder) / name).read_bytes()
+
+
+def quarantine(quarantine_dir: Path, day: str, name: str, raw: bytes, reason: str,
+               origin: Path | None = None) -> Path:
+    """Keep a bad sample under quarantine/<day>/ with a .reason file beside it.
+
+    A loose file is moved (it must not be read again); an archive member is copied, since
+    the archive is the immutable record of the day.
+    """
+    target_dir = quarantine_dir / day
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / name
+    if origin is not None and origin.exists():
+        os.replace(origin, target)
+    else:
+        target.write_bytes(raw)
+    (target_dir / f"{name}.reason").write_text(reason + "\n")
+    return target

@@ -1,0 +1,103 @@
+"""Settings, declared once: name, default, environment variable, help.
+
+The CLI reads its global options from this list, `tpdask` with no arguments prints it,
+and `tests/test_docs.py` checks that docs/settings.md documents every entry. A value
+comes from (highest first) the command line, the environment, then the default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    env: str
+    help: str
+    kind: type = str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", "./data", "TPDASK_DATA_DIR",
+            "folder holding samples/, archive/, lake/, quarantine/ and the SQLite store"),
+    Setting("store", None, "TPDASK_STORE",
+            "serving store URI: sqlite:///<path> or mongodb://host:port/db "
+            "(default sqlite:///<data_dir>/tpdask.sqlite)"),
+    Setting("interval", 300, "TPDASK_INTERVAL", "sampling interval in seconds", int),
+    Setting("max_gap", 900, "TPDASK_MAX_GAP",
+            "largest step between two samples that still continues a session, seconds", int),
+    Setting("helix_url", "https://api.twitch.tv/helix", "TPDASK_HELIX_URL",
+            "base URL of the Twitch Helix API"),
+    Setting("auth_url", "https://id.twitch.tv/oauth2", "TPDASK_AUTH_URL",
+            "base URL of the Twitch OAuth2 endpoints"),
+    Setting("irc_url", "irc://irc.chat.twitch.tv:6667", "TPDASK_IRC_URL",
+            "address of the Twitch chat (IRC) server"),
+)
+
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The resolved settings for one command run; small, frozen, picklable."""
+
+    data_dir: Path = Path("./data")
+    store: str = ""
+    interval: int = 300
+    max_gap: int = 900
+    helix_url: str = BY_NAME["helix_url"].default
+    auth_url: str = BY_NAME["auth_url"].default
+    irc_url: str = BY_NAME["irc_url"].default
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.data_dir / "samples"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.data_dir / "lake"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def scratch_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+    def with_(self, **changes: Any) -> "Config":
+        return replace(self, **changes)
+
+
+def resolve(**given: Any) -> Config:
+    """Build a Config from command-line values (None = not given), the environment and defaults."""
+    from tpdask.errors import ConfigError
+
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        value = given.get(s.name)
+        if value is None:
+            value = os.environ.get(s.env)
+        if value is None:
+            value = s.default
+        if value is not None and s.kind is int:
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"--{s.name} must be a whole number, got {value!r}") from None
+            if value <= 0:
+                raise ConfigError(f"--{s.name} must be positive, got {value}")
+        values[s.name] = value
+    data_dir = Path(str(values.pop("data_dir")))
+    store = values.pop("store") or f"sqlite:///{data_dir}/tpdask.sqlite"
+    return Config(data_dir=data_dir, store=str(store), **values)
