@@ -73,9 +73,22 @@ class Tpdask:
 
     def demo(self, day: str | int = "2022-08-01", scale: float = 0.02, workers: int = 2) -> None:
         """Generate a day with the audience model (dirty, with gaps), process it, print a summary."""
+        from jobs.process_day import lake_day_dir
         from tpdask.demo import run_demo
 
-        run_demo(self._config(), parse_day(day), scale=float(scale), workers=int(workers))
+        config = self._config()
+        result = run_demo(config, parse_day(day), scale=float(scale), workers=int(workers))
+        print_report(result.report)
+        print(f"\nTop streamers of {result.day} by minutes watched:")
+        print(f"  {'streamer':<24} {'minutes':>10} {'viewers':>8}")
+        for streamer, minutes, viewers in result.top:
+            print(f"  {streamer:<24} {minutes:>10,.0f} {viewers:>8,}")
+        print("\nWhere the data is:")
+        print(f"  samples     {config.samples_dir / result.day}/ ({result.sample_files} files)")
+        print(f"  quarantine  {config.quarantine_dir / result.day}/")
+        print(f"  lake        {lake_day_dir(config, result.day)}/")
+        print(f"  store       {config.store}")
+        print(f"\nNext: tpdask --data_dir {config.data_dir} export viewer_days --day {result.day}")
 
     def status(self) -> None:
         """Days in the store and the most recent job runs."""

@@ -1,0 +1,111 @@
+"""The whole day job on real Dask clusters, against the plain reference, and its idempotency."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+
+from jobs.process_day import lake_day_dir, run
+from tests.reference import reference_viewer_days
+from tests.support import make_config, stored_records
+from tpdask.audience import AudienceConfig, write_day
+
+ROOT = Path(__file__).resolve().parent.parent
+DAY = "2022-08-01"
+QUIET = dict(log=lambda m: None)
+
+
+@pytest.fixture(scope="module")
+def dirty_day(tmp_path_factory):
+    """A generated dirty day with collection gaps, and its reference records."""
+    root = tmp_path_factory.mktemp("dirty")
+    paths = write_day(root, DAY, AudienceConfig(seed=11, scale=0.004, gaps=True, dirty=True))
+    samples = [orjson.loads(p.read_bytes()) for p in paths]
+    return root / DAY, reference_viewer_days(samples, DAY)
+
+
+def copy_day(source: Path, config) -> None:
+    target = config.samples_dir / DAY
+    target.mkdir(parents=True)
+    for f in source.iterdir():
+        (target / f.name).write_bytes(f.read_bytes())
+
+
+def lake_rows(config) -> list[dict]:
+    files = sorted(lake_day_dir(config, DAY).glob("*.parquet"))
+    return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def test_local_cluster_of_two_worker_processes_matches_the_reference(tmp_path, dirty_day):
+    source, expected = dirty_day
+    config = make_config(tmp_path)
+    copy_day(source, config)
+    report = run(config, DAY, workers=2, **QUIET)
+    assert report["workers"] == 2 and report["invalid_entries"] > 0
+    assert report["viewers"] == len(expected)
+    assert stored_records(config, DAY) == expected
+    assert sorted(r["viewer"] for r in lake_rows(config)) == sorted(expected)
+
+
+def test_processing_a_day_twice_leaves_store_and_lake_unchanged(tmp_path, dirty_day):
+    source, expected = dirty_day
+    config = make_config(tmp_path)
+    copy_day(source, config)
+    run(config, DAY, local=True, **QUIET)
+    first_store, first_lake = stored_records(config, DAY), lake_rows(config)
+    run(config, DAY, workers=2, **QUIET)
+    assert stored_records(config, DAY) == first_store == expected
+    assert lake_rows(config) == first_lake
+    assert sorted(p.name for p in lake_day_dir(config, DAY).parent.iterdir()) == [f"day={DAY}"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_separate_dask_scheduler_and_two_dask_workers(tmp_path, dirty_day):
+    source, expected = dirty_day
+    config = make_config(tmp_path)
+    copy_day(source, config)
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    bindir = Path(sys.executable).parent
+    procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1",
+                               "--port", str(port), "--dashboard-address", ":0"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(2):
+            procs.append(subprocess.Popen(
+                [str(bindir / "dask"), "worker", address, "--nthreads", "1",
+                 "--local-directory", str(tmp_path / "workers")],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_for_workers(address, 2)
+        report = run(config, DAY, scheduler=address, **QUIET)
+        assert report["workers"] == 2
+        assert stored_records(config, DAY) == expected
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+
+
+def wait_for_workers(address: str, n: int, timeout: float = 60) -> None:
+    from distributed import Client
+
+    deadline = time.time() + timeout
+    with Client(address, timeout="30s") as client:
+        while len(client.scheduler_info()["workers"]) < n:
+            assert time.time() < deadline, f"{n} dask workers did not join {address}"
+            time.sleep(0.2)
