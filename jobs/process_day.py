@@ -81,14 +81,18 @@ def process_day(config: Config, day: str, executor: Executor, log: Log = print_l
     store = open_store(config.store)
     try:
         tasks = plan_partition(files, scratch, config.quarantine_dir, executor.workers)
+        phase_started = time.time()
         parts = executor.map(partition, tasks, "parse+partition")
+        partition_seconds = time.time() - phase_started
         times = tuple(sorted({ts for p in parts for _, ts in p.samples}))
         store.delete_day(day)
         bucket_tasks = [BucketTask(day=day, bucket=b, scratch=str(scratch), times=times,
                                    interval=config.interval, max_gap=config.max_gap,
                                    lake_dir=str(lake_tmp), store=config.store)
                         for b in range(bucket_count(files))]
+        phase_started = time.time()
         buckets = executor.map(process_bucket, bucket_tasks, "invert+write")
+        invert_seconds = time.time() - phase_started
         _publish_lake(lake_tmp, lake_day_dir(config, day))
         report = {
             "day": day,
@@ -102,6 +106,9 @@ def process_day(config: Config, day: str, executor: Executor, log: Log = print_l
             "buckets": len(bucket_tasks),
             "workers": executor.workers,
             "seconds": round(time.time() - started, 2),
+            "phase_seconds": {"parse+partition": round(partition_seconds, 2),
+                              "invert+write": round(invert_seconds, 2)},
+            "bucket_seconds": _sum_seconds(buckets),
             "quarantined": [f"{name}: {why}" for p in parts for name, why in p.quarantined],
         }
         store.record_job("process", day, "done", report, started, time.time())
@@ -113,6 +120,15 @@ def process_day(config: Config, day: str, executor: Executor, log: Log = print_l
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         store.close()
+
+
+def _sum_seconds(buckets: list) -> dict:
+    """Task seconds of phase 2 summed over buckets, per step (read, invert, lake, store)."""
+    total: dict[str, float] = {}
+    for b in buckets:
+        for step, seconds in b.seconds.items():
+            total[step] = round(total.get(step, 0) + seconds, 2)
+    return total
 
 
 def _publish_lake(new: Path, final: Path) -> None:

@@ -10,7 +10,8 @@ writes the same thing again.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ class BucketReport:
     observations: int = 0
     viewers: int = 0
     sessions: int = 0
+    seconds: dict = field(default_factory=dict)   # read, invert, lake, store
 
 
 def read_bucket(scratch: str, bucket: int) -> pa.Table | None:
@@ -86,15 +88,27 @@ def write_part(lake_dir: str, bucket: int, table: pa.Table) -> Path:
 
 
 def process_bucket(task: BucketTask) -> BucketReport:
-    """Run one phase-2 task; returns its counts."""
+    """Run one phase-2 task; returns its counts and where its time went."""
+    from tpdask.stores import store_for
+
     report = BucketReport(bucket=task.bucket)
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        report.seconds[name] = round(now - clock, 3)
+        clock = now
+
     table = read_bucket(task.scratch, task.bucket)
+    lap("read")
     if table is None or table.num_rows == 0:
         return report
     inv = invert_table(table, np.asarray(task.times, dtype=np.int64), task.max_gap)
     del table
+    lap("invert")
     write_part(task.lake_dir, task.bucket, lake_table(inv, task.day, task.interval))
-    from tpdask.stores import store_for
+    lap("lake")
     store = store_for(task.store)
     batch: list[dict] = []
     for record in records(inv, task.day, task.interval):
@@ -104,6 +118,7 @@ def process_bucket(task: BucketTask) -> BucketReport:
             batch = []
     if batch:
         store.write_viewer_days(batch)
+    lap("store")
     report.observations = int(inv.pair_samples.sum())
     report.viewers = len(inv.viewers)
     report.sessions = inv.n_sessions

@@ -23,27 +23,35 @@ from tpdask.samples import (LOGIN_PATTERN, Sample, normalise_login, parse_sample
 
 # Polynomial hash of the login bytes, mixed; stable across processes, machines and runs.
 _HASH_BASE = np.uint64(1099511628211)
-_MAX_LOGIN = 25
-_POWERS = np.cumprod(np.full(_MAX_LOGIN, _HASH_BASE, dtype=np.uint64)) // _HASH_BASE
 
 
-def bucket_of(logins: pa.StringArray, n_buckets: int) -> np.ndarray:
-    """Stable bucket number of each login (valid logins only: 1 to 25 ASCII bytes)."""
-    if len(logins) == 0:
-        return np.zeros(0, dtype=np.int32)
-    logins = pa.array(logins, pa.string()) if not isinstance(logins, pa.Array) else logins
+def _hash_strings(logins: pa.StringArray) -> np.ndarray:
+    """Stable 64-bit hash of each string (valid logins: 1 to 25 ASCII bytes)."""
     offsets = np.frombuffer(logins.buffers()[1], dtype=np.int32)[
-        logins.offset: logins.offset + len(logins) + 1]
-    data = np.frombuffer(logins.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
-    starts = (offsets[:-1] - offsets[0]).astype(np.int64)
-    lengths = np.diff(offsets)
-    position = np.arange(len(data), dtype=np.int64) - np.repeat(starts, lengths)
+        logins.offset: logins.offset + len(logins) + 1].astype(np.int64)
+    data = np.frombuffer(logins.buffers()[2], dtype=np.uint8)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    h = np.zeros(len(logins), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        h = np.add.reduceat(data.astype(np.uint64) * _POWERS[position], starts)
+        for j in range(int(lengths.max())):       # one pass per character position
+            active = np.flatnonzero(lengths > j)
+            h[active] = h[active] * _HASH_BASE + data[starts[active] + j]
         h ^= h >> np.uint64(29)
         h *= np.uint64(0xBF58476D1CE4E5B9)
         h ^= h >> np.uint64(32)
-    return (h % np.uint64(n_buckets)).astype(np.int32)
+    return h
+
+
+def bucket_of(logins: pa.Array, n_buckets: int) -> np.ndarray:
+    """Stable bucket number of each login: the same login goes to the same bucket everywhere.
+
+    Logins are dictionary-encoded first, so each distinct login is hashed once per batch.
+    """
+    if len(logins) == 0:
+        return np.zeros(0, dtype=np.int32)
+    encoded = pc.dictionary_encode(logins)
+    per_login = (_hash_strings(encoded.dictionary) % np.uint64(n_buckets)).astype(np.int32)
+    return per_login[np.asarray(encoded.indices)]
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class PartitionTask:
     folder_files: tuple[str, ...] = ()
     archive: str | None = None
     archive_members: tuple[str, ...] = ()
-    flush_bytes: int = 48 << 20
+    flush_bytes: int = 16 << 20
 
 
 @dataclass
