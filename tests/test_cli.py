@@ -50,7 +50,7 @@ def test_day_given_as_a_number_is_understood(tmp_path):
     assert orjson.loads(out.splitlines()[0])["viewer"] == "ann"
 
 
-def test_process_then_export_gives_the_records_of_the_rule(tmp_path, mongo_uri):
+def test_process_then_export_gives_the_records_of_the_rule(tmp_path, mongo_database_uri):
     samples = [sample(T0 + i * 300, {"a": [f"v{j}" for j in range(i % 4, 6)], "b": ["v1", " V9"]})
                for i in range(10) if i != 4]
     config = make_config(tmp_path)
@@ -63,7 +63,7 @@ def test_process_then_export_gives_the_records_of_the_rule(tmp_path, mongo_uri):
     expected = reference_viewer_days(samples, DAY)
     assert [orjson.loads(line) for line in lines] == [expected[v] for v in sorted(expected)]
 
-    mongo = mongo_uri.rstrip("/") + "/tpdask_cli_test"
+    mongo = mongo_database_uri
     tpdask("--data_dir", data, "--store", mongo, "process", "--day", DAY, "--local")
     from_mongo = tpdask("--data_dir", data, "--store", mongo, "export", "viewer_days",
                         "--day", DAY).stdout.encode()

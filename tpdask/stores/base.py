@@ -1,0 +1,165 @@
+"""The one narrow interface every serving store implements.
+
+Jobs, the CLI and the website only ever talk to a :class:`Store`; the SQLite and MongoDB
+backends plug in behind it and pass the same contract tests (``tests/test_store_contract.py``).
+The interface is deliberately small: the day job writes and replaces whole days of
+viewer-day records (idempotent upserts keyed by ``(viewer, day)``, so a re-run task never
+double counts), readers stream a day back, and every job run is appended to a ledger.
+
+A viewer-day record is the plain dict of the design's inversion rule::
+
+    {"viewer": "login", "day": "2022-08-01", "samples": 38, "minutes": 190,
+     "first_ts": 1659348002, "last_ts": 1659378002,
+     "streamers": {"somestreamer": {"samples": 38, "minutes": 190,
+                                    "sessions": [[1659348002, 1659351602]]}}}
+
+Stores give it back exactly as written: same keys, same types (``190`` stays an int,
+``190.0`` and ``2.5`` stay floats), nothing added.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from types import TracebackType
+from typing import Any, Self
+
+from tpdask.errors import StoreError
+
+#: The keys of a viewer-day record, in the order stores give them back.
+RECORD_KEYS = ("viewer", "day", "samples", "minutes", "first_ts", "last_ts", "streamers")
+
+#: The keys of a job ledger entry.
+JOB_KEYS = ("job", "day", "status", "report", "started_at", "finished_at")
+
+#: Records per write batch (one SQLite transaction, one MongoDB ``bulk_write``).
+BATCH_SIZE = 1000
+
+
+class Store(ABC):
+    """A serving store: viewer-day records plus the job ledger.
+
+    Every method raises :class:`tpdask.errors.StoreError` (never a sqlite3 or pymongo
+    error) with a message that says what failed and what to do. Stores are context
+    managers; ``close()`` releases connections and is safe to call twice.
+    """
+
+    #: Where the store lives, for messages (a file path, or MongoDB hosts without password).
+    where: str = ""
+    closed: bool = False
+
+    @abstractmethod
+    def write_viewer_days(self, records: list[dict[str, Any]]) -> int:
+        """Upsert viewer-day records keyed by ``(viewer, day)``; return how many were written.
+
+        Writing a record whose key exists replaces it, so writing the same batch twice
+        leaves one copy of each record. Within one batch, the last record of a key wins.
+        """
+
+    @abstractmethod
+    def delete_day(self, day: str) -> int:
+        """Remove every viewer-day record of ``day`` (``YYYY-MM-DD``); return how many."""
+
+    @abstractmethod
+    def iter_viewer_days(self, day: str) -> Iterator[dict[str, Any]]:
+        """Yield the records of ``day`` sorted by viewer, exactly as they were written."""
+
+    @abstractmethod
+    def count_viewer_days(self, day: str) -> int:
+        """How many viewer-day records ``day`` has."""
+
+    @abstractmethod
+    def days(self) -> list[str]:
+        """The days that have viewer-day records, sorted."""
+
+    @abstractmethod
+    def record_job(
+        self,
+        job: str,
+        day: str,
+        status: str,
+        report: dict[str, Any],
+        started_at: float,
+        finished_at: float | None,
+    ) -> None:
+        """Append one run of ``job`` for ``day`` to the ledger; ``report`` is JSON-able."""
+
+    @abstractmethod
+    def job_runs(self, job: str | None = None, day: str | None = None) -> list[dict[str, Any]]:
+        """Ledger entries, newest first (by ``started_at``, then by order of recording).
+
+        Each entry is ``{"job", "day", "status", "report", "started_at", "finished_at"}``;
+        ``job`` and ``day`` filter when given.
+        """
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the store's connections."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.where}>"
+
+
+def check_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Validate the shape of viewer-day records and keep the last one of each key.
+
+    Extra or missing keys are refused rather than silently dropped, since stores promise
+    to give records back exactly as written.
+    """
+    by_key: dict[tuple[str, str], dict[str, Any]] = {}
+    expected = set(RECORD_KEYS)
+    for record in records:
+        keys = set(record)
+        if keys != expected:
+            missing, extra = sorted(expected - keys), sorted(keys - expected)
+            raise StoreError(
+                f"not a viewer-day record (missing keys {missing}, unexpected keys {extra}): "
+                f"{str(record)[:200]}"
+            )
+        by_key[(record["day"], record["viewer"])] = record
+    return list(by_key.values())
+
+
+def job_entry(
+    job: str,
+    day: str,
+    status: str,
+    report: dict[str, Any],
+    started_at: float,
+    finished_at: float | None,
+) -> dict[str, Any]:
+    """A ledger entry with normalised types (times as floats), the same on every backend."""
+    return {
+        "job": job,
+        "day": day,
+        "status": status,
+        "report": report,
+        "started_at": float(started_at),
+        "finished_at": None if finished_at is None else float(finished_at),
+    }
+
+
+def batched(items: list[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]]:
+    """Consecutive slices of at most ``size`` items (``itertools.batched`` is 3.12+)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+_USERINFO = re.compile(r"(//[^/@:]*):[^/]*@")  # up to the last @ of the authority
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` with any password replaced by ``***``, for messages and logs."""
+    return _USERINFO.sub(r"\1:***@", uri)

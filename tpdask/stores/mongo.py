@@ -1,0 +1,252 @@
+"""The MongoDB store, for when many machines write and the website serves many readers.
+
+It uses only what both MongoDB 6+ and FerretDB 1.24 (the server the tests run against)
+support: ``Collection.bulk_write`` of unordered batches (not ``MongoClient.bulk_write``,
+whose ``bulkWrite`` command FerretDB lacks), plain finds, sorts, ``distinct`` and indexes.
+
+Documents have a deterministic ``_id`` (``"<day>:<viewer>"``), so a Dask task that is run
+again replaces its documents instead of adding copies. A batch is first inserted
+(``InsertOne``, unordered: the usual case, a day being written afresh, costs one round
+trip); the documents refused as duplicate keys are then replaced (``ReplaceOne`` with
+``upsert=True``). Three details of FerretDB 1.24 shape this module:
+
+- an ``update`` command holds a database connection for each document it matched until
+  the command ends, from a pool of 100: with 100 or more matches in one command the
+  server deadlocks. Replacements therefore go in commands of
+  :data:`REPLACE_BATCH_SIZE`. FerretDB also takes ~15 ms per replacement against ~0.1 ms
+  per inserted document, hence insert first (upserting everything works, just slowly);
+- it refuses nested arrays, so a session ``[start, end]`` is stored as
+  ``{"start": start, "end": end}`` and turned back into a pair when read;
+- a job report can be any JSON (arrays of arrays included), so it is stored as JSON text.
+
+Streamer logins are keys of the ``streamers`` sub-document: they match
+``^[a-z0-9_]{1,25}$``, so they never contain the ``.`` or ``$`` that MongoDB keys forbid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import orjson
+import pymongo
+from pymongo import InsertOne, ReplaceOne
+from pymongo.errors import (
+    BulkWriteError,
+    ConfigurationError,
+    ConnectionFailure,
+    NetworkTimeout,
+    OperationFailure,
+    PyMongoError,
+)
+
+from tpdask.errors import ConfigError, StoreError
+from tpdask.stores.base import RECORD_KEYS, Store, batched, check_records, job_entry, redact_uri
+
+#: The database used when the URI names none.
+DEFAULT_DATABASE = "tpdask"
+
+#: Replacements per ``update`` command; FerretDB 1.24 deadlocks at 100 matched documents.
+REPLACE_BATCH_SIZE = 50
+
+#: MongoDB's error code for a duplicate key.
+DUPLICATE_KEY = 11000
+
+#: How long to look for a server before saying it cannot be reached (URI options win).
+SERVER_SELECTION_TIMEOUT_MS = 5000
+
+
+class MongoStore(Store):
+    """The store in the database named by ``uri`` (``mongodb://host:port/dbname``)."""
+
+    def __init__(self, uri: str) -> None:
+        expected = (
+            "expected mongodb://[user:password@]host:port/dbname or mongodb+srv://host/dbname"
+        )
+        try:
+            parts = urlsplit(uri)
+            password = parts.password if "@" in parts.netloc else None
+        except ValueError as e:
+            raise ConfigError(
+                f"MongoDB store URI {redact_uri(uri)} is malformed ({e}) — {expected}"
+            ) from e
+        self._secrets = {password, unquote(password)} - {""} if password else set()
+        self.where = parts.netloc.rpartition("@")[2]
+        self.database_name = parts.path.strip("/") or DEFAULT_DATABASE
+        options: dict[str, Any] = {"appname": "tpdask"}
+        if "serverselectiontimeoutms" not in parts.query.lower():
+            options["serverSelectionTimeoutMS"] = SERVER_SELECTION_TIMEOUT_MS
+        try:
+            self._client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(uri, **options)
+        except (ConfigurationError, ValueError, TypeError) as e:
+            raise ConfigError(
+                f"MongoDB store URI {redact_uri(uri)} is not usable: {self._scrub(e)} — {expected}"
+            ) from e
+        self._db = self._client[self.database_name]
+        self._viewer_days = self._db["viewer_days"]
+        self._jobs = self._db["jobs"]
+        try:
+            with self._errors("create the indexes of"):
+                self._viewer_days.create_index(
+                    [("day", pymongo.ASCENDING), ("viewer", pymongo.ASCENDING)],
+                    unique=True,
+                    name="day_viewer",
+                )
+                self._viewer_days.create_index([("viewer", pymongo.ASCENDING)], name="viewer")
+                self._jobs.create_index([("started_at", pymongo.DESCENDING)], name="started_at")
+        except StoreError:
+            self.close()
+            raise
+
+    def _scrub(self, error: object) -> str:
+        """The error's text, without the password of the URI should it echo it."""
+        text = str(error)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn pymongo errors into a StoreError that says what failed and what to do."""
+        where = f"{self.database_name} at {self.where}"
+        try:
+            yield
+        except NetworkTimeout as e:
+            raise StoreError(
+                f"MongoDB at {self.where} did not answer in time to {action} "
+                f"{self.database_name}: {self._scrub(e)} — is the server overloaded or stuck?"
+            ) from e
+        except ConnectionFailure as e:  # includes ServerSelectionTimeoutError, AutoReconnect
+            reason = self._scrub(e).split(" (configured timeouts")[0].split(", Timeout:")[0]
+            raise StoreError(
+                f"cannot reach MongoDB at {self.where} to {action} {self.database_name}: "
+                f"{reason} — is the server running, and is the store URI right?"
+            ) from e
+        except BulkWriteError as e:
+            first = (e.details.get("writeErrors") or [{}])[0].get("errmsg", "")
+            raise StoreError(f"MongoDB refused to {action} {where}: {self._scrub(first)}") from e
+        except OperationFailure as e:
+            hint = (
+                "check the user and password in the store URI"
+                if e.code in (13, 18)  # Unauthorized, AuthenticationFailed
+                else "check the server's log"
+            )
+            raise StoreError(
+                f"MongoDB refused to {action} {where}: {self._scrub(e.details or e)} — {hint}"
+            ) from e
+        except PyMongoError as e:
+            raise StoreError(f"MongoDB failed to {action} {where}: {self._scrub(e)}") from e
+
+    # -- viewer days -------------------------------------------------------------------
+
+    def write_viewer_days(self, records: list[dict[str, Any]]) -> int:
+        records = check_records(records)
+        with self._errors("write viewer days to"):
+            for batch in batched(records):
+                self._replace(self._insert_new([_to_doc(r) for r in batch]))
+        return len(records)
+
+    def _insert_new(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Insert ``docs``; return those whose ``_id`` is already there."""
+        try:
+            self._viewer_days.bulk_write([InsertOne(doc) for doc in docs], ordered=False)
+        except BulkWriteError as e:
+            errors = e.details.get("writeErrors", [])
+            if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+            return [docs[error["index"]] for error in errors]
+        return []
+
+    def _replace(self, docs: list[dict[str, Any]]) -> None:
+        """Replace existing documents (upsert: one may have been deleted meanwhile)."""
+        for batch in batched(docs, REPLACE_BATCH_SIZE):
+            requests = [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in batch]
+            try:
+                self._viewer_days.bulk_write(requests, ordered=False)
+            except KeyError as e:
+                # FerretDB 1.24 answers a partly failed update without "nModified",
+                # which pymongo's result merging trips on before it can report it.
+                raise StoreError(
+                    f"MongoDB refused some viewer days in {self.database_name} at "
+                    f"{self.where} (its reply lacked {e}) — check the server's log"
+                ) from e
+
+    def delete_day(self, day: str) -> int:
+        with self._errors(f"delete day {day} from"):
+            return self._viewer_days.delete_many({"day": day}).deleted_count
+
+    def iter_viewer_days(self, day: str) -> Iterator[dict[str, Any]]:
+        with self._errors(f"read day {day} from"):
+            cursor = self._viewer_days.find({"day": day}).sort("viewer", pymongo.ASCENDING)
+            for doc in cursor.batch_size(1000):
+                yield _from_doc(doc)
+
+    def count_viewer_days(self, day: str) -> int:
+        with self._errors(f"count day {day} in"):
+            return self._viewer_days.count_documents({"day": day})
+
+    def days(self) -> list[str]:
+        with self._errors("list the days of"):
+            return sorted(self._viewer_days.distinct("day"))
+
+    # -- job ledger --------------------------------------------------------------------
+
+    def record_job(
+        self,
+        job: str,
+        day: str,
+        status: str,
+        report: dict[str, Any],
+        started_at: float,
+        finished_at: float | None,
+    ) -> None:
+        entry = job_entry(job, day, status, report, started_at, finished_at)
+        entry["report"] = orjson.dumps(entry["report"]).decode()
+        with self._errors(f"record a run of {job} in"):
+            self._jobs.insert_one(entry)
+
+    def job_runs(self, job: str | None = None, day: str | None = None) -> list[dict[str, Any]]:
+        query = {k: v for k, v in (("job", job), ("day", day)) if v is not None}
+        with self._errors("read the job ledger of"):
+            # ObjectIds grow with insertion time: they order runs that started together
+            cursor = self._jobs.find(query).sort(
+                [("started_at", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
+            )
+            return [
+                {
+                    "job": doc["job"],
+                    "day": doc["day"],
+                    "status": doc["status"],
+                    "report": orjson.loads(doc["report"]),
+                    "started_at": doc["started_at"],
+                    "finished_at": doc["finished_at"],
+                }
+                for doc in cursor
+            ]
+
+    def close(self) -> None:
+        self.closed = True
+        self._client.close()
+
+
+def _to_doc(record: dict[str, Any]) -> dict[str, Any]:
+    """A viewer-day record as a document: deterministic ``_id``, sessions as sub-documents."""
+    doc: dict[str, Any] = {"_id": f"{record['day']}:{record['viewer']}"}
+    doc.update((k, record[k]) for k in RECORD_KEYS[:-1])
+    doc["streamers"] = {
+        login: {**s, "sessions": [{"start": start, "end": end} for start, end in s["sessions"]]}
+        for login, s in record["streamers"].items()
+    }
+    return doc
+
+
+def _from_doc(doc: dict[str, Any]) -> dict[str, Any]:
+    """The viewer-day record a document was made from (see :func:`_to_doc`)."""
+    record = {k: doc[k] for k in RECORD_KEYS[:-1]}
+    record["streamers"] = {
+        login: {**s, "sessions": [[one["start"], one["end"]] for one in s["sessions"]]}
+        for login, s in doc["streamers"].items()
+    }
+    return record

@@ -1,0 +1,260 @@
+"""The embedded store: one SQLite file, the default when no MongoDB is configured.
+
+Several Dask worker processes (each with several threads) write the same file while the
+website reads it, so the file is in WAL mode (readers never block the writer), every
+connection waits up to :data:`BUSY_TIMEOUT_S` for the write lock instead of failing, and
+each thread gets its own connection (sqlite3 connections must not be shared by threads
+without a lock). Writes are ``INSERT OR REPLACE`` on the natural key ``(day, viewer)``, so
+a task that Dask re-runs rewrites the same rows.
+
+The schema is applied by numbered migrations recorded in a ``migrations`` table (as
+sqlite-utils does), inside ``BEGIN IMMEDIATE`` so two processes opening a new file at once
+apply each migration once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tpdask.errors import StoreError
+from tpdask.stores.base import RECORD_KEYS, Store, batched, check_records, job_entry
+
+#: How long a connection waits for another writer's lock before giving up.
+BUSY_TIMEOUT_S = 60.0
+
+#: (version, what it does, statements). Append only: never edit an applied migration.
+MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
+    (
+        1,
+        "viewer_days and the jobs ledger",
+        (
+            """CREATE TABLE viewer_days (
+                viewer TEXT NOT NULL,
+                day TEXT NOT NULL,
+                samples INTEGER NOT NULL,
+                -- no declared type on purpose: no column affinity, so 190 stays an integer
+                -- and 190.0 or 2.5 stay reals, as written (NUMERIC would turn 190.0 into 190)
+                minutes NOT NULL,
+                first_ts INTEGER NOT NULL,
+                last_ts INTEGER NOT NULL,
+                streamers TEXT NOT NULL,  -- JSON: {login: {samples, minutes, sessions}}
+                PRIMARY KEY (day, viewer)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX viewer_days_viewer ON viewer_days (viewer)",
+            """CREATE TABLE jobs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                job TEXT NOT NULL,
+                day TEXT,
+                status TEXT NOT NULL,
+                report TEXT NOT NULL,  -- JSON
+                started_at REAL NOT NULL,
+                finished_at REAL
+            )""",
+            "CREATE INDEX jobs_started_at ON jobs (started_at)",
+        ),
+    ),
+]
+
+_UPSERT = (
+    f"INSERT OR REPLACE INTO viewer_days ({', '.join(RECORD_KEYS)}) "
+    f"VALUES ({', '.join('?' for _ in RECORD_KEYS)})"
+)
+
+
+class SQLiteStore(Store):
+    """The store in one SQLite file at ``path`` (its folder is created when missing)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.where = str(self.path)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        with self._errors("create the folder of"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    # -- connections -------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        if self.closed:
+            raise StoreError(f"SQLite store {self.where} is closed; open it again")
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            with self._errors("open"):
+                # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+                # timeout= is SQLite's busy_timeout. check_same_thread=False only so that
+                # close() may close every thread's connection; each thread uses its own.
+                conn = sqlite3.connect(
+                    self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+                )
+                try:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    conn.execute("PRAGMA synchronous = NORMAL")
+                except BaseException:
+                    conn.close()
+                    raise
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; takes the write lock up front so it cannot deadlock."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        finally:
+            if conn.in_transaction:  # the body or COMMIT failed
+                conn.execute("ROLLBACK")
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn sqlite3 and file errors into a StoreError that says what to do."""
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            text = str(e)
+            if "locked" in text or "busy" in text:
+                hint = (
+                    f"another process held the write lock for over {BUSY_TIMEOUT_S:.0f} s — "
+                    "is a job stuck? For many writers, use MongoDB (--store mongodb://…)"
+                )
+            elif "unable to open" in text:
+                hint = "check that the folder exists and is writable"
+            else:
+                hint = "check the file and free disk space"
+            raise StoreError(f"SQLite could not {action} {self.where}: {text} — {hint}") from e
+        except sqlite3.Error as e:
+            raise StoreError(
+                f"SQLite could not {action} {self.where}: {e} — is it a tpdask store?"
+            ) from e
+        except OSError as e:
+            raise StoreError(
+                f"could not {action} {self.where}: {e} — check the path and permissions"
+            ) from e
+
+    def _migrate(self) -> None:
+        with self._errors("prepare the schema of"):
+            conn = self._conn()
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
+            applied = {v for (v,) in conn.execute("SELECT version FROM migrations")}
+            for version, name, statements in MIGRATIONS:
+                if version in applied:
+                    continue
+                with self._transaction() as tx:
+                    # re-check under the write lock: another process may have just applied it
+                    if tx.execute(
+                        "SELECT 1 FROM migrations WHERE version = ?", (version,)
+                    ).fetchone():
+                        continue
+                    for statement in statements:
+                        tx.execute(statement)
+                    tx.execute(
+                        "INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                        (version, name, time.time()),
+                    )
+
+    # -- viewer days -------------------------------------------------------------------
+
+    def write_viewer_days(self, records: list[dict[str, Any]]) -> int:
+        records = check_records(records)
+        with self._errors("write viewer days to"):
+            # executemany binds len(RECORD_KEYS) values per row, far under SQLite's variable
+            # limit; batching keeps each write-lock hold short for the other workers.
+            for batch in batched(records):
+                rows = [
+                    (*(r[k] for k in RECORD_KEYS[:-1]), orjson.dumps(r["streamers"]).decode())
+                    for r in batch
+                ]
+                with self._transaction() as tx:
+                    tx.executemany(_UPSERT, rows)
+        return len(records)
+
+    def delete_day(self, day: str) -> int:
+        with self._errors(f"delete day {day} from"), self._transaction() as tx:
+            return tx.execute("DELETE FROM viewer_days WHERE day = ?", (day,)).rowcount
+
+    def iter_viewer_days(self, day: str) -> Iterator[dict[str, Any]]:
+        with self._errors(f"read day {day} from"):
+            cursor = self._conn().execute(
+                f"SELECT {', '.join(RECORD_KEYS)} FROM viewer_days WHERE day = ? ORDER BY viewer",
+                (day,),
+            )
+            for row in cursor:
+                record = dict(zip(RECORD_KEYS, row, strict=True))
+                record["streamers"] = orjson.loads(record["streamers"])
+                yield record
+
+    def count_viewer_days(self, day: str) -> int:
+        with self._errors(f"count day {day} in"):
+            sql = "SELECT count(*) FROM viewer_days WHERE day = ?"
+            count: int = self._conn().execute(sql, (day,)).fetchone()[0]
+            return count
+
+    def days(self) -> list[str]:
+        with self._errors("list the days of"):
+            sql = "SELECT DISTINCT day FROM viewer_days ORDER BY day"
+            return [day for (day,) in self._conn().execute(sql)]
+
+    # -- job ledger --------------------------------------------------------------------
+
+    def record_job(
+        self,
+        job: str,
+        day: str,
+        status: str,
+        report: dict[str, Any],
+        started_at: float,
+        finished_at: float | None,
+    ) -> None:
+        entry = job_entry(job, day, status, report, started_at, finished_at)
+        entry["report"] = orjson.dumps(entry["report"]).decode()
+        with self._errors(f"record a run of {job} in"), self._transaction() as tx:
+            tx.execute(
+                "INSERT INTO jobs (job, day, status, report, started_at, finished_at) "
+                "VALUES (:job, :day, :status, :report, :started_at, :finished_at)",
+                entry,
+            )
+
+    def job_runs(self, job: str | None = None, day: str | None = None) -> list[dict[str, Any]]:
+        with self._errors("read the job ledger of"):
+            rows = self._conn().execute(
+                "SELECT job, day, status, report, started_at, finished_at FROM jobs "
+                "WHERE (:job IS NULL OR job = :job) AND (:day IS NULL OR day = :day) "
+                "ORDER BY started_at DESC, id DESC",
+                {"job": job, "day": day},
+            )
+            return [
+                {
+                    "job": j,
+                    "day": d,
+                    "status": s,
+                    "report": orjson.loads(r),
+                    "started_at": a,
+                    "finished_at": f,
+                }
+                for j, d, s, r, a, f in rows
+            ]
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+            self.closed = True
+        for conn in connections:
+            conn.close()
