@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.process_day import lake_day_dir, run
-from tests.reference import reference_viewer_days
+from tpdask.reference import reference_viewer_days
 from tests.support import make_config, stored_records
 from tpdask.audience import AudienceConfig, write_day
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jobs.process_day import process_day
-from tests.reference import reference_viewer_days
+from tpdask.reference import reference_viewer_days
 from tests.support import make_config, sample, stored_records, write_samples
 from tpdask.executor import LocalExecutor
 

@@ -7,7 +7,7 @@ import py7zr
 import pytest
 
 from jobs.process_day import process_day
-from tests.reference import reference_viewer_days
+from tpdask.reference import reference_viewer_days
 from tests.support import make_config, sample, stored_records, write_samples
 from tpdask.errors import SampleError
 from tpdask.executor import LocalExecutor

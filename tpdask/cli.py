@@ -6,6 +6,7 @@ TpdaskError exceptions turned into a message and an exit code.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +21,7 @@ COMMANDS = (
     ("demo", "generate a day with the audience model, process it and print a summary"),
     ("process", "turn a day's samples into viewer-days in the lake and the store (Dask)"),
     ("export", "export viewer_days of a day as JSON lines"),
+    ("bench", "time the day job at a given scale from a .7z archive, against a baseline"),
     ("status", "what the store holds: days, and the last job runs"),
 )
 
@@ -89,6 +91,20 @@ class Tpdask:
         print(f"  lake        {lake_day_dir(config, result.day)}/")
         print(f"  store       {config.store}")
         print(f"\nNext: tpdask --data_dir {config.data_dir} export viewer_days --day {result.day}")
+
+    def bench(self, scale: float = 1.0, workers: int | None = None,
+              baseline_scale: float = 0.25) -> None:
+        """Time `process` on the seeded scale-S day (1 = 100 streamers, ~20M observations).
+
+        The store is --store when given (e.g. a MongoDB URI), else a fresh SQLite file;
+        --baseline_scale 0 skips the single-process baseline. Figures go to data/bench/.
+        """
+        from tpdask.bench import BenchPlan, run_bench, table
+
+        store = self._given["store"] or os.environ.get("TPDASK_STORE")
+        plan = BenchPlan(scale=float(scale), store=store, workers=workers,
+                         baseline_scale=float(baseline_scale))
+        print(table(run_bench(self._config(), plan)))
 
     def status(self) -> None:
         """Days in the store and the most recent job runs."""

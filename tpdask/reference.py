@@ -1,12 +1,17 @@
 """A plain-Python reference of the inversion rule, written straight from DESIGN.md.
 
-Slow and obvious on purpose: the Dask job must give exactly what this gives.
+Slow and obvious on purpose: the tests check that the Dask job gives exactly what this
+gives, and `tpdask bench` runs it as the baseline (the whole day in Python dicts, the
+way the original single script worked).
 """
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from collections import defaultdict
+from pathlib import Path
 
 from tpdask.days import day_bounds
 
@@ -65,3 +70,34 @@ def reference_viewer_days(samples: list[dict], day: str, interval: int = 300,
                           for s, ks in sorted(streams.items())},
         }
     return out
+
+
+def read_day_folder(folder: Path, day: str) -> list[dict]:
+    """Every readable sample of a day folder, loaded whole into Python objects."""
+    samples = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            doc = json.loads(path.read_bytes())
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and doc.get("version") == 1 and isinstance(doc.get("ts"), int):
+            samples.append(doc)
+    return samples
+
+
+def main(argv: list[str]) -> int:
+    """`python -m tpdask.reference FOLDER DAY`: the baseline of `tpdask bench`.
+
+    Does what the original single script did: load the whole day into Python dicts, invert
+    it, and keep every record in memory; prints counts as JSON.
+    """
+    folder, day = Path(argv[0]), argv[1]
+    samples = read_day_folder(folder, day)
+    entries = sum(len(s["chatters"]) for sample in samples for s in sample["streams"].values())
+    records = reference_viewer_days(samples, day)
+    print(json.dumps({"samples": len(samples), "entries": entries, "viewers": len(records)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,65 @@
+"""A worker killed while the day job runs: the job completes, and the store and the lake
+hold exactly the right records — nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from jobs.process_day import run
+from tests.support import make_config, stored_records
+from tests.test_day_job import free_port, lake_rows, wait_for_workers
+from tpdask.audience import AudienceConfig, write_day
+from tpdask.reference import reference_viewer_days
+
+ROOT = Path(__file__).resolve().parent.parent
+DAY = "2022-08-01"
+
+
+def start(cmd: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_killing_a_worker_mid_job_loses_nothing_and_doubles_nothing(tmp_path):
+    config = make_config(tmp_path)
+    paths = write_day(config.samples_dir, DAY, AudienceConfig(seed=5, scale=0.03, dirty=True))
+    expected = reference_viewer_days([orjson.loads(p.read_bytes()) for p in paths], DAY)
+
+    dask = str(Path(sys.executable).parent / "dask")
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = start([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                       "--dashboard-address", ":0"])
+    # --no-nanny: a killed worker stays dead, so its tasks must move to the other one
+    workers = [start([dask, "worker", address, "--nthreads", "1", "--no-nanny",
+                      "--local-directory", str(tmp_path / f"w{i}")]) for i in range(2)]
+    victim = workers[1]
+    killed = []
+
+    def log(message: str) -> None:
+        if "invert+write: 1/" in message and not killed:
+            victim.send_signal(signal.SIGKILL)
+            killed.append(message)
+
+    try:
+        wait_for_workers(address, 2)
+        report = run(config, DAY, scheduler=address, log=log)
+    finally:
+        for p in [*workers, scheduler]:
+            p.terminate()
+        for p in [*workers, scheduler]:
+            p.wait(timeout=30)
+
+    assert killed and victim.returncode == -signal.SIGKILL
+    assert report["buckets"] >= 4
+    assert stored_records(config, DAY) == expected
+    rows = lake_rows(config)
+    assert len(rows) == len(expected)
+    assert sorted(r["viewer"] for r in rows) == sorted(expected)
+    assert {r["viewer"]: r["samples"] for r in rows} == {v: e["samples"] for v, e in expected.items()}
