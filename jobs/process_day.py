@@ -60,7 +60,9 @@ def plan_partition(files: DayFiles, scratch: Path, quarantine_dir: Path,
     for r in range(readers if names else 0):
         tasks.append(PartitionTask(task_id=len(tasks), archive=files.archive,
                                    archive_members=tuple(names[r::readers]), **common))
-    for batch in _batches(list(files.folder_files), TASK_BYTES):
+    loose_bytes = sum(size for _, size in files.folder_files)
+    limit = max(1, min(TASK_BYTES, math.ceil(loose_bytes / parallel)))   # every worker busy
+    for batch in _batches(list(files.folder_files), limit):
         tasks.append(PartitionTask(task_id=len(tasks), folder=files.folder, folder_files=batch,
                                    **common))
     return tasks

@@ -111,3 +111,18 @@ def test_a_missing_day_is_a_clear_error(tmp_path):
 
     with pytest.raises(ConfigError, match="no samples for 2022-08-01"):
         process(make_config(tmp_path))
+
+
+def test_a_task_run_again_after_a_crash_counts_the_file_it_already_quarantined(tmp_path):
+    from tpdask.partition import PartitionTask, partition
+
+    config = make_config(tmp_path)
+    folder = write_samples(config, DAY, SAMPLES[:2])
+    (folder / "bad.json").write_bytes(b"{oops")
+    task = PartitionTask(day=DAY, task_id=0, n_buckets=4, scratch=str(tmp_path / "scratch"),
+                         quarantine_dir=str(config.quarantine_dir), folder=str(folder),
+                         folder_files=("bad.json", *sorted(p.name for p in folder.glob("1*"))))
+    first, again = partition(task), partition(task)        # as Dask re-runs a task
+    assert first.quarantined == again.quarantined == [("bad.json", first.quarantined[0][1])]
+    assert "not JSON" in first.quarantined[0][1]
+    assert again.samples == first.samples and again.observations == first.observations

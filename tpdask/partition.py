@@ -17,9 +17,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tpdask.errors import SampleError
+from tpdask.errors import JobError, SampleError
 from tpdask.samples import (LOGIN_PATTERN, Sample, normalise_login, parse_sample,
-                            quarantine, read_folder_files, stream_archive)
+                            quarantine, stream_archive)
 
 # Polynomial hash of the login bytes, mixed; stable across processes, machines and runs.
 _HASH_BASE = np.uint64(1099511628211)
@@ -99,6 +99,14 @@ class _Partitioner:
         if self.pending_bytes >= self.task.flush_bytes:
             self.flush()
 
+    def already_quarantined(self, name: str) -> None:
+        """A loose file this task moved to quarantine in an earlier attempt (worker died)."""
+        reason_file = Path(self.task.quarantine_dir) / self.task.day / f"{name}.reason"
+        if not reason_file.exists():
+            raise JobError(f"sample file {Path(self.task.folder or '') / name} vanished while "
+                           "the day was processed (was the archiver running?); run process again")
+        self.report.quarantined.append((name, reason_file.read_text().strip()))
+
     def flush(self) -> None:
         if not self.pending:
             return
@@ -131,10 +139,10 @@ class _Partitioner:
         keep = np.flatnonzero(valid)
         self.report.observations += len(keep)
         names = pa.array(list(streamer_codes), pa.string())
-        codes = np.repeat(np.asarray(stream_code, dtype=np.int16), lengths)[keep]
+        codes = np.repeat(np.asarray(stream_code, dtype=np.int32), lengths)[keep]
         return pa.table({
             "ts": pa.array(np.repeat(np.asarray(stream_ts, dtype=np.int64), lengths)[keep]),
-            "streamer": pa.DictionaryArray.from_arrays(pa.array(codes, pa.int16()), names),
+            "streamer": pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), names),
             "viewer": viewers.take(pa.array(keep)),
         })
 
@@ -179,8 +187,12 @@ def partition(task: PartitionTask) -> PartitionReport:
     part = _Partitioner(task)
     if task.folder is not None:
         folder = Path(task.folder)
-        for name, raw in read_folder_files(folder, list(task.folder_files)):
-            part.accept(name, raw, origin=folder / name)
+        for name in task.folder_files:
+            path = folder / name
+            if not path.exists():
+                part.already_quarantined(name)
+                continue
+            part.accept(name, path.read_bytes(), origin=path)
     if task.archive is not None:
         stream_archive(task.archive, part.accept, set(task.archive_members))
     part.flush()

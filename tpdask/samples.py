@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import orjson
 import py7zr
@@ -120,23 +120,29 @@ def list_day(samples_dir: Path, archive_dir: Path, day: str) -> DayFiles:
 
 
 class _StreamingFactory(py7zr.io.WriterFactory):
-    """py7zr writer factory that hands each finished member to a callback, in memory."""
+    """py7zr writer factory that hands each finished member to a callback, in memory.
+
+    py7zr keeps every writer it created until the extraction ends, so each buffer is
+    emptied once its member has been handed over: memory holds one member, not the day.
+    """
 
     def __init__(self, on_member: Callable[[str, bytes], None]):
         self.on_member = on_member
-        self.current: tuple[str, io.BytesIO] | None = None
+        self.current: tuple[str, _MemberBuffer] | None = None
 
     def create(self, filename: str) -> py7zr.io.Py7zIO:
         self.finish()
         buffer = _MemberBuffer()
-        self.current = (filename, buffer.bytes)
+        self.current = (filename, buffer)
         return buffer
 
     def finish(self) -> None:
         if self.current is not None:
-            name, data = self.current
+            name, buffer = self.current
             self.current = None
-            self.on_member(Path(name).name, data.getvalue())
+            data = buffer.bytes.getvalue()
+            buffer.bytes = io.BytesIO()
+            self.on_member(Path(name).name, data)
 
 
 class _MemberBuffer(py7zr.io.Py7zIO):
@@ -177,11 +183,6 @@ def stream_archive(archive: str | Path, on_member: Callable[[str, bytes], None],
             factory.finish()
     except (py7zr.exceptions.ArchiveError, OSError, EOFError) as exc:
         raise ArchiveError(f"cannot read archive {archive}: {exc}") from None
-
-
-def read_folder_files(folder: str | Path, names: list[str]) -> Iterator[tuple[str, bytes]]:
-    for name in names:
-        yield name, (Path(folder) / name).read_bytes()
 
 
 def quarantine(quarantine_dir: Path, day: str, name: str, raw: bytes, reason: str,

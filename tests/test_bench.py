@@ -1,0 +1,21 @@
+"""`tpdask bench` works end to end at a tiny scale (figures are quoted from real runs in
+docs/benchmarks.md; no test asserts on timings)."""
+
+from __future__ import annotations
+
+import orjson
+
+from tests.test_cli import tpdask
+
+
+def test_bench_times_the_job_and_the_baseline_and_saves_the_figures(tmp_path):
+    out = tpdask("--data_dir", str(tmp_path), "bench", "--scale", "0.005",
+                 "--baseline_scale", "0.005", "--workers", "2").stdout
+    assert "peak memory, all processes (MiB)" in out
+    [saved] = (tmp_path / "bench").glob("bench-scale0.005-*.json")
+    result = orjson.loads(saved.read_bytes())
+    job, baseline = result["tpdask"], result["baseline"]
+    assert job["observations"] == baseline["observations"] > 0     # same day, same counts
+    assert job["viewers"] == baseline["viewers"]
+    assert job["workers"] == 2 and job["peak_rss_mb"] > 0 and job["cpu_seconds"] > 0
+    assert (tmp_path / "bench" / "inputs" / "scale-0.005-seed-1.7z").exists()
