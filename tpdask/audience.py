@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as _dt
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -48,6 +47,7 @@ from typing import Iterator
 import numpy as np
 import orjson
 
+from tpdask.files import atomic_write, fsync_dir
 from tpdask.errors import ConfigError
 
 DAY = 86400
@@ -398,17 +398,7 @@ def write_day(samples_root: Path, day: str, config: AudienceConfig) -> list[Path
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for sample in model.samples():
-        path = folder / f"{sample['ts']}.json"
-        tmp = folder / f".{sample['ts']}.json.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(orjson.dumps(sample))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        paths.append(path)
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        paths.append(atomic_write(folder / f"{sample['ts']}.json", orjson.dumps(sample),
+                                  sync_dir=False))
+    fsync_dir(folder)
     return paths

@@ -1,0 +1,224 @@
+"""The archiver: verify-then-delete, manifest, late samples, conflicts, corruption, crashes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import py7zr
+import pytest
+
+from tests.support import make_config, sample, write_samples
+from tpdask.archive import (ArchiveReport, archive_day, build_archive, manifest_path,
+                            read_manifest, verify_archive)
+from tpdask.errors import ArchiveError
+from tpdask.samples import archive_path, list_day, stream_archive
+from tpdask.settings import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+DAY = "2022-08-01"
+T0 = 1659312000          # 2022-08-01T00:00:00Z
+QUIET = dict(log=lambda m: None)
+STEPS = ("written", "manifest", "verified", "renamed", "deleted-one")
+
+
+def make_samples(first: int, count: int) -> list[dict]:
+    return [sample(T0 + 300 * i, {"s1": [f"v{j}" for j in range(i % 7 + 1)], "s2": ["a", "b"]})
+            for i in range(first, first + count)]
+
+
+def raw(samples: list[dict]) -> dict[str, bytes]:
+    return {f"{s['ts']}.json": orjson.dumps(s) for s in samples}
+
+
+def members(config: Config) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    stream_archive(archive_path(config.archive_dir, DAY), found.__setitem__)
+    return found
+
+
+def loose(config: Config) -> dict[str, bytes]:
+    folder = config.samples_dir / DAY
+    return {p.name: p.read_bytes() for p in folder.glob("*.json")} if folder.is_dir() else {}
+
+
+def assert_archived_exactly(config: Config, expected: dict[str, bytes]) -> None:
+    """The final state: no raw folder, a verified archive holding exactly `expected`."""
+    assert not (config.samples_dir / DAY).exists()
+    assert members(config) == expected
+    verify_archive(archive_path(config.archive_dir, DAY),
+                   read_manifest(manifest_path(config.archive_dir, DAY)))
+    assert sorted(os.listdir(config.archive_dir)) == [f"{DAY}.7z", f"{DAY}.manifest.json"]
+
+
+def test_archive_replaces_the_folder_by_a_verified_archive(tmp_path):
+    config = make_config(tmp_path)
+    samples = make_samples(0, 12)
+    write_samples(config, DAY, samples)
+    report = archive_day(config, DAY, **QUIET)
+    expected = raw(samples)
+    assert_archived_exactly(config, expected)
+    archive = archive_path(config.archive_dir, DAY)
+    with py7zr.SevenZipFile(archive, "r") as z:       # the day processor's member names
+        assert sorted(i.filename for i in z.list()) == sorted(f"{DAY}/{n}" for n in expected)
+    assert list_day(config.samples_dir, config.archive_dir, DAY).count == 12
+    assert (report.files_archived, report.members, report.late_files_added) == (12, 12, 0)
+    assert report.bytes_raw == sum(map(len, expected.values()))
+    assert report.bytes_archived == archive.stat().st_size
+    assert "files_archived" in report.text()
+
+
+def test_the_manifest_describes_the_archive(tmp_path):
+    config = make_config(tmp_path)
+    samples = make_samples(0, 5)
+    write_samples(config, DAY, samples)
+    archive_day(config, DAY, **QUIET)
+    manifest = read_manifest(manifest_path(config.archive_dir, DAY))
+    archive = archive_path(config.archive_dir, DAY)
+    assert manifest["day"] == DAY and manifest["archive"] == f"{DAY}.7z"
+    assert manifest["archive_size"] == archive.stat().st_size
+    assert manifest["archive_sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert manifest["created_at"].endswith("Z")
+    assert manifest["files"] == [
+        {"name": n, "size": len(b), "sha256": hashlib.sha256(b).hexdigest()}
+        for n, b in sorted(raw(samples).items())]
+
+
+def test_running_twice_is_harmless(tmp_path):
+    config = make_config(tmp_path)
+    write_samples(config, DAY, make_samples(0, 6))
+    archive_day(config, DAY, **QUIET)
+    files = {p.name: p.read_bytes() for p in config.archive_dir.iterdir()}
+    again = archive_day(config, DAY, **QUIET)
+    assert {p.name: p.read_bytes() for p in config.archive_dir.iterdir()} == files
+    assert (again.files_archived, again.members, again.conflicts) == (0, 6, ())
+
+
+def test_a_day_without_samples_is_nothing_to_do(tmp_path):
+    config = make_config(tmp_path)
+    report = archive_day(config, DAY, **QUIET)
+    assert report == ArchiveReport(day=DAY, archive=report.archive, seconds=report.seconds)
+    assert not archive_path(config.archive_dir, DAY).exists()
+
+
+def test_late_samples_are_added_and_loose_copies_removed(tmp_path):
+    config = make_config(tmp_path)
+    first = make_samples(2, 6)
+    write_samples(config, DAY, first)
+    archive_day(config, DAY, **QUIET)
+    late = make_samples(0, 2) + make_samples(10, 1)     # before and after the archived ones
+    write_samples(config, DAY, late + first[:1])        # plus a copy of an archived sample
+    report = archive_day(config, DAY, **QUIET)
+    assert_archived_exactly(config, raw(first + late))
+    assert (report.files_archived, report.late_files_added, report.already_archived) == (3, 3, 1)
+    manifest = read_manifest(manifest_path(config.archive_dir, DAY))
+    assert [f["name"] for f in manifest["files"]] == sorted(raw(first + late))
+
+
+def test_a_conflicting_late_sample_is_kept_and_reported(tmp_path):
+    config = make_config(tmp_path)
+    samples = make_samples(0, 4)
+    write_samples(config, DAY, samples)
+    archive_day(config, DAY, **QUIET)
+    other = sample(samples[1]["ts"], {"s1": ["someone_else"]})
+    write_samples(config, DAY, [other])
+    logged: list[str] = []
+    report = archive_day(config, DAY, log=logged.append)
+    name = f"{other['ts']}.json"
+    assert report.conflicts == (name,)
+    assert loose(config) == {name: orjson.dumps(other)}
+    assert members(config) == raw(samples)
+    assert any("conflict" in line and name in line for line in logged)
+    assert f"conflict: {name}" in report.text()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "byte flipped", "truncated, no manifest"])
+def test_a_corrupt_archive_is_detected_and_nothing_deleted(tmp_path, damage):
+    config = make_config(tmp_path)
+    samples = make_samples(0, 8)
+    write_samples(config, DAY, samples)
+    archive_day(config, DAY, **QUIET)
+    archive = archive_path(config.archive_dir, DAY)
+    data = bytearray(archive.read_bytes())
+    if damage == "byte flipped":
+        data[len(data) // 2] ^= 0xFF
+    else:
+        data = data[: len(data) // 2]
+    archive.write_bytes(bytes(data))
+    if "no manifest" in damage:
+        manifest_path(config.archive_dir, DAY).unlink()
+    write_samples(config, DAY, samples[:3] + make_samples(20, 2))   # loose copies and late ones
+    before = loose(config)
+    with pytest.raises(ArchiveError, match="no raw file was deleted"):
+        archive_day(config, DAY, **QUIET)
+    assert loose(config) == before
+    assert archive.read_bytes() == bytes(data)
+
+
+def test_an_archive_without_manifest_gets_one_from_its_members(tmp_path):
+    config = make_config(tmp_path)
+    samples = make_samples(0, 4)
+    folder = write_samples(config, DAY, samples)
+    build_archive(DAY, sorted(folder.glob("*.json")), archive_path(config.archive_dir, DAY))
+    report = archive_day(config, DAY, **QUIET)
+    assert report.already_archived == 4
+    assert_archived_exactly(config, raw(samples))
+
+
+def tpdask(config: Config, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "tpdask", "--data_dir", str(config.data_dir),
+                           *args], capture_output=True, text=True, env=full_env, timeout=120)
+
+
+def test_the_command_prints_its_report(tmp_path):
+    config = make_config(tmp_path)
+    write_samples(config, DAY, make_samples(0, 3))
+    result = tpdask(config, "archive", "--day", "20220801")
+    assert result.returncode == 0, result.stderr
+    assert "files_archived" in result.stdout and f"{DAY}.7z" in result.stdout
+    assert_archived_exactly(config, raw(make_samples(0, 3)))
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["fresh", "late"])
+@pytest.mark.parametrize("step", STEPS)
+def test_a_crash_after_any_step_loses_nothing(tmp_path, step, late):
+    config = make_config(tmp_path)
+    samples = make_samples(0, 6)
+    if late:
+        write_samples(config, DAY, samples[:4])
+        archive_day(config, DAY, **QUIET)
+    write_samples(config, DAY, samples[4:] if late else samples)
+    crashed = tpdask(config, "archive", "--day", DAY, env={"TPDASK_FAULT_ARCHIVE_STEP": step})
+    assert crashed.returncode == 137, crashed.stderr
+
+    archive = archive_path(config.archive_dir, DAY)
+    archived = {}
+    if archive.exists():             # whatever is at the final name is complete and verified
+        verify_archive(archive, read_manifest(manifest_path(config.archive_dir, DAY)))
+        archived = members(config)
+    raw_files = loose(config)
+    for name, data in raw(samples).items():
+        assert raw_files.get(name) == data or archived.get(name) == data, f"{name} was lost"
+
+    archive_day(config, DAY, **QUIET)
+    assert_archived_exactly(config, raw(samples))
+
+
+def test_a_crash_between_the_two_renames_is_finished_by_the_next_run(tmp_path):
+    config = make_config(tmp_path)
+    samples = make_samples(0, 4)
+    write_samples(config, DAY, samples)
+    crashed = tpdask(config, "archive", "--day", DAY, env={"TPDASK_FAULT_ARCHIVE_STEP": "verified"})
+    assert crashed.returncode == 137, crashed.stderr
+    archive = archive_path(config.archive_dir, DAY)
+    os.replace(archive.with_name(f".{archive.name}.tmp"), archive)    # the first rename only
+    logged: list[str] = []
+    report = archive_day(config, DAY, log=logged.append)
+    assert any("interrupted" in line for line in logged)
+    assert report.already_archived == 4
+    assert_archived_exactly(config, raw(samples))

@@ -1,0 +1,243 @@
+"""Old tmi chatters dumps → samples (contract v1, source "tmi").
+
+Why: until Twitch shut `tmi.twitch.tv/group/user/<channel>/chatters` down on 2023-04-03,
+collectors saved its answers, one JSON file per channel and poll. Turned into samples,
+those years of audience history go through the same archiver and day processor as new
+data. A dump is `{"chatter_count": N, "chatters": {"broadcaster": [...], "vips": [...],
+...}}`; older dumps lack some role lists. The layouts real collectors left behind:
+
+    DIR/<channel>/<Y>-<M>-<D>-<HH>-<MM>_dump.json   local time of the collecting machine
+                                                    (month, day may be unpadded): --tz
+    DIR/<channel>/<unix_ts>.json
+
+Dumps of all channels within one sampling interval become one sample at the slot's start
+(`ts - ts % interval`), since the day processor counts presence per sample. Local times
+are read with zoneinfo and fold=0: an hour repeated when clocks go back is taken as its
+first occurrence, an hour skipped when they go forward with the offset before the jump.
+The import is deterministic and merges into a sample already at that slot (union of
+streams and chatters), so running it again changes nothing. An unreadable dump is copied
+to quarantine/import_tmi/<channel>/ with a .reason file, counted, and the import goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+import shutil
+import time
+import zoneinfo
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import orjson
+
+from tpdask.days import day_of
+from tpdask.files import atomic_write
+from tpdask.errors import ConfigError, SampleError
+from tpdask.executor import Log, print_log
+from tpdask.samples import normalise_login, parse_sample
+from tpdask.settings import Config
+
+ROLES = ("broadcaster", "vips", "moderators", "staff", "admins", "global_mods", "viewers")
+LOCAL_NAME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})-(\d{1,2})-(\d{1,2})_dump\.json")
+UNIX_NAME = re.compile(r"(\d+)\.json")
+TS_RANGE = (1104537600, 4102444800)      # 2005 to 2100: anything else is not a poll time
+PROGRESS_EVERY = 10_000
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What one `import_tmi` run did."""
+
+    dumps_read: int = 0
+    dumps_quarantined: int = 0
+    samples_written: int = 0        # sample files created or changed
+    samples_unchanged: int = 0      # already exactly what the dumps give (a re-run)
+    samples_skipped: tuple[str, ...] = ()   # existing unusable samples, left alone
+    days: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    def text(self) -> str:
+        lines = [f"tmi import done in {self.seconds} s"]
+        for key in ("dumps_read", "dumps_quarantined", "samples_written", "samples_unchanged"):
+            lines.append(f"  {key:<18} {getattr(self, key):>12,}")
+        lines.append(f"  {'channels':<18} {len(self.channels):>12,}")
+        span = f" ({self.days[0]} … {self.days[-1]})" if self.days else ""
+        lines.append(f"  {'days':<18} {len(self.days):>12,}{span}")
+        lines += [f"  skipped: {path} is not a usable sample; its slot was not imported"
+                  for path in self.samples_skipped]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Dump:
+    ts: int
+    channel: str
+    path: Path
+
+
+class _BadDump(Exception):
+    """A dump that cannot be used; the message is its quarantine reason."""
+
+
+def import_tmi(config: Config, folder: Path, tz: str = "UTC", log: Log = print_log) -> ImportReport:
+    """Turn every dump under folder/<channel>/ into samples under data/samples/<day>/."""
+    started = time.time()
+    zone = _zone(tz)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder} is not a folder; give the folder holding one folder of "
+                          "dumps per channel")
+    try:
+        report = _import(config, folder, zone, log)
+    except OSError as exc:
+        raise SampleError(f"cannot import tmi dumps from {folder}: {exc}; fix the cause "
+                          "(disk space, permissions) and run the import again: it is "
+                          "idempotent") from None
+    return replace(report, seconds=round(time.time() - started, 2))
+
+
+def _import(config: Config, folder: Path, zone: zoneinfo.ZoneInfo, log: Log) -> ImportReport:
+    dumps, quarantined = [], 0
+    for channel_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        channel = normalise_login(channel_dir.name)
+        for path in sorted(p for p in channel_dir.iterdir() if p.is_file()):
+            try:
+                if channel is None:
+                    raise _BadDump(f"folder name {channel_dir.name!r} is not a channel login")
+                dumps.append(_Dump(_dump_ts(path.name, zone), channel, path))
+            except _BadDump as exc:
+                _quarantine(config, channel_dir.name, path, str(exc))
+                quarantined += 1
+    dumps.sort(key=lambda d: (d.ts, d.channel, d.path.name))
+    log(f"importing {len(dumps)} tmi dumps from {folder}")
+    read, written, unchanged, skipped = 0, 0, 0, []
+    days: set[str] = set()
+    channels: set[str] = set()
+    interval = config.interval
+    for slot, group in itertools.groupby(dumps, key=lambda d: d.ts - d.ts % interval):
+        streams: dict[str, dict] = {}
+        for dump in group:
+            try:
+                chatters, count = _read_dump(dump.path)
+            except _BadDump as exc:
+                _quarantine(config, dump.path.parent.name, dump.path, str(exc))
+                quarantined += 1
+                continue
+            _merge_stream(streams.setdefault(dump.channel, {"chatters": []}), chatters, count)
+            channels.add(dump.channel)
+            read += 1
+            if read % PROGRESS_EVERY == 0:
+                log(f"  {read:,}/{len(dumps):,} dumps read, {written:,} samples written")
+        if not streams:
+            continue
+        changed = _write_sample(config, slot, streams)
+        if changed is None:
+            skipped.append(str(_sample_path(config, slot)))
+            log(f"  {skipped[-1]} exists but is not a usable sample: left as it is, "
+                "the dumps of its slot were not imported")
+            continue
+        if changed:
+            written += 1
+        else:
+            unchanged += 1
+        days.add(day_of(slot))
+    return ImportReport(dumps_read=read, dumps_quarantined=quarantined, samples_written=written,
+                        samples_unchanged=unchanged, samples_skipped=tuple(skipped),
+                        days=tuple(sorted(days)), channels=tuple(sorted(channels)))
+
+
+def _zone(tz: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {tz!r}; give an IANA name such as Europe/Paris "
+                          "(a system without /usr/share/zoneinfo needs `pip install tzdata`)"
+                          ) from None
+
+
+def _dump_ts(name: str, zone: zoneinfo.ZoneInfo) -> int:
+    """The poll time of a dump, from its file name."""
+    if m := LOCAL_NAME.fullmatch(name):
+        try:
+            ts = int(dt.datetime(*map(int, m.groups()), tzinfo=zone).timestamp())
+        except ValueError as exc:
+            raise _BadDump(f"file name {name!r} is not a date: {exc}") from None
+    elif m := UNIX_NAME.fullmatch(name):
+        ts = int(m.group(1))
+    else:
+        raise _BadDump(f"file name {name!r} is neither <Y>-<M>-<D>-<HH>-<MM>_dump.json "
+                       "nor <unix_ts>.json")
+    if not TS_RANGE[0] <= ts < TS_RANGE[1]:
+        raise _BadDump(f"file name {name!r} gives the time {ts}, not a date between 2005 and 2100")
+    return ts
+
+
+def _read_dump(path: Path) -> tuple[list[str], int | None]:
+    """A dump's chatters (all role lists, known roles first, no duplicates) and chatter_count."""
+    try:
+        doc = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise _BadDump(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("chatters"), dict):
+        raise _BadDump("wrong shape: no \"chatters\" object of role lists")
+    count = doc.get("chatter_count")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+        raise _BadDump(f"wrong shape: chatter_count is {count!r}, not a whole number")
+    roles = doc["chatters"]
+    chatters, seen = [], set()
+    for role in [r for r in ROLES if r in roles] + [r for r in roles if r not in ROLES]:
+        logins = roles[role]
+        if not isinstance(logins, list) or not all(isinstance(x, str) for x in logins):
+            raise _BadDump(f"wrong shape: chatters.{role} is not a list of logins")
+        for login in logins:
+            if login not in seen:
+                seen.add(login)
+                chatters.append(login)
+    return chatters, count
+
+
+def _merge_stream(stream: dict, chatters: list[str], count: int | None) -> None:
+    """Add chatters not yet in the stream, in order; keep the larger chatter_count."""
+    have = stream["chatters"]
+    seen = {login for login in have if isinstance(login, str)}
+    for login in chatters:
+        if login not in seen:
+            seen.add(login)
+            have.append(login)
+    if count is not None:
+        stream["chatter_count"] = max(count, stream.get("chatter_count", count))
+
+
+def _sample_path(config: Config, slot: int) -> Path:
+    return config.samples_dir / day_of(slot) / f"{slot}.json"
+
+
+def _write_sample(config: Config, slot: int, streams: dict[str, dict]) -> bool | None:
+    """Write (or merge into) the slot's sample; True if the file changed, None if unusable."""
+    path = _sample_path(config, slot)
+    doc = {"version": 1, "ts": slot, "source": "tmi", "streams": {}}
+    old = path.read_bytes() if path.exists() else None
+    if old is not None:
+        try:
+            parse_sample(path.name, old, day_of(slot))
+        except SampleError:
+            return None
+        doc = orjson.loads(old)
+    for channel in sorted(streams):
+        target = doc["streams"].setdefault(channel, {"chatters": []})
+        _merge_stream(target, streams[channel]["chatters"], streams[channel].get("chatter_count"))
+    data = orjson.dumps(doc)
+    if data == old:
+        return False
+    atomic_write(path, data)
+    return True
+
+
+def _quarantine(config: Config, channel_dir: str, path: Path, reason: str) -> None:
+    """Copy a bad dump to quarantine/import_tmi/<channel>/ with its reason (the source stays)."""
+    target = config.quarantine_dir / "import_tmi" / channel_dir / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, target)
+    target.with_name(f"{path.name}.reason").write_text(reason + "\n")
