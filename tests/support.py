@@ -35,3 +35,18 @@ def write_samples(config: Config, day: str, samples: list[dict]) -> Path:
 def stored_records(config: Config, day: str) -> dict[str, dict]:
     with open_store(config.store) as store:
         return {r["viewer"]: r for r in store.iter_viewer_days(day)}
+
+
+def stop_processes(procs: list) -> None:
+    """Terminate, then kill what has not exited after 10 s (a dask worker whose scheduler
+    is gone may keep trying to reconnect)."""
+    import subprocess
+
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=10)

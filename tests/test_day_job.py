@@ -15,7 +15,7 @@ import pytest
 
 from jobs.process_day import lake_day_dir, run
 from tpdask.reference import reference_viewer_days
-from tests.support import make_config, stored_records
+from tests.support import make_config, stop_processes, stored_records
 from tpdask.audience import AudienceConfig, write_day
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,10 +95,7 @@ def test_separate_dask_scheduler_and_two_dask_workers(tmp_path, dirty_day):
         assert report["workers"] == 2
         assert stored_records(config, DAY) == expected
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            p.wait(timeout=30)
+        stop_processes(list(reversed(procs)))
 
 
 def wait_for_workers(address: str, n: int, timeout: float = 60) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 
 from jobs.process_day import run
-from tests.support import make_config, stored_records
+from tests.support import make_config, stop_processes, stored_records
 from tests.test_day_job import free_port, lake_rows, wait_for_workers
 from tpdask.audience import AudienceConfig, write_day
 from tpdask.reference import reference_viewer_days
@@ -51,10 +51,7 @@ def test_killing_a_worker_mid_job_loses_nothing_and_doubles_nothing(tmp_path):
         wait_for_workers(address, 2)
         report = run(config, DAY, scheduler=address, log=log)
     finally:
-        for p in [*workers, scheduler]:
-            p.terminate()
-        for p in [*workers, scheduler]:
-            p.wait(timeout=30)
+        stop_processes([*workers, scheduler])
 
     assert killed and victim.returncode == -signal.SIGKILL
     assert report["buckets"] >= 4

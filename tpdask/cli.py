@@ -18,11 +18,15 @@ from tpdask.days import parse_day, yesterday
 from tpdask.errors import ConfigError, TpdaskError
 
 COMMANDS = (
-    ("demo", "generate a day with the audience model, process it and print a summary"),
+    ("collect", "the always-on collector: one sample of the tracked chats every interval"),
+    ("demo", "collect a simulated day from the Twitch simulator, archive, process, summarise"),
+    ("archive", "pack a day's samples into archive/<day>.7z, verified, then delete them"),
     ("process", "turn a day's samples into viewer-days in the lake and the store (Dask)"),
     ("export", "export viewer_days of a day as JSON lines"),
+    ("import_tmi", "turn old tmi chatters dumps (DIR/<channel>/…) into samples"),
     ("bench", "time the day job at a given scale from a .7z archive, against a baseline"),
     ("status", "what the store holds: days, and the last job runs"),
+    ("simulate", "serve the Twitch simulator (Helix, OAuth, IRC, tmi) driven by the audience model"),
 )
 
 
@@ -41,12 +45,62 @@ class Tpdask:
     def __init__(self, data_dir: str | None = None, store: str | None = None,
                  interval: int | None = None, max_gap: int | None = None,
                  helix_url: str | None = None, auth_url: str | None = None,
-                 irc_url: str | None = None):
+                 irc_url: str | None = None, tmi_url: str | None = None):
         self._given = dict(data_dir=data_dir, store=store, interval=interval, max_gap=max_gap,
-                           helix_url=helix_url, auth_url=auth_url, irc_url=irc_url)
+                           helix_url=helix_url, auth_url=auth_url, irc_url=irc_url,
+                           tmi_url=tmi_url)
 
     def _config(self) -> settings.Config:
         return settings.resolve(**self._given)
+
+    def archive(self, day: str | int | None = None) -> None:
+        """Archive a day's samples (default yesterday UTC) into archive/<day>.7z plus a manifest.
+
+        Raw files are deleted only after the archive is read back and checked against the
+        manifest; late samples of an archived day are added to it.
+        """
+        from tpdask.archive import archive_day
+
+        report = archive_day(self._config(), parse_day(day) if day is not None else yesterday())
+        print(report.text())
+
+    def import_tmi(self, folder: str, tz: str = "UTC") -> None:
+        """Turn old tmi chatters dumps in FOLDER/<channel>/ into samples (one per --interval slot).
+
+        --tz names the IANA time zone of the collecting machine, for dumps named by local time
+        (<Y>-<M>-<D>-<HH>-<MM>_dump.json); <unix_ts>.json dumps need none.
+        """
+        from tpdask.import_tmi import import_tmi
+
+        report = import_tmi(self._config(), Path(str(folder)), tz=str(tz))
+        print(report.text())
+
+    def collect(self, once: bool = False, source: str = "helix", language: str = "fr",
+                top: int = 100, always: str | tuple = "", secrets_file: str | None = None,
+                ticks: int | None = None, speed: float | None = None,
+                start: float | None = None) -> None:
+        """Write one sample per interval until stopped (SIGTERM finishes the tick, exit 0).
+
+        --source helix|irc|tmi|sim, --language fr, --top 100, --always a,b (always tracked),
+        --once (one sample now), --ticks N (stop after N). Credentials: TPDASK_CLIENT_ID,
+        TPDASK_CLIENT_SECRET (and TPDASK_USER_TOKEN for helix) or --secrets_file (0600).
+        --speed S --start TS run a simulated clock (with `tpdask simulate`).
+        """
+        from tpdask.collector import make_collector
+
+        names = always if isinstance(always, (tuple, list)) else str(always).split(",")
+        collector = make_collector(self._config(), source=source, language=str(language),
+                                   top=int(top), always=[str(n) for n in names],
+                                   secrets_file=secrets_file,
+                                   speed=float(speed) if speed else None,
+                                   start=float(start) if start is not None else None)
+        collector.stop_on_signals()
+        try:
+            results = collector.run(once=bool(once), ticks=int(ticks) if ticks else None)
+        finally:
+            collector.source.close()
+        written = sum(1 for r in results if r.path)
+        print(f"collected {written} samples in {len(results)} ticks into {self._config().samples_dir}")
 
     def process(self, day: str | int | None = None, scheduler: str | None = None,
                 workers: int | None = None, local: bool = False) -> None:
@@ -73,20 +127,28 @@ class Tpdask:
         if out:
             print(f"wrote {count} viewer-day records to {out}", file=sys.stderr)
 
-    def demo(self, day: str | int = "2022-08-01", scale: float = 0.02, workers: int = 2) -> None:
-        """Generate a day with the audience model (dirty, with gaps), process it, print a summary."""
+    def demo(self, day: str | int = "2022-08-01", scale: float = 0.02, workers: int = 2,
+             speed: float = 800) -> None:
+        """Collect a simulated day from the Twitch simulator, archive it, process it, summarise.
+
+        --scale S of the audience model (0.02: ~18,000 viewers), --speed S simulated seconds
+        per real second (800: a day in 108 s), --workers N for the Dask cluster.
+        """
         from jobs.process_day import lake_day_dir
         from tpdask.demo import run_demo
 
         config = self._config()
-        result = run_demo(config, parse_day(day), scale=float(scale), workers=int(workers))
+        result = run_demo(config, parse_day(day), scale=float(scale), workers=int(workers),
+                          speed=float(speed))
+        print(f"\ncollector: {result.samples} of {result.ticks} ticks written")
+        print(f"archive:   {result.archive.text()}")
         print_report(result.report)
-        print(f"\nTop streamers of {result.day} by minutes watched:")
+        print(f"\nTop streamers of {result.day} by minutes watched (moderated channels):")
         print(f"  {'streamer':<24} {'minutes':>10} {'viewers':>8}")
         for streamer, minutes, viewers in result.top:
             print(f"  {streamer:<24} {minutes:>10,.0f} {viewers:>8,}")
         print("\nWhere the data is:")
-        print(f"  samples     {config.samples_dir / result.day}/ ({result.sample_files} files)")
+        print(f"  archive     {config.archive_dir / (result.day + '.7z')} (+ .manifest.json)")
         print(f"  quarantine  {config.quarantine_dir / result.day}/")
         print(f"  lake        {lake_day_dir(config, result.day)}/")
         print(f"  store       {config.store}")
@@ -119,6 +181,41 @@ class Tpdask:
                 r = run["report"]
                 print(f"  {run['job']:<8} {run['day']}  {run['status']:<6} "
                       f"viewers={r.get('viewers', '-')} seconds={r.get('seconds', '-')}")
+
+    def simulate(self, port: int = 8080, irc_port: int = 6667, day: str | int | None = None,
+                 speed: float = 60.0, scale: float = 0.01, seed: int = 1,
+                 start: str | int | None = None, host: str = "127.0.0.1",
+                 chaos: float = 0.0) -> None:
+        """Serve the Twitch simulator until Ctrl-C or SIGTERM: Helix, OAuth, IRC and tmi endpoints.
+
+        --day D (default today, UTC) from --start HH:MM (default 15:00 UTC) at --speed
+        simulated seconds per real second; --scale S of the audience model; --chaos F
+        injects random faults into a fraction F of requests. Steer it with /_sim/ (docs/simulator.md).
+        """
+        import time
+
+        from tpdask.audience import AudienceConfig
+        from tpdask.days import day_of
+        from tpdask.simulator import SimOptions, Simulator, parse_start
+
+        the_day = parse_day(day) if day is not None else day_of(int(time.time()))
+        sim = Simulator(the_day, AudienceConfig(seed=int(seed), scale=float(scale)),
+                        speed=float(speed), start=parse_start(the_day, start),
+                        options=SimOptions(chaos=float(chaos)))
+        sim.start(host=host, http_port=int(port), irc_port=int(irc_port))
+        state, urls, mod = sim.state(), sim.urls, sim.moderator
+        print(f"Twitch simulator: {the_day}, scale {scale}, speed {speed}x, "
+              f"simulated now {state['now_iso']}", flush=True)
+        for key in ("helix_url", "auth_url", "irc_url", "tmi_url", "control_url"):
+            print(f"  {key:<14} {urls[key]}")
+        print(f"  client_id      {sim.client_id}\n  client_secret  {sim.client_secret}")
+        print(f"  user_token     {sim.user_token}  (moderator {mod['login']}, id {mod['id']}, "
+              f"moderates {len(mod['channels'])} channels)")
+        print(f"  refresh_token  {sim.user_refresh_token}")
+        print(f"  clock          start {sim.clock.start_ts:.0f}, speed {sim.clock.speed:g} "
+              f"(follow it: SimClock.from_state(GET /_sim/state ['clock']))")
+        print("These are fake credentials of the simulator. Ctrl-C stops it.", flush=True)
+        sim.serve_forever()
 
 
 def print_report(report: dict) -> None:

@@ -7,7 +7,9 @@ Hierarchy::
     ├── StoreError              the serving store failed (sqlite3 / pymongo errors wrapped)
     ├── SampleError             one sample file is unusable; it gets quarantined, the job goes on
     ├── ArchiveError            a day's .7z archive is missing, unreadable or does not verify
-    └── JobError                a Dask job could not run or did not finish
+    ├── JobError                a Dask job could not run or did not finish
+    └── TwitchError             Twitch (or the simulator) refused a call or stayed unreachable
+        └── TwitchAuthError     credentials or a token were refused
 
 Third-party exceptions (sqlite3, pymongo, py7zr, requests) are wrapped where they enter
 tpdask, so callers only ever need to catch ``TpdaskError``.
@@ -36,3 +38,15 @@ class ArchiveError(TpdaskError):
 
 class JobError(TpdaskError):
     """A Dask job could not start or did not complete."""
+
+
+class TwitchError(TpdaskError):
+    """A Twitch call failed for good (after retries), or Twitch refused it (4xx)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class TwitchAuthError(TwitchError):
+    """Twitch refused the credentials or a token; the message says which and what to do."""

@@ -37,6 +37,8 @@ SETTINGS: tuple[Setting, ...] = (
             "base URL of the Twitch OAuth2 endpoints"),
     Setting("irc_url", "irc://irc.chat.twitch.tv:6667", "TPDASK_IRC_URL",
             "address of the Twitch chat (IRC) server"),
+    Setting("tmi_url", "https://tmi.twitch.tv", "TPDASK_TMI_URL",
+            "base URL of an endpoint serving the old tmi chatters JSON"),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -53,6 +55,7 @@ class Config:
     helix_url: str = BY_NAME["helix_url"].default
     auth_url: str = BY_NAME["auth_url"].default
     irc_url: str = BY_NAME["irc_url"].default
+    tmi_url: str = BY_NAME["tmi_url"].default
     extra: dict = field(default_factory=dict)
 
     @property

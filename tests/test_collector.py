@@ -1,0 +1,104 @@
+"""The collector's tick loop, secrets handling and kill safety (no network: sim source).
+The Twitch-facing sources are tested against the simulator in tests/test_sources.py."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.support import make_config
+from tpdask.collector import make_collector
+from tpdask.errors import ConfigError
+from tpdask.secrets import load_credentials
+from tpdask.sources.irc import parse_line
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = 1659312000          # 2022-08-01T00:00:00Z
+
+
+def collect_cmd(data: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "tpdask", "--data_dir", str(data), "collect", *args]
+
+
+def env() -> dict:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def test_ticks_are_aligned_to_the_interval_and_samples_follow_the_contract(tmp_path):
+    config = make_config(tmp_path)
+    collector = make_collector(config, source="sim", top=10, speed=600, start=T0 + 7,
+                               log=lambda m: None)
+    results = collector.run(ticks=3)
+    assert [r.ts for r in results] == [T0 + 300, T0 + 600, T0 + 900]
+    for r in results:
+        sample = orjson.loads(r.path.read_bytes())
+        assert sample["version"] == 1 and sample["ts"] == r.ts and sample["source"] == "sim"
+        assert r.path == config.samples_dir / "2022-08-01" / f"{r.ts}.json"
+        assert 0 < len(sample["streams"]) <= 10
+        for stream in sample["streams"].values():
+            assert isinstance(stream["chatters"], list) and stream["user_id"]
+
+
+def test_sigterm_finishes_the_tick_and_exits_zero(tmp_path):
+    proc = subprocess.Popen(collect_cmd(tmp_path, "--source", "sim", "--speed", "300",
+                                        "--start", str(T0 + 290)),
+                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while not list(tmp_path.glob("samples/*/*.json")):
+        assert time.time() < deadline and proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert b"collected" in out
+
+
+def test_a_collector_killed_mid_write_never_leaves_a_broken_sample(tmp_path):
+    rng = random.Random(7)
+    for _ in range(4):
+        proc = subprocess.Popen(collect_cmd(tmp_path, "--source", "sim", "--speed", "6000",
+                                            "--start", str(T0)),
+                                env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(2.0, 3.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    samples = list(tmp_path.glob("samples/*/*.json"))
+    assert len(samples) > 4
+    for path in samples:
+        sample = orjson.loads(path.read_bytes())      # every file whole and valid
+        assert sample["ts"] == int(path.stem)
+
+
+def test_credentials_come_from_the_environment_or_a_0600_file(tmp_path, monkeypatch):
+    for name in ("TPDASK_CLIENT_ID", "TPDASK_CLIENT_SECRET", "TPDASK_USER_TOKEN",
+                 "TPDASK_SECRETS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match="no Twitch credentials"):
+        load_credentials()
+    secrets = tmp_path / "twitch.env"
+    secrets.write_text("TPDASK_CLIENT_ID=abc\nTPDASK_CLIENT_SECRET=s3cret\n")
+    secrets.chmod(0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        load_credentials(str(secrets))
+    secrets.chmod(0o600)
+    creds = load_credentials(str(secrets))
+    assert (creds.client_id, creds.client_secret) == ("abc", "s3cret")
+    assert "s3cret" not in repr(creds)
+    monkeypatch.setenv("TPDASK_CLIENT_SECRET", "from-env")
+    assert load_credentials(str(secrets)).client_secret == "from-env"
+
+
+def test_irc_lines_are_parsed_with_tags_prefix_and_trailing():
+    tags, nick, command, params = parse_line(
+        "@badge-info=;display-name=Foo;user-id=42 :foo!foo@foo.tmi.twitch.tv PRIVMSG #chan :hi there")
+    assert (tags["user-id"], nick, command, params) == ("42", "foo", "PRIVMSG", ["#chan", "hi there"])
+    assert parse_line(":bar!bar@bar.tmi.twitch.tv JOIN #chan")[1:] == ("bar", "JOIN", ["#chan"])
+    assert parse_line("PING :tmi.twitch.tv")[2:] == ("PING", ["tmi.twitch.tv"])
