@@ -142,3 +142,26 @@ def test_thirty_simulated_minutes_at_60x_with_faults_on_lose_no_tick(tmp_path):
     assert client.retries > 0 and sum(v for k, v in state["counters"].items()
                                       if k.startswith("faults.")) > 0
     assert not list((tmp_path / "samples").glob("*/.*.tmp"))
+
+
+def test_tpdask_collect_once_against_the_simulator_from_the_command_line(sim, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "TPDASK_CLIENT_ID": sim.client_id,
+           "TPDASK_CLIENT_SECRET": sim.client_secret, "TPDASK_USER_TOKEN": sim.user_token,
+           "TPDASK_REFRESH_TOKEN": sim.user_refresh_token}
+    urls = sim.urls
+    result = subprocess.run(
+        [sys.executable, "-m", "tpdask", "--data_dir", str(tmp_path), "--helix_url",
+         urls["helix_url"], "--auth_url", urls["auth_url"], "collect", "--source", "helix",
+         "--once", "--top", "10", "--speed", "120", "--start", str(int(sim.clock.now()))],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "collected 1 samples" in result.stdout
+    assert sim.client_secret not in result.stdout + result.stderr
+    assert sim.user_token not in result.stdout + result.stderr
+    [path] = tmp_path.glob("samples/*/*.json")
+    assert orjson.loads(path.read_bytes())["streams"]

@@ -19,7 +19,7 @@ from typing import Callable
 import orjson
 
 from tpdask.days import day_of
-from tpdask.errors import TwitchError
+from tpdask.errors import TwitchAuthError, TwitchError
 from tpdask.executor import Log, print_log
 from tpdask.files import atomic_write
 from tpdask.sources import Channel, Observation, Source
@@ -187,7 +187,8 @@ def make_collector(config, source: str = "helix", language: str = "fr", top: int
 
     client = TwitchClient(load_credentials(secrets_file), config.helix_url, config.auth_url,
                           log=log)
-    client.app_token()                      # fail at start, not at the first tick
+    if client.validate(client.app_token()) is None:      # fail at start, not at a tick
+        raise TwitchAuthError("Twitch does not accept the app token it just issued")
     if source == "helix":
         from tpdask.sources.helix import HelixSource
 
