@@ -15,7 +15,8 @@ from pathlib import Path
 
 from tpdask.bucket import BucketTask, process_bucket
 from tpdask.errors import ConfigError
-from tpdask.executor import Executor, Log, print_log
+from tpdask.executor import Executor
+from tpdask.log import Log, print_log
 from tpdask.partition import PartitionTask, partition
 from tpdask.samples import DayFiles, list_day
 from tpdask.settings import Config

@@ -40,7 +40,7 @@ import py7zr
 
 from tpdask.files import fsync_dir
 from tpdask.errors import ArchiveError
-from tpdask.executor import Log, print_log
+from tpdask.log import Log, print_log
 from tpdask.samples import archive_path, stream_archive
 from tpdask.settings import Config
 

@@ -12,7 +12,6 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import psutil
 from tpdask.archive import build_archive
 from tpdask.audience import AudienceConfig, write_day
 from tpdask.errors import JobError
-from tpdask.executor import Log, print_log
+from tpdask.log import Log, print_log
 from tpdask.procmon import Measured, run_measured
 from tpdask.settings import Config
 

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import fire
-import orjson
 
 from tpdask import settings
 from tpdask.days import parse_day, yesterday

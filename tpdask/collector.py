@@ -20,7 +20,7 @@ import orjson
 
 from tpdask.days import day_of
 from tpdask.errors import TwitchAuthError, TwitchError
-from tpdask.executor import Log, print_log
+from tpdask.log import Log, print_log
 from tpdask.files import atomic_write
 from tpdask.sources import Channel, Observation, Source
 from tpdask.twitch import TwitchClient

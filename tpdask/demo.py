@@ -14,7 +14,7 @@ from tpdask.archive import ArchiveReport, archive_day
 from tpdask.audience import AudienceConfig
 from tpdask.collector import Collector, helix_selector
 from tpdask.days import day_bounds
-from tpdask.executor import Log, print_log
+from tpdask.log import Log, print_log
 from tpdask.secrets import Credentials
 from tpdask.settings import Config
 from tpdask.simulator import Simulator, SimOptions

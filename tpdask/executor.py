@@ -7,19 +7,14 @@ so a job is written once and runs under either (the rechunker pattern).
 from __future__ import annotations
 
 import os
-import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator, Protocol, Sequence, TypeVar
 
 from tpdask.errors import JobError
+from tpdask.log import Log, print_log
 
 T = TypeVar("T")
 R = TypeVar("R")
-Log = Callable[[str], None]
-
-
-def print_log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 class Executor(Protocol):

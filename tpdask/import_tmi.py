@@ -35,7 +35,7 @@ import orjson
 from tpdask.days import day_of
 from tpdask.files import atomic_write
 from tpdask.errors import ConfigError, SampleError
-from tpdask.executor import Log, print_log
+from tpdask.log import Log, print_log
 from tpdask.samples import normalise_login, parse_sample
 from tpdask.settings import Config
 

@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 import requests
 
 from tpdask.errors import TwitchAuthError, TwitchError
-from tpdask.executor import Log, print_log
+from tpdask.log import Log, print_log
 from tpdask.secrets import Credentials
 
 VALIDATE_EVERY = 3600          # Twitch asks apps to validate tokens hourly

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from tpdask.errors import TwitchError
-from tpdask.executor import Log, print_log
+from tpdask.log import Log, print_log
 from tpdask.sources import Channel, Observation
 from tpdask.twitch import TwitchClient
 

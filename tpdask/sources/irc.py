@@ -17,7 +17,7 @@ from collections import deque
 from urllib.parse import urlsplit
 
 from tpdask.errors import ConfigError
-from tpdask.executor import Log, print_log
+from tpdask.log import Log, print_log
 from tpdask.sources import Channel, Observation
 
 MAX_CHANNELS = 100
