@@ -49,9 +49,8 @@ def _batches(files: list[tuple[str, int]], limit: int) -> list[tuple[str, ...]]:
     return batches
 
 
-def plan_partition(files: DayFiles, scratch: Path, quarantine_dir: Path,
+def plan_partition(files: DayFiles, n_buckets: int, scratch: Path, quarantine_dir: Path,
                    parallel: int) -> list[PartitionTask]:
-    n_buckets = bucket_count(files)
     common = dict(day=files.day, n_buckets=n_buckets, scratch=str(scratch),
                   quarantine_dir=str(quarantine_dir))
     tasks = []
@@ -79,11 +78,12 @@ def process_day(config: Config, day: str, executor: Executor, log: Log = print_l
     run = f"{int(started)}-{os.getpid()}"
     scratch = config.scratch_dir / f"process-{day}-{run}"
     lake_tmp = lake_day_dir(config, day).with_name(f".day={day}.{run}")
+    n_buckets = bucket_count(files)
     log(f"process {day}: {files.count} sample files ({files.total_bytes / 1e6:.1f} MB), "
-        f"{bucket_count(files)} viewer buckets, {executor.workers} workers")
+        f"{n_buckets} viewer buckets, {executor.workers} workers")
     store = open_store(config.store)
     try:
-        tasks = plan_partition(files, scratch, config.quarantine_dir, executor.workers)
+        tasks = plan_partition(files, n_buckets, scratch, config.quarantine_dir, executor.workers)
         phase_started = time.time()
         parts = executor.map(partition, tasks, "parse+partition")
         partition_seconds = time.time() - phase_started
@@ -92,7 +92,7 @@ def process_day(config: Config, day: str, executor: Executor, log: Log = print_l
         bucket_tasks = [BucketTask(day=day, bucket=b, scratch=str(scratch), times=times,
                                    interval=config.interval, max_gap=config.max_gap,
                                    lake_dir=str(lake_tmp), store=config.store)
-                        for b in range(bucket_count(files))]
+                        for b in range(n_buckets)]
         phase_started = time.time()
         buckets = executor.map(process_bucket, bucket_tasks, "invert+write")
         invert_seconds = time.time() - phase_started

@@ -102,3 +102,16 @@ def test_irc_lines_are_parsed_with_tags_prefix_and_trailing():
     assert (tags["user-id"], nick, command, params) == ("42", "foo", "PRIVMSG", ["#chan", "hi there"])
     assert parse_line(":bar!bar@bar.tmi.twitch.tv JOIN #chan")[1:] == ("bar", "JOIN", ["#chan"])
     assert parse_line("PING :tmi.twitch.tv")[2:] == ("PING", ["tmi.twitch.tv"])
+
+
+def test_a_tick_that_cannot_write_is_reported_and_the_next_ticks_go_on(tmp_path):
+    config = make_config(tmp_path)
+    config.samples_dir.mkdir(parents=True)
+    (config.samples_dir / "2022-08-01").write_text("not a folder")   # the day cannot be written
+    messages = []
+    collector = make_collector(config, source="sim", top=5, speed=600, start=T0 + 86400 - 310,
+                               log=messages.append)
+    first, second = collector.run(ticks=2)
+    assert first.path is None and "Error" in first.error          # 23:55 of 2022-08-01
+    assert second.path is not None and second.error is None       # 00:00 of the next day
+    assert any("no sample, unexpected error" in m for m in messages)

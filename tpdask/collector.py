@@ -97,11 +97,15 @@ class Collector:
         try:
             channels = self.select(ts)
             seen = self.source.observe(channels)
+            sample = build_sample(ts, self.source.name, channels, seen)
+            path = atomic_write(sample_path(self.samples_dir, ts), orjson.dumps(sample))
         except TwitchError as exc:
             self.log(f"tick {ts}: no sample ({exc})")
             return TickResult(ts, None, 0, 0, time.monotonic() - started, str(exc))
-        sample = build_sample(ts, self.source.name, channels, seen)
-        path = atomic_write(sample_path(self.samples_dir, ts), orjson.dumps(sample))
+        except Exception as exc:          # months unattended: log it, keep the next ticks
+            why = f"{type(exc).__name__}: {exc}"
+            self.log(f"tick {ts}: no sample, unexpected error ({why})")
+            return TickResult(ts, None, 0, 0, time.monotonic() - started, why)
         chatters = sum(len(s["chatters"]) for s in sample["streams"].values())
         return TickResult(ts, path, len(sample["streams"]), chatters, time.monotonic() - started)
 
