@@ -157,11 +157,13 @@ def test_tpdask_collect_once_against_the_simulator_from_the_command_line(sim, tm
     result = subprocess.run(
         [sys.executable, "-m", "tpdask", "--data_dir", str(tmp_path), "--helix_url",
          urls["helix_url"], "--auth_url", urls["auth_url"], "collect", "--source", "helix",
-         "--once", "--top", "10", "--speed", "120", "--start", str(int(sim.clock.now()))],
+         "--once", "--top", "10", "--sim_clock", f"{urls['control_url']}/state"],
         env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "collected 1 samples" in result.stdout
     assert sim.client_secret not in result.stdout + result.stderr
     assert sim.user_token not in result.stdout + result.stderr
     [path] = tmp_path.glob("samples/*/*.json")
-    assert orjson.loads(path.read_bytes())["streams"]
+    sample = orjson.loads(path.read_bytes())
+    assert sample["streams"]
+    assert abs(sample["ts"] - sim.clock.now()) <= 300 + 120 * 5   # the simulator's time

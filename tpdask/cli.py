@@ -77,13 +77,14 @@ class Tpdask:
     def collect(self, once: bool = False, source: str = "helix", language: str = "fr",
                 top: int = 100, always: str | tuple = "", secrets_file: str | None = None,
                 ticks: int | None = None, speed: float | None = None,
-                start: float | None = None) -> None:
+                start: float | None = None, sim_clock: str | None = None) -> None:
         """Write one sample per interval until stopped (SIGTERM finishes the tick, exit 0).
 
         --source helix|irc|tmi|sim, --language fr, --top 100, --always a,b (always tracked),
         --once (one sample now), --ticks N (stop after N). Credentials: TPDASK_CLIENT_ID,
         TPDASK_CLIENT_SECRET (and TPDASK_USER_TOKEN for helix) or --secrets_file (0600).
-        --speed S --start TS run a simulated clock (with `tpdask simulate`).
+        --speed S --start TS run a simulated clock; --sim_clock URL takes the clock of a
+        running `tpdask simulate` from its state URL (http://host:port/_sim/state).
         """
         from tpdask.collector import make_collector
 
@@ -92,7 +93,8 @@ class Tpdask:
                                    top=int(top), always=[str(n) for n in names],
                                    secrets_file=secrets_file,
                                    speed=float(speed) if speed else None,
-                                   start=float(start) if start is not None else None)
+                                   start=float(start) if start is not None else None,
+                                   sim_clock=sim_clock)
         collector.stop_on_signals()
         try:
             results = collector.run(once=bool(once), ticks=int(ticks) if ticks else None)

@@ -170,13 +170,22 @@ class Collector:
 def make_collector(config, source: str = "helix", language: str = "fr", top: int = 100,
                    always: list[str] = (), secrets_file: str | None = None,
                    speed: float | None = None, start: float | None = None,
-                   log: Log = print_log) -> Collector:
-    """Wire a collector from settings: Twitch client, channel selection, source, clock."""
+                   sim_clock: str | None = None, log: Log = print_log) -> Collector:
+    """Wire a collector from settings: Twitch client, channel selection, source, clock.
+
+    The clock is the wall clock, or a simulated one: `speed`/`start`, or the running
+    simulator's own clock read from its state URL (`sim_clock`, .../_sim/state).
+    """
     from tpdask.clock import WallClock
     from tpdask.errors import ConfigError
     from tpdask.simulator.clock import SimClock
 
-    clock = SimClock(start if start is not None else time.time(), speed) if speed else WallClock()
+    if sim_clock:
+        clock = SimClock.from_state(_fetch_json(sim_clock)["clock"])
+    elif speed:
+        clock = SimClock(start if start is not None else time.time(), speed)
+    else:
+        clock = WallClock()
     always = [a.strip().lower() for a in always if a.strip()]
     if source == "sim":
         from tpdask.audience import AudienceConfig
@@ -207,3 +216,17 @@ def make_collector(config, source: str = "helix", language: str = "fr", top: int
         presence = TmiSource(config.tmi_url, log=log)
     return Collector(config.samples_dir, helix_selector(client, language, top, always),
                      presence, clock, config.interval, log)
+
+
+def _fetch_json(url: str) -> dict:
+    import requests
+
+    from tpdask.errors import ConfigError
+
+    try:
+        response = requests.get(url, timeout=10)
+        response.raise_for_status()
+        return response.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise ConfigError(f"cannot read the simulator's clock from {url}: {exc}; "
+                          "is `tpdask simulate` running there?") from None
