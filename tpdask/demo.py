@@ -8,12 +8,14 @@ viewer-days on a local Dask cluster.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 
 from tpdask.archive import ArchiveReport, archive_day
 from tpdask.audience import AudienceConfig
 from tpdask.collector import Collector, helix_selector
 from tpdask.days import day_bounds
+from tpdask.errors import ConfigError
 from tpdask.log import Log, print_log
 from tpdask.secrets import Credentials
 from tpdask.settings import Config
@@ -57,10 +59,29 @@ def collect_simulated_day(config: Config, day: str, scale: float, speed: float,
     return len(written), missed
 
 
+def _fresh_demo_day(config: Config, day: str) -> None:
+    """Start the demo's day from nothing, but never touch a data folder the demo did not make."""
+    marker = config.data_dir / ".tpdask-demo"
+    leftovers = [config.samples_dir / day, config.archive_dir / f"{day}.7z",
+                 config.archive_dir / f"{day}.manifest.json", config.quarantine_dir / day]
+    if any(p.exists() for p in leftovers):
+        if not marker.exists():
+            raise ConfigError(f"{config.data_dir} already holds data for {day}; run the demo "
+                              "with an empty --data_dir (make demo uses data/demo)")
+        for path in leftovers:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+
+
 def run_demo(config: Config, day: str, scale: float = 0.02, workers: int = 2,
              speed: float = 800, moderated: int = 10, log: Log = print_log) -> DemoResult:
     from jobs.process_day import lake_day_dir, run
 
+    _fresh_demo_day(config, day)
     log(f"1/4 collecting {day} from the Twitch simulator (scale {scale}, {speed:g}x real time, "
         f"helix source over HTTP; the token moderates the top {moderated} channels, the "
         "others answer 403 and are skipped) ...")
