@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import re
 import select
-import socket
 import socketserver
 import threading
 import time
@@ -29,6 +28,7 @@ from collections import deque
 
 from tpdask.simulator.auth import Auth
 from tpdask.simulator.chat import ChannelFeed, prefix
+from tpdask.simulator.connections import TracksConnections
 from tpdask.simulator.faults import Faults
 from tpdask.simulator.world import World
 
@@ -200,7 +200,7 @@ class _Connection(socketserver.BaseRequestHandler):
         self.request.sendall("".join(x + "\r\n" for x in lines).encode("utf-8"))
 
 
-class IrcServer(socketserver.ThreadingTCPServer):
+class IrcServer(TracksConnections, socketserver.ThreadingTCPServer):
     """One thread per chat connection; ``close_all`` ends them all."""
 
     daemon_threads = True
@@ -210,8 +210,7 @@ class IrcServer(socketserver.ThreadingTCPServer):
         super().__init__(address, _Connection)
         self.world, self.auth, self.faults = world, auth, faults
         self.stopping = threading.Event()
-        self._conns: set[socket.socket] = set()
-        self._lock = threading.Lock()
+        self._init_tracking()
 
     def verify_request(self, request, client_address) -> bool:
         """Refuse (close at once) new connections while the ``irc_drop`` fault is on."""
@@ -224,18 +223,6 @@ class IrcServer(socketserver.ThreadingTCPServer):
         """A failing connection is logged, not printed; the others go on."""
         log.exception("simulator chat connection from %s failed", client_address)
 
-    def track(self, conn: socket.socket, alive: bool) -> None:
-        with self._lock:
-            (self._conns.add if alive else self._conns.discard)(conn)
-
     def close_all(self) -> None:
         self.stopping.set()
-        self.shutdown()
-        self.server_close()
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        super().close_all()

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from tpdask.simulator.auth import Auth
+from tpdask.simulator.connections import TracksConnections
 from tpdask.simulator.control import Control
 from tpdask.simulator.faults import Faults
 from tpdask.simulator.helix import Helix
@@ -112,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s " + format, self.address_string(), *args)
 
 
-class HttpServer(ThreadingHTTPServer):
+class HttpServer(TracksConnections, ThreadingHTTPServer):
     """ThreadingHTTPServer that can also cut its open keep-alive connections on stop."""
 
     daemon_threads = True
@@ -121,25 +120,9 @@ class HttpServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], app: App):
         super().__init__(address, _Handler)
         self.app = app
-        self._conns: set[socket.socket] = set()
-        self._lock = threading.Lock()
+        self._init_tracking()
 
     def handle_error(self, request, client_address) -> None:
         """Clients vanishing (resets, a stop during a ``slow`` answer) are routine here."""
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
 
-    def track(self, conn: socket.socket, alive: bool) -> None:
-        with self._lock:
-            (self._conns.add if alive else self._conns.discard)(conn)
-
-    def close_all(self) -> None:
-        """Stop serving and close every open connection (clients see a reset)."""
-        self.shutdown()
-        self.server_close()
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any, Self
 
+import orjson
+
 from tpdask.errors import StoreError
 
 #: The keys of a viewer-day record, in the order stores give them back.
@@ -140,12 +142,13 @@ def job_entry(
     started_at: float,
     finished_at: float | None,
 ) -> dict[str, Any]:
-    """A ledger entry with normalised types (times as floats), the same on every backend."""
+    """A ledger entry as both backends store it: times as floats, the report as JSON text
+    (so any JSON survives the round trip, whatever the backend's own types)."""
     return {
         "job": job,
         "day": day,
         "status": status,
-        "report": report,
+        "report": orjson.dumps(report).decode(),
         "started_at": float(started_at),
         "finished_at": None if finished_at is None else float(finished_at),
     }

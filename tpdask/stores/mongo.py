@@ -203,7 +203,6 @@ class MongoStore(Store):
         finished_at: float | None,
     ) -> None:
         entry = job_entry(job, day, status, report, started_at, finished_at)
-        entry["report"] = orjson.dumps(entry["report"]).decode()
         with self._errors(f"record a run of {job} in"):
             self._jobs.insert_one(entry)
 

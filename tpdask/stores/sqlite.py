@@ -231,7 +231,6 @@ class SQLiteStore(Store):
         finished_at: float | None,
     ) -> None:
         entry = job_entry(job, day, status, report, started_at, finished_at)
-        entry["report"] = orjson.dumps(entry["report"]).decode()
         with self._errors(f"record a run of {job} in"), self._transaction() as tx:
             tx.execute(
                 "INSERT INTO jobs (job, day, status, report, started_at, finished_at) "
