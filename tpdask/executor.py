@@ -7,6 +7,7 @@ so a job is written once and runs under either (the rechunker pattern).
 from __future__ import annotations
 
 import os
+import uuid
 from contextlib import contextmanager
 from typing import Callable, Iterator, Protocol, Sequence, TypeVar
 
@@ -54,7 +55,11 @@ class DaskExecutor:
 
         if not tasks:
             return []
-        futures = self.client.map(fn, tasks, pure=False, key=[f"{label}-{i}" for i in range(len(tasks))])
+        # unique per call: two jobs on one long-lived cluster must never share a task key
+        # (the dashboard still groups by the label, dask's key_split drops the hex part)
+        run = uuid.uuid4().hex
+        futures = self.client.map(fn, tasks, pure=False,
+                                  key=[f"{label}-{run}-{i}" for i in range(len(tasks))])
         index = {f.key: i for i, f in enumerate(futures)}
         results: list = [None] * len(tasks)
         step = max(1, len(tasks) // 10)
