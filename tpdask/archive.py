@@ -40,7 +40,7 @@ import py7zr
 
 from tpdask.files import fsync_dir
 from tpdask.errors import ArchiveError
-from tpdask.log import Log, print_log
+from tpdask.log import Log, count_row, print_log
 from tpdask.samples import archive_path, stream_archive
 from tpdask.settings import Config
 
@@ -92,8 +92,8 @@ class ArchiveReport:
         lines = [f"day {self.day}: {self.archive} holds {self.members} samples "
                  f"({self.bytes_archived:,} bytes), done in {self.seconds} s"]
         for key in ("files_archived", "late_files_added", "already_archived", "bytes_raw"):
-            lines.append(f"  {key:<18} {getattr(self, key):>12,}")
-        lines.append(f"  {'conflicts':<18} {len(self.conflicts):>12,}")
+            lines.append(count_row(key, getattr(self, key)))
+        lines.append(count_row("conflicts", len(self.conflicts)))
         lines += [f"  conflict: {name} is archived with other bytes; kept in samples/{self.day}/"
                   for name in self.conflicts]
         return "\n".join(lines)

@@ -15,6 +15,7 @@ import fire
 from tpdask import settings
 from tpdask.days import parse_day, yesterday
 from tpdask.errors import ConfigError, TpdaskError
+from tpdask.log import count_row
 
 COMMANDS = (
     ("collect", "the always-on collector: one sample of the tracked chats every interval"),
@@ -223,7 +224,7 @@ def print_report(report: dict) -> None:
     print(f"\nday {report['day']} processed in {report['seconds']} s on {report['workers']} workers")
     for key in ("samples_read", "files_quarantined", "invalid_entries", "entries",
                 "observations", "viewers", "sessions", "buckets"):
-        print(f"  {key:<18} {report[key]:>12,}")
+        print(count_row(key, report[key]))
     for line in report.get("quarantined", [])[:20]:
         print(f"  quarantined: {line}")
 

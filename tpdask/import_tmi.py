@@ -35,7 +35,7 @@ import orjson
 from tpdask.days import day_of
 from tpdask.files import atomic_write
 from tpdask.errors import ConfigError, SampleError
-from tpdask.log import Log, print_log
+from tpdask.log import Log, count_row, print_log
 from tpdask.samples import normalise_login, parse_sample
 from tpdask.settings import Config
 
@@ -62,10 +62,10 @@ class ImportReport:
     def text(self) -> str:
         lines = [f"tmi import done in {self.seconds} s"]
         for key in ("dumps_read", "dumps_quarantined", "samples_written", "samples_unchanged"):
-            lines.append(f"  {key:<18} {getattr(self, key):>12,}")
-        lines.append(f"  {'channels':<18} {len(self.channels):>12,}")
+            lines.append(count_row(key, getattr(self, key)))
+        lines.append(count_row("channels", len(self.channels)))
         span = f" ({self.days[0]} … {self.days[-1]})" if self.days else ""
-        lines.append(f"  {'days':<18} {len(self.days):>12,}{span}")
+        lines.append(count_row("days", len(self.days), span))
         lines += [f"  skipped: {path} is not a usable sample; its slot was not imported"
                   for path in self.samples_skipped]
         return "\n".join(lines)

@@ -11,3 +11,8 @@ Log = Callable[[str], None]
 
 def print_log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def count_row(label: str, value: int, suffix: str = "") -> str:
+    """One line of a printed report: the label, then the count right-aligned."""
+    return f"  {label:<18} {value:>12,}{suffix}"
