@@ -249,6 +249,30 @@ def test_two_processes_write_the_same_sqlite_file(tmp_path: Path) -> None:
         assert len(store.job_runs()) == 2
 
 
+def _open_at(path: Path, start_at: float) -> str:
+    """Open a store at ``path`` at the given moment; the error text, or "" when it opened."""
+    while time.time() < start_at:
+        pass
+    try:
+        with open_store(f"sqlite:///{path}") as store:
+            store.count_viewer_days(DAY)
+    except StoreError as e:
+        return str(e)
+    return ""
+
+
+def test_many_processes_opening_one_new_sqlite_file_at_once_all_succeed(tmp_path: Path) -> None:
+    # What every Dask worker does at the start of a job on a fresh data folder. SQLite
+    # answers "database is locked" at once, without waiting, to some of them (a quarter of
+    # the rounds failed before the store retried the switch to WAL).
+    with multiprocessing.get_context("spawn").Pool(8) as pool:
+        for attempt in range(10):
+            path = tmp_path / str(attempt) / "tpdask.sqlite"
+            start_at = time.time() + 0.3
+            errors = pool.starmap(_open_at, [(path, start_at)] * 8)
+            assert errors == [""] * 8, f"round {attempt}: {errors}"
+
+
 def test_sqlite_uri_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     with open_store("sqlite:///data/relative.sqlite") as relative:
