@@ -205,6 +205,7 @@ class Tpdask:
                         speed=float(speed), start=parse_start(the_day, start),
                         options=SimOptions(chaos=float(chaos)))
         sim.start(host=host, http_port=int(port), irc_port=int(irc_port))
+        sim.stop_on_sigterm()  # before the banner: whoever reads it may stop us at once
         state, urls, mod = sim.state(), sim.urls, sim.moderator
         print(f"Twitch simulator: {the_day}, scale {scale}, speed {speed}x, "
               f"simulated now {state['now_iso']}", flush=True)

@@ -150,12 +150,21 @@ class Simulator:
         self._threads.clear()
         self._stopped.set()
 
+    def stop_on_sigterm(self) -> None:
+        """Make SIGTERM end :meth:`serve_forever` cleanly (main thread only).
+
+        Call it before telling anyone the simulator is up: a SIGTERM that arrives before
+        the handler is in place kills the process instead.
+        """
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: self._stopped.set())
+
     def serve_forever(self, handle_signals: bool = True) -> None:
         """Serve (starting on default ports if needed) until ``stop()``, Ctrl-C or SIGTERM."""
         if self._http is None:
             self.start()
-        if handle_signals and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, lambda *_: self._stopped.set())
+        if handle_signals:
+            self.stop_on_sigterm()
         try:
             while not self._stopped.wait(0.5):
                 pass
