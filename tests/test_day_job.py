@@ -73,10 +73,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_separate_dask_scheduler_and_two_dask_workers(tmp_path, dirty_day):
-    source, expected = dirty_day
-    config = make_config(tmp_path)
-    copy_day(source, config)
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    """A `dask scheduler` and two `dask worker` processes, started as separate commands."""
+    workdir = tmp_path_factory.mktemp("dask")
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -88,14 +88,71 @@ def test_separate_dask_scheduler_and_two_dask_workers(tmp_path, dirty_day):
         for _ in range(2):
             procs.append(subprocess.Popen(
                 [str(bindir / "dask"), "worker", address, "--nthreads", "1",
-                 "--local-directory", str(tmp_path / "workers")],
+                 "--local-directory", str(workdir / "workers")],
                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_for_workers(address, 2)
-        report = run(config, DAY, scheduler=address, **QUIET)
-        assert report["workers"] == 2
-        assert stored_records(config, DAY) == expected
+        yield address
     finally:
         stop_processes(list(reversed(procs)))
+
+
+def test_separate_dask_scheduler_and_two_dask_workers(tmp_path, dirty_day, dask_cluster):
+    source, expected = dirty_day
+    config = make_config(tmp_path)
+    copy_day(source, config)
+    report = run(config, DAY, scheduler=dask_cluster, **QUIET)
+    assert report["workers"] == 2
+    assert stored_records(config, DAY) == expected
+
+
+def test_two_jobs_at_once_on_one_cluster_each_get_their_own_records(
+        tmp_path, dirty_day, dask_cluster):
+    """The same day of two data folders (so the same plans), run from two threads of one
+    process: each job has its own Client. Both once failed: with equal task keys they took
+    each other's results, and then one of them waited for ever on the other's event loop."""
+    source, expected = dirty_day
+    config = make_config(tmp_path)
+    copy_day(source, config)
+    other = make_config(tmp_path / "other")
+    half = sorted(source.iterdir())[::2]
+    (other.samples_dir / DAY).mkdir(parents=True)
+    for f in half:
+        (other.samples_dir / DAY / f.name).write_bytes(f.read_bytes())
+    expected_other = reference_viewer_days([orjson.loads(f.read_bytes()) for f in half], DAY)
+
+    reports = run_in_daemon_threads(
+        [lambda c=c: run(c, DAY, scheduler=dask_cluster, **QUIET) for c in (config, other)],
+        timeout=120)
+    assert [r["viewers"] for r in reports] == [len(expected), len(expected_other)]
+    assert stored_records(config, DAY) == expected
+    assert stored_records(other, DAY) == expected_other
+
+
+def run_in_daemon_threads(calls: list, timeout: float) -> list:
+    """Run the calls at once, each in a daemon thread; their results, or AssertionError after
+    ``timeout`` seconds. Daemon threads, so that a hung call cannot keep pytest from exiting
+    (a ThreadPoolExecutor's threads are joined at exit)."""
+    import threading
+
+    results: list = [None] * len(calls)
+    errors: list = []
+
+    def target(i: int) -> None:
+        try:
+            results[i] = calls[i]()
+        except BaseException as exc:  # reported by the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=target, args=(i,), daemon=True) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), f"a job was still running after {timeout} s"
+    if errors:
+        raise errors[0]
+    return results
 
 
 def wait_for_workers(address: str, n: int, timeout: float = 60) -> None:

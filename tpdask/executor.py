@@ -63,7 +63,10 @@ class DaskExecutor:
         index = {f.key: i for i, f in enumerate(futures)}
         results: list = [None] * len(tasks)
         step = max(1, len(tasks) // 10)
-        for done, future in enumerate(as_completed(futures), 1):
+        # loop= this job's client: as_completed otherwise follows the process's default
+        # client, which is whichever Client was made last — with two jobs running in one
+        # process (threads), one of them then waited for ever (dask/distributed#4357)
+        for done, future in enumerate(as_completed(futures, loop=self.client.loop), 1):
             try:
                 results[index[future.key]] = future.result()
             except Exception as exc:
