@@ -273,6 +273,24 @@ def test_many_processes_opening_one_new_sqlite_file_at_once_all_succeed(tmp_path
             assert errors == [""] * 8, f"round {attempt}: {errors}"
 
 
+def test_opening_an_up_to_date_sqlite_store_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "t.sqlite"
+    with open_store(f"sqlite:///{path}"):
+        pass
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a job's worker in the middle of a write
+    try:
+        started = time.monotonic()
+        with open_store(f"sqlite:///{path}") as store:  # e.g. the website, or `export`
+            assert store.count_viewer_days(DAY) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
 def test_sqlite_uri_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     with open_store("sqlite:///data/relative.sqlite") as relative:

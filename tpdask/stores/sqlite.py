@@ -186,7 +186,11 @@ class SQLiteStore(Store):
         write that starts in autocommit mode reads first and then upgrades its lock, and in
         WAL mode that upgrade fails at once (no busy wait) when another process committed
         in between — which is exactly what happens when several workers open a new file.
+        An up-to-date file is only read, so opening it never waits for a writer.
         """
+        with self._errors("read the schema of"):
+            if not self._migrations_missing(self._conn()):
+                return
         with self._errors("prepare the schema of"), self._transaction() as tx:
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS migrations "
@@ -202,6 +206,14 @@ class SQLiteStore(Store):
                     "INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (version, name, time.time()),
                 )
+
+    @staticmethod
+    def _migrations_missing(conn: sqlite3.Connection) -> bool:
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
+        if conn.execute(sql).fetchone() is None:
+            return True
+        applied = {v for (v,) in conn.execute("SELECT version FROM migrations")}
+        return any(version not in applied for version, _, _ in MIGRATIONS)
 
     # -- viewer days -------------------------------------------------------------------
 
