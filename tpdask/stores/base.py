@@ -75,7 +75,6 @@ class Store(ABC):
     def days(self) -> list[str]:
         """The days that have viewer-day records, sorted."""
 
-    @abstractmethod
     def record_job(
         self,
         job: str,
@@ -85,7 +84,25 @@ class Store(ABC):
         started_at: float,
         finished_at: float | None,
     ) -> None:
-        """Append one run of ``job`` for ``day`` to the ledger; ``report`` is JSON-able."""
+        """Append one run of ``job`` for ``day`` to the ledger; ``report`` is JSON-able.
+
+        Both backends keep the entry in one shape: times as floats, the report as JSON
+        text (so any JSON survives the round trip, whatever the backend's own types).
+        """
+        self._append_job(
+            {
+                "job": job,
+                "day": day,
+                "status": status,
+                "report": orjson.dumps(report).decode(),
+                "started_at": float(started_at),
+                "finished_at": None if finished_at is None else float(finished_at),
+            }
+        )
+
+    @abstractmethod
+    def _append_job(self, entry: dict[str, Any]) -> None:
+        """Store one ledger entry as :meth:`record_job` made it."""
 
     @abstractmethod
     def job_runs(self, job: str | None = None, day: str | None = None) -> list[dict[str, Any]]:
@@ -132,26 +149,6 @@ def check_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             )
         by_key[(record["day"], record["viewer"])] = record
     return list(by_key.values())
-
-
-def job_entry(
-    job: str,
-    day: str,
-    status: str,
-    report: dict[str, Any],
-    started_at: float,
-    finished_at: float | None,
-) -> dict[str, Any]:
-    """A ledger entry as both backends store it: times as floats, the report as JSON text
-    (so any JSON survives the round trip, whatever the backend's own types)."""
-    return {
-        "job": job,
-        "day": day,
-        "status": status,
-        "report": orjson.dumps(report).decode(),
-        "started_at": float(started_at),
-        "finished_at": None if finished_at is None else float(finished_at),
-    }
 
 
 def batched(items: list[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]]:

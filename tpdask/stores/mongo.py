@@ -43,7 +43,7 @@ from pymongo.errors import (
 )
 
 from tpdask.errors import ConfigError, StoreError
-from tpdask.stores.base import RECORD_KEYS, Store, batched, check_records, job_entry, redact_uri
+from tpdask.stores.base import RECORD_KEYS, Store, batched, check_records, redact_uri
 
 #: The database used when the URI names none.
 DEFAULT_DATABASE = "tpdask"
@@ -193,17 +193,8 @@ class MongoStore(Store):
 
     # -- job ledger --------------------------------------------------------------------
 
-    def record_job(
-        self,
-        job: str,
-        day: str,
-        status: str,
-        report: dict[str, Any],
-        started_at: float,
-        finished_at: float | None,
-    ) -> None:
-        entry = job_entry(job, day, status, report, started_at, finished_at)
-        with self._errors(f"record a run of {job} in"):
+    def _append_job(self, entry: dict[str, Any]) -> None:
+        with self._errors(f"record a run of {entry['job']} in"):
             self._jobs.insert_one(entry)
 
     def job_runs(self, job: str | None = None, day: str | None = None) -> list[dict[str, Any]]:

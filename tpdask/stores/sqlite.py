@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from tpdask.errors import StoreError
-from tpdask.stores.base import RECORD_KEYS, Store, batched, check_records, job_entry
+from tpdask.stores.base import RECORD_KEYS, Store, batched, check_records
 
 #: How long a connection waits for another writer's lock before giving up.
 BUSY_TIMEOUT_S = 60.0
@@ -259,17 +259,8 @@ class SQLiteStore(Store):
 
     # -- job ledger --------------------------------------------------------------------
 
-    def record_job(
-        self,
-        job: str,
-        day: str,
-        status: str,
-        report: dict[str, Any],
-        started_at: float,
-        finished_at: float | None,
-    ) -> None:
-        entry = job_entry(job, day, status, report, started_at, finished_at)
-        with self._errors(f"record a run of {job} in"), self._transaction() as tx:
+    def _append_job(self, entry: dict[str, Any]) -> None:
+        with self._errors(f"record a run of {entry['job']} in"), self._transaction() as tx:
             tx.execute(
                 "INSERT INTO jobs (job, day, status, report, started_at, finished_at) "
                 "VALUES (:job, :day, :status, :report, :started_at, :finished_at)",
