@@ -12,7 +12,7 @@ import orjson
 import py7zr
 import pytest
 
-from tests.support import make_config, sample, write_samples
+from tests.support import make_config, sample, write_multi_folder_archive, write_samples
 from tpdask.archive import (ArchiveReport, archive_day, build_archive, manifest_path,
                             read_manifest, verify_archive)
 from tpdask.errors import ArchiveError
@@ -222,3 +222,37 @@ def test_a_crash_between_the_two_renames_is_finished_by_the_next_run(tmp_path):
     assert any("interrupted" in line for line in logged)
     assert report.already_archived == 4
     assert_archived_exactly(config, raw(samples))
+
+
+@pytest.mark.parametrize("run", range(3))      # the old reader failed differently every run
+def test_a_multi_folder_archive_without_manifest_gets_the_right_manifest(tmp_path, run):
+    config = make_config(tmp_path)
+    old = make_samples(0, 90)
+    archive = archive_path(config.archive_dir, DAY)
+    write_multi_folder_archive(archive, {f"{DAY}/{n}": b for n, b in raw(old).items()})
+    late = make_samples(100, 3)
+    write_samples(config, DAY, old[:5] + late)          # loose copies and late samples
+    logged: list[str] = []
+    report = archive_day(config, DAY, log=logged.append)
+    assert any("rebuilding" in line for line in logged)
+    assert (report.already_archived, report.late_files_added, report.members) == (5, 3, 93)
+    assert_archived_exactly(config, raw(old + late))
+    manifest = read_manifest(manifest_path(config.archive_dir, DAY))
+    assert manifest["files"] == [
+        {"name": n, "size": len(b), "sha256": hashlib.sha256(b).hexdigest()}
+        for n, b in sorted(raw(old + late).items())]
+
+
+def test_a_multi_folder_archive_rebuilds_its_manifest_with_every_size(tmp_path):
+    config = make_config(tmp_path)
+    old = make_samples(0, 60)
+    archive = archive_path(config.archive_dir, DAY)
+    write_multi_folder_archive(archive, {f"{DAY}/{n}": b for n, b in raw(old).items()})
+    before = archive.read_bytes()
+    report = archive_day(config, DAY, **QUIET)          # nothing loose: only the manifest
+    assert report.members == 60 and archive.read_bytes() == before
+    manifest = read_manifest(manifest_path(config.archive_dir, DAY))
+    entries = {f["name"]: (f["size"], f["sha256"]) for f in manifest["files"]}
+    assert entries == {n: (len(b), hashlib.sha256(b).hexdigest()) for n, b in raw(old).items()}
+    assert [f["name"] for f in manifest["files"]] == sorted(entries)
+    verify_archive(archive, manifest)

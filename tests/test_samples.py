@@ -8,10 +8,11 @@ import pytest
 
 from jobs.process_day import process_day
 from tpdask.reference import reference_viewer_days
-from tests.support import make_config, sample, stored_records, write_samples
+from tests.support import (make_config, sample, stored_records, write_multi_folder_archive,
+                           write_samples)
 from tpdask.errors import SampleError
 from tpdask.executor import LocalExecutor
-from tpdask.samples import list_day, parse_sample
+from tpdask.samples import list_day, parse_sample, stream_archive
 
 DAY = "2022-08-01"
 T0 = 1659312000
@@ -126,3 +127,43 @@ def test_a_task_run_again_after_a_crash_counts_the_file_it_already_quarantined(t
     assert first.quarantined == again.quarantined == [("bad.json", first.quarantined[0][1])]
     assert "not JSON" in first.quarantined[0][1]
     assert again.samples == first.samples and again.observations == first.observations
+
+
+def multi_folder_members(count: int) -> dict[str, bytes]:
+    """Members of distinct sizes and contents, some empty (an empty member has no stream)."""
+    members = {}
+    for i in range(count):
+        chatters = [f"viewer_{i}_{j}" for j in range(i % 37 * 11)]
+        members[f"{DAY}/{T0 + 300 * i}.json"] = orjson.dumps(sample(T0 + 300 * i, {"a": chatters}))
+    members[f"{DAY}/empty.json"] = b""
+    return members
+
+
+def test_every_member_of_a_multi_folder_archive_is_read_whole(tmp_path):
+    config = make_config(tmp_path)
+    members = multi_folder_members(160)
+    archive = write_multi_folder_archive(config.archive_dir / f"{DAY}.7z", members)
+    expected = {name.split("/")[1]: data for name, data in members.items()}
+    for _ in range(6):                    # the old reader failed differently on every run
+        got: dict[str, bytes] = {}
+        stream_archive(archive, got.__setitem__)
+        assert got.keys() == expected.keys()
+        wrong = sorted(name for name in expected if got[name] != expected[name])
+        assert wrong == [], f"{len(wrong)} members read wrong, e.g. {wrong[:3]}"
+    some = {f"{T0 + 300 * i}.json" for i in (0, 1, 2, 77, 159)}
+    chosen: dict[str, bytes] = {}
+    stream_archive(archive, chosen.__setitem__, names=some)
+    assert chosen == {name: expected[name] for name in some}
+    files = list_day(config.samples_dir, config.archive_dir, DAY)
+    assert files.archive_members == tuple(sorted((n, len(b)) for n, b in expected.items()))
+
+
+def test_a_multi_folder_archive_is_processed_whole(tmp_path):
+    config = make_config(tmp_path)
+    samples = [sample(T0 + 300 * i, {"a": [f"u{j}" for j in range(i % 13 * 40)], "b": ["u1"]})
+               for i in range(40)]
+    write_multi_folder_archive(config.archive_dir / f"{DAY}.7z",
+                               {f"{DAY}/{s['ts']}.json": orjson.dumps(s) for s in samples})
+    report = process(config)
+    assert (report["samples_read"], report["files_quarantined"]) == (40, 0)
+    assert stored_records(config, DAY) == reference_viewer_days(samples, DAY)

@@ -246,7 +246,7 @@ def _manifest(day: str, archive: Path, files: list[dict]) -> dict:
     return {"version": MANIFEST_VERSION, "day": day, "archive": f"{day}.7z",
             "archive_size": archive.stat().st_size, "archive_sha256": _file_sha256(archive),
             "created_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "files": files}
+            "files": sorted(files, key=lambda f: f["name"])}
 
 
 # ---- the steps ----------------------------------------------------------------------------
