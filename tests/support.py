@@ -67,3 +67,60 @@ def write_multi_folder_archive(path: Path, members: dict[str, bytes], opens: int
         assert z.header.main_streams.unpackinfo.numfolders == opens
         assert z.testzip() is None
     return path
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped): nobody has it now."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait(timeout=30)
+    return proc.pid
+
+
+def make_temp(folder: Path, name: str, pid: int, age: float = 120.0) -> Path:
+    """A writer's temp file as tpdask.files.atomic_write names it, `age` seconds old."""
+    import os
+    import time
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f".{name}.{pid}.tmp"
+    path.write_bytes(b'{"partial')
+    then = time.time() - age
+    os.utime(path, (then, then))
+    return path
+
+
+class TempHolder:
+    """A real second process in the middle of an atomic write: it has written its temp
+    `.<name>.<pid>.tmp` in `folder` (120 s old) and renames it to `name` on `finish()`."""
+
+    SCRIPT = """
+import os, sys, time
+folder, name = sys.argv[1], sys.argv[2]
+os.makedirs(folder, exist_ok=True)
+tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+with open(tmp, "wb") as f:
+    f.write(b'{"held": true}')
+os.utime(tmp, (time.time() - 120, time.time() - 120))
+print(tmp, flush=True)
+sys.stdin.readline()
+os.replace(tmp, os.path.join(folder, name))
+print("renamed", flush=True)
+"""
+
+    def __init__(self, folder: Path, name: str):
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen([sys.executable, "-c", self.SCRIPT, str(folder), name],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.temp = Path(self.proc.stdout.readline().strip())
+        self.final = folder / name
+
+    def finish(self) -> tuple[int, str]:
+        """Let it rename its temp; its exit code (0: the temp was still there) and stderr."""
+        out, err = self.proc.communicate("go\n", timeout=30)
+        return self.proc.returncode, err

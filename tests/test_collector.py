@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.support import make_config
+from tests.support import TempHolder, dead_pid, make_config, make_temp
 from tpdask.collector import make_collector
 from tpdask.errors import ConfigError
 from tpdask.secrets import load_credentials
@@ -115,3 +115,23 @@ def test_a_tick_that_cannot_write_is_reported_and_the_next_ticks_go_on(tmp_path)
     assert first.path is None and "Error" in first.error          # 23:55 of 2022-08-01
     assert second.path is not None and second.error is None       # 00:00 of the next day
     assert any("no sample, unexpected error" in m for m in messages)
+
+
+def test_a_starting_collector_removes_only_temps_of_dead_writers(tmp_path):
+    config = make_config(tmp_path)
+    day = config.samples_dir / "2022-07-31"
+    holder = TempHolder(day, "1659225600.json")        # an import_tmi in the middle of a write
+    dead = make_temp(day, "1659225900.json", dead_pid())                  # a killed writer's
+    fresh_dead = make_temp(day, "1659226200.json", dead_pid(), age=1)     # may be another host's
+    ancient = make_temp(day, "1659226500.json", holder.proc.pid, age=7200)  # pid reused since
+    messages: list[str] = []
+    collector = make_collector(config, source="sim", top=5, speed=600, start=T0 + 7,
+                               log=messages.append)
+    result, = collector.run(once=True)
+    assert result.path is not None and result.error is None
+    assert holder.temp.exists() and fresh_dead.exists()
+    assert not dead.exists() and not ancient.exists()
+    assert any("removed 2 partial file(s)" in m for m in messages)
+    code, err = holder.finish()
+    assert code == 0, err                                # its rename found its temp
+    assert holder.final.read_bytes() == b'{"held": true}'

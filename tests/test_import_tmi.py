@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 from jobs.process_day import process_day
-from tests.support import make_config, sample, stored_records, write_samples
+from tests.support import (TempHolder, dead_pid, make_config, make_temp, sample,
+                           stored_records, write_samples)
 from tpdask.errors import ConfigError
 from tpdask.executor import LocalExecutor
 from tpdask.import_tmi import import_tmi
@@ -188,3 +189,20 @@ def test_the_command_uses_the_global_interval(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "dumps_read" in result.stdout
     assert all_samples(config).keys() == {f"{DAY}/{T0}.json"}
+
+
+def test_an_import_removes_what_a_killed_import_left_and_keeps_live_temps(tmp_path):
+    config = make_config(tmp_path)
+    folder = config.samples_dir / DAY
+    leftover = make_temp(folder, f"{T0 + 300}.json", dead_pid())     # a killed import_tmi's
+    holder = TempHolder(folder, f"{T0 + 600}.json")                  # a collector writing now
+    dumps = tmp_path / "dumps"
+    write_dump(dumps, "c", f"{T0 + 310}.json", {"viewers": ["x"]})
+    logged: list[str] = []
+    report = import_tmi(config, dumps, log=logged.append)
+    assert report.samples_written == 1
+    assert not leftover.exists() and holder.temp.exists()
+    assert any("removed 1 temp file(s)" in line for line in logged)
+    code, err = holder.finish()
+    assert code == 0, err
+    assert sorted(p.name for p in folder.iterdir()) == [f"{T0 + 300}.json", f"{T0 + 600}.json"]

@@ -21,7 +21,7 @@ import orjson
 from tpdask.days import day_of
 from tpdask.errors import TwitchAuthError, TwitchError
 from tpdask.log import Log, print_log
-from tpdask.files import atomic_write
+from tpdask.samples import remove_stale_temps, write_sample_file
 from tpdask.sources import Channel, Observation, Source
 from tpdask.twitch import TwitchClient
 
@@ -98,7 +98,7 @@ class Collector:
             channels = self.select(ts)
             seen = self.source.observe(channels)
             sample = build_sample(ts, self.source.name, channels, seen)
-            path = atomic_write(sample_path(self.samples_dir, ts), orjson.dumps(sample))
+            path = write_sample_file(sample_path(self.samples_dir, ts), orjson.dumps(sample))
         except TwitchError as exc:
             self.log(f"tick {ts}: no sample ({exc})")
             return TickResult(ts, None, 0, 0, time.monotonic() - started, str(exc))
@@ -117,11 +117,13 @@ class Collector:
         return self.stop.is_set()
 
     def remove_partial_files(self) -> int:
-        """Temp files a killed collector left behind (never a sample: those are renamed whole)."""
-        stale = list(self.samples_dir.glob("*/.*.tmp"))
-        for path in stale:
-            path.unlink(missing_ok=True)
-        return len(stale)
+        """Temp files dead writers left in the day folders (never a sample: those are renamed
+        whole). Only those of dead processes (or over an hour old) go: an import_tmi or
+        another collector writing right now keeps its own (samples.remove_stale_temps)."""
+        if not self.samples_dir.is_dir():
+            return 0
+        return sum(len(remove_stale_temps(folder)) for folder in self.samples_dir.iterdir()
+                   if folder.is_dir())
 
     def run(self, once: bool = False, ticks: int | None = None,
             first_ts: int | None = None, until_ts: int | None = None) -> list[TickResult]:
@@ -131,7 +133,7 @@ class Collector:
         The first tick is the next boundary, or the current slot with `once`, or `first_ts`.
         """
         if removed := self.remove_partial_files():
-            self.log(f"removed {removed} partial file(s) left by an earlier kill")
+            self.log(f"removed {removed} partial file(s) left by a killed writer")
         results: list[TickResult] = []
         next_ts = (int(self.clock.now()) // self.interval + 1) * self.interval
         if once:

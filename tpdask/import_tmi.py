@@ -33,10 +33,9 @@ from pathlib import Path
 import orjson
 
 from tpdask.days import day_of
-from tpdask.files import atomic_write
 from tpdask.errors import ConfigError, SampleError
 from tpdask.log import Log, count_row, print_log
-from tpdask.samples import normalise_login, parse_sample
+from tpdask.samples import normalise_login, parse_sample, remove_stale_temps, write_sample_file
 from tpdask.settings import Config
 
 ROLES = ("broadcaster", "vips", "moderators", "staff", "admins", "global_mods", "viewers")
@@ -114,6 +113,7 @@ def _import(config: Config, folder: Path, zone: zoneinfo.ZoneInfo, log: Log) -> 
     log(f"importing {len(dumps)} tmi dumps from {folder}")
     read, written, unchanged, skipped = 0, 0, 0, []
     days: set[str] = set()
+    tidied: set[str] = set()
     channels: set[str] = set()
     interval = config.interval
     for slot, group in itertools.groupby(dumps, key=lambda d: d.ts - d.ts % interval):
@@ -132,6 +132,11 @@ def _import(config: Config, folder: Path, zone: zoneinfo.ZoneInfo, log: Log) -> 
                 log(f"  {read:,}/{len(dumps):,} dumps read, {written:,} samples written")
         if not streams:
             continue
+        if day_of(slot) not in tidied:          # what a killed import or collector left there
+            tidied.add(day_of(slot))
+            if removed := remove_stale_temps(config.samples_dir / day_of(slot)):
+                log(f"  removed {len(removed)} temp file(s) a killed writer left in "
+                    f"{config.samples_dir / day_of(slot)}")
         changed = _write_sample(config, slot, streams)
         if changed is None:
             skipped.append(str(_sample_path(config, slot)))
@@ -218,7 +223,10 @@ def _write_sample(config: Config, slot: int, streams: dict[str, dict]) -> bool |
     """Write (or merge into) the slot's sample; True if the file changed, None if unusable."""
     path = _sample_path(config, slot)
     doc = {"version": 1, "ts": slot, "source": "tmi", "streams": {}}
-    old = path.read_bytes() if path.exists() else None
+    try:
+        old = path.read_bytes()
+    except FileNotFoundError:       # none yet, or the archiver just took it
+        old = None
     if old is not None:
         try:
             parse_sample(path.name, old, day_of(slot))
@@ -231,7 +239,7 @@ def _write_sample(config: Config, slot: int, streams: dict[str, dict]) -> bool |
     data = orjson.dumps(doc)
     if data == old:
         return False
-    atomic_write(path, data)
+    write_sample_file(path, data)
     return True
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -21,8 +23,13 @@ from py7zr.helpers import get_sanitized_output_path
 
 from tpdask.days import day_bounds
 from tpdask.errors import ArchiveError, SampleError
+from tpdask.files import atomic_write, fsync_dir
 
 LOGIN_RE = re.compile(r"[a-z0-9_]{1,25}")
+SAMPLE_NAME = re.compile(r"[0-9]{1,20}\.json")     # what the collector and import_tmi write
+TEMP_NAME = re.compile(r"\.(.+)\.([0-9]{1,10})\.tmp")  # files.atomic_write's `.<name>.<pid>.tmp`
+STALE_TEMP_SECONDS = 3600       # a temp this old is a dead writer's, whatever its pid says
+TEMP_GRACE_SECONDS = 60         # a younger one is left alone even when its pid looks dead
 LOGIN_PATTERN = "^[a-z0-9_]{1,25}$"       # the same rule, for pyarrow's RE2
 CONTRACT_VERSION = 1
 
@@ -259,3 +266,111 @@ def quarantine(quarantine_dir: Path, day: str, name: str, raw: bytes, reason: st
         target.write_bytes(raw)
     (target_dir / f"{name}.reason").write_text(reason + "\n")
     return target
+
+
+# ---- sample file names, writing them, and what dead writers leave --------------------------
+
+def is_sample_name(name: str) -> bool:
+    """True for the names the collector and import_tmi give samples: `<unix ts>.json`."""
+    return SAMPLE_NAME.fullmatch(name) is not None
+
+
+def safe_file_name(name: str) -> str:
+    """`name` with every byte outside [A-Za-z0-9._-] written %XX (reversible, always UTF-8).
+
+    A name with a backslash, a slash-like character or bytes that are not UTF-8 (os.listdir
+    gives those as surrogate escapes) becomes a name every tool can show and handle.
+    """
+    safe = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+    out = "".join(chr(b) if b in safe else f"%{b:02X}" for b in os.fsencode(name))
+    return "%2E" + out[1:] if out.startswith(".") else out     # never a hidden file
+
+
+def quarantine_file(quarantine_dir: Path, day: str, path: Path, reason: str) -> Path:
+    """Move the loose file `path` to quarantine/<day>/ under a safe name, with a .reason file.
+
+    A name already taken there (the same odd name quarantined before) gets `.1`, `.2`, …
+    appended: nothing in the quarantine is ever overwritten.
+    """
+    target_dir = quarantine_dir / day
+    target_dir.mkdir(parents=True, exist_ok=True)
+    base = safe_file_name(path.name)
+    target, n = target_dir / base, 0
+    while target.exists() or target.with_name(f"{target.name}.reason").exists():
+        n += 1
+        target = target_dir / f"{base}.{n}"
+    os.rename(path, target)
+    (target_dir / f"{target.name}.reason").write_text(
+        f"{reason}\noriginal name: {os.fsencode(path.name)!r} in {os.fsencode(path.parent)!r}\n")
+    fsync_dir(target_dir)
+    fsync_dir(path.parent)
+    return target
+
+
+def write_sample_file(path: Path, data: bytes) -> Path:
+    """Write a sample atomically (temp `.<name>.<pid>.tmp`, fsync, rename, fsync of the folder).
+
+    Tried again when the day folder vanished meanwhile: the archiver removes a day folder
+    it emptied, and may do so between this writer's mkdir and its open.
+    """
+    for attempt in range(5):
+        try:
+            return atomic_write(path, data)
+        except FileNotFoundError:
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this machine (zombies count as alive)."""
+    if pid <= 0:
+        return True                 # 0 and negatives name process groups: never "dead"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:         # exists, owned by someone else
+        return True
+    except OverflowError:
+        return False
+    return True
+
+
+def remove_stale_temps(folder: Path, now: float | None = None) -> list[str]:
+    """Remove the temp files that dead writers left in `folder`; return their names.
+
+    A temp is `.<name>.<pid>.tmp` (tpdask.files.atomic_write). It is stale when its
+    writer is gone — no process has its pid — and it is more than TEMP_GRACE_SECONDS old
+    (a writer on another machine sharing the folder would have another pid space), or
+    when it is more than STALE_TEMP_SECONDS old whatever its pid says (the pid was
+    reused), or an older `.<…>.tmp` without a pid that old. A temp of a live writer is
+    never touched, so a collector, import_tmi and the archiver may start at any time
+    while the others write.
+    """
+    now = time.time() if now is None else now
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(".") and name.endswith(".tmp")):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue                                  # renamed into place meanwhile
+        if not stat.S_ISREG(info.st_mode):
+            continue
+        age = now - info.st_mtime
+        match = TEMP_NAME.fullmatch(name)
+        dead = match is not None and not pid_alive(int(match.group(2)))
+        if age > STALE_TEMP_SECONDS or (dead and age > TEMP_GRACE_SECONDS):
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                continue
+            removed.append(name)
+    return removed
