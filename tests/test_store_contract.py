@@ -158,6 +158,71 @@ def test_rewriting_a_partly_written_day_replaces_it(store: Store) -> None:
     assert list(store.iter_viewer_days(DAY)) == changed
 
 
+# --- staged day loads: readers see the old day or the whole new one --------------------
+
+
+def test_staged_records_are_invisible_until_the_load_is_published(store: Store) -> None:
+    store.write_viewer_days(many(3, DAY, prefix="old"))
+    store.write_viewer_days(many(5, DAY, prefix="new"), load="run-2")
+    assert [r["viewer"] for r in store.iter_viewer_days(DAY)] == [f"old_{i:05d}" for i in range(3)]
+    assert store.count_viewer_days(DAY) == 3
+    assert store.publish_day(DAY, "run-2") == 5
+    assert [r["viewer"] for r in store.iter_viewer_days(DAY)] == [f"new_{i:05d}" for i in range(5)]
+    assert store.count_viewer_days(DAY) == 5
+    assert store.days() == [DAY]
+
+
+def test_a_day_staged_but_never_published_is_not_listed(store: Store) -> None:
+    store.write_viewer_days(many(4, NEXT_DAY), load="died")
+    assert store.days() == []
+    assert store.count_viewer_days(NEXT_DAY) == 0
+    assert list(store.iter_viewer_days(NEXT_DAY)) == []
+
+
+def test_publishing_drops_every_other_load_of_the_day(store: Store) -> None:
+    store.write_viewer_days(many(2, DAY, prefix="direct"))
+    store.write_viewer_days(many(3, DAY, prefix="dead"), load="run-1")
+    store.write_viewer_days(many(4, DAY, prefix="good"), load="run-2")
+    store.write_viewer_days(many(6, NEXT_DAY), load="run-1")
+    store.publish_day(DAY, "run-2")
+    assert store.drop_unpublished(DAY) == 0          # nothing of DAY is left behind
+    assert store.count_viewer_days(DAY) == 4
+    assert store.drop_unpublished(NEXT_DAY) == 6     # other days' staging is not touched
+    assert store.days() == [DAY]
+
+
+def test_drop_unpublished_keeps_the_published_day(store: Store) -> None:
+    store.write_viewer_days(many(3, DAY), load="run-1")
+    store.publish_day(DAY, "run-1")
+    store.write_viewer_days(many(7, DAY, prefix="killed"), load="run-2")
+    assert store.drop_unpublished(DAY) == 7
+    assert [r["viewer"] for r in store.iter_viewer_days(DAY)] == [f"viewer_{i:05d}" for i in range(3)]
+
+
+def test_publishing_an_empty_load_empties_the_day(store: Store) -> None:
+    store.write_viewer_days(many(3, DAY))
+    assert store.publish_day(DAY, "empty-run") == 0
+    assert store.count_viewer_days(DAY) == 0
+    assert store.days() == []
+
+
+def test_a_direct_write_goes_into_the_published_load(store: Store) -> None:
+    store.write_viewer_days(many(2, DAY), load="run-1")
+    store.publish_day(DAY, "run-1")
+    store.write_viewer_days([record("late", minutes=5)])
+    assert store.count_viewer_days(DAY) == 3
+    store.write_viewer_days([record("late", minutes=10)], load="run-1")   # same key: replaced
+    assert [r["minutes"] for r in store.iter_viewer_days(DAY) if r["viewer"] == "late"] == [10]
+
+
+def test_delete_day_removes_staged_and_published_records(store: Store) -> None:
+    store.write_viewer_days(many(2, DAY))
+    store.write_viewer_days(many(3, DAY), load="run-9")
+    assert store.delete_day(DAY) == 2
+    assert store.drop_unpublished(DAY) == 0
+    assert store.days() == []
+
+
 def test_threads_share_one_store(store: Store) -> None:
     """Dask runs several tasks at once in each worker process, all through store_for()."""
     with ThreadPoolExecutor(4) as pool:
@@ -310,7 +375,7 @@ def test_sqlite_file_is_in_wal_mode_with_migrations_recorded(tmp_path: Path) -> 
         pass
     conn = sqlite3.connect(tmp_path / "t.sqlite")
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert [v for (v,) in conn.execute("SELECT version FROM migrations")] == [1]
+    assert [v for (v,) in conn.execute("SELECT version FROM migrations")] == [1, 2]
     conn.close()
 
 
@@ -371,3 +436,57 @@ def test_an_unreachable_mongodb_gives_a_clear_store_error_quickly() -> None:
     assert "is the server running" in message
     assert "s3cret" not in message
     assert time.monotonic() - started < 15
+
+
+# --- stores written by earlier versions -----------------------------------------------
+
+
+def test_a_sqlite_store_from_before_day_loads_is_upgraded_with_its_days(tmp_path: Path) -> None:
+    import sqlite3
+
+    import orjson
+
+    from tpdask.stores.sqlite import MIGRATIONS
+
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    version, name, statements = MIGRATIONS[0]
+    for statement in statements:
+        conn.execute(statement)
+    conn.execute("CREATE TABLE migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                 "applied_at REAL NOT NULL)")
+    conn.execute("INSERT INTO migrations VALUES (?, ?, 0)", (version, name))
+    for r in many(3, DAY):
+        conn.execute("INSERT INTO viewer_days VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (*(r[k] for k in ("viewer", "day", "samples", "minutes", "first_ts",
+                                        "last_ts")), orjson.dumps(r["streamers"]).decode()))
+    conn.commit()
+    conn.close()
+    with open_store(f"sqlite:///{path}") as store:
+        assert store.days() == [DAY]
+        assert list(store.iter_viewer_days(DAY)) == many(3, DAY)
+        store.write_viewer_days(many(5, DAY, prefix="new"), load="run-1")
+        assert store.publish_day(DAY, "run-1") == 5
+
+
+def test_a_mongodb_store_from_before_day_loads_is_upgraded_with_its_days(
+    mongo_database_uri: str,
+) -> None:
+    import pymongo
+
+    from tpdask.stores.mongo import _from_doc, _to_doc
+
+    client: pymongo.MongoClient = pymongo.MongoClient(mongo_database_uri)
+    collection = client.get_default_database()["viewer_days"]
+    collection.create_index([("day", 1), ("viewer", 1)], unique=True, name="day_viewer")
+    old_docs = [{k: v for k, v in _to_doc(r, "").items() if k != "load"} for r in many(3, DAY)]
+    collection.insert_many(old_docs)
+    client.close()
+    with open_store(mongo_database_uri) as store:
+        assert store.days() == [DAY]
+        assert list(store.iter_viewer_days(DAY)) == [_from_doc(d) for d in old_docs]
+        store.write_viewer_days(many(3, DAY), load="run-1")   # same viewers, another load
+        assert store.publish_day(DAY, "run-1") == 3
+        assert store.drop_unpublished(DAY) == 0
+    with open_store(mongo_database_uri):                     # a second open changes nothing
+        pass

@@ -28,10 +28,13 @@ ACCEPTED_URIS = (
 )
 
 
-def open_store(uri: str) -> Store:
+def open_store(uri: str, create: bool = True) -> Store:
     """A new store for ``uri``; the caller closes it (or uses it in a ``with`` block).
 
-    Raises ConfigError for a URI of unknown form, StoreError when the store cannot be opened.
+    ``create=False`` is for readers (``status``, ``export``, the website): a store that does
+    not exist yet is an error (a mistyped ``--data_dir`` or URI), not a new empty store.
+    Raises ConfigError for a URI of unknown form or a missing store, StoreError when the
+    store cannot be opened.
     """
     if uri.startswith("sqlite:"):
         from tpdask.stores.sqlite import SQLiteStore
@@ -39,11 +42,14 @@ def open_store(uri: str) -> Store:
         path = uri.removeprefix("sqlite:///")
         if path == uri or not path:
             raise ConfigError(f"bad SQLite store URI {uri!r}: use {ACCEPTED_URIS}")
+        if not create and not os.path.isfile(path):
+            raise ConfigError(f"no store at {path}: check --data_dir and --store "
+                              "(`tpdask process` creates the store)")
         return SQLiteStore(path)
     if uri.startswith(("mongodb://", "mongodb+srv://")):
         from tpdask.stores.mongo import MongoStore
 
-        return MongoStore(uri)
+        return MongoStore(uri, create=create)
     raise ConfigError(f"unknown store URI {redact_uri(uri)!r}: use {ACCEPTED_URIS}")
 
 

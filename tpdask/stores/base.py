@@ -2,9 +2,10 @@
 
 Jobs, the CLI and the website only ever talk to a :class:`Store`; the SQLite and MongoDB
 backends plug in behind it and pass the same contract tests (``tests/test_store_contract.py``).
-The interface is deliberately small: the day job writes and replaces whole days of
-viewer-day records (idempotent upserts keyed by ``(viewer, day)``, so a re-run task never
-double counts), readers stream a day back, and every job run is appended to a ledger.
+The interface is deliberately small: the day job stages a whole day of viewer-day records
+under its own load id (idempotent upserts keyed by ``(viewer, day)``, so a re-run task
+never double counts) and publishes it in one atomic step, readers stream a day back, and
+every job run is appended to a ledger.
 
 A viewer-day record is the plain dict of the design's inversion rule::
 
@@ -52,12 +53,31 @@ class Store(ABC):
     closed: bool = False
 
     @abstractmethod
-    def write_viewer_days(self, records: list[dict[str, Any]]) -> int:
+    def write_viewer_days(self, records: list[dict[str, Any]], load: str | None = None) -> int:
         """Upsert viewer-day records keyed by ``(viewer, day)``; return how many were written.
 
         Writing a record whose key exists replaces it, so writing the same batch twice
         leaves one copy of each record. Within one batch, the last record of a key wins.
+
+        With ``load=None`` the records go straight into what readers see. With a load id
+        they are staged: invisible to every reader until :meth:`publish_day` publishes that
+        load for the day (the day job stages a whole day this way, so a crash never leaves
+        readers with part of a day).
         """
+
+    @abstractmethod
+    def publish_day(self, day: str, load: str) -> int:
+        """Make the records staged under ``load`` the whole of ``day``, atomically.
+
+        Readers see either the day's previous records or all of the new ones, never a mix.
+        The rows of every other load of the day are then dropped (a crash in between only
+        leaves rows no reader sees, which :meth:`drop_unpublished` removes). Returns how
+        many records the day now has. Publishing a load with no records empties the day.
+        """
+
+    @abstractmethod
+    def drop_unpublished(self, day: str) -> int:
+        """Remove the staged rows of ``day`` that no reader sees (runs that died or failed)."""
 
     @abstractmethod
     def delete_day(self, day: str) -> int:

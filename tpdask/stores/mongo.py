@@ -4,8 +4,11 @@ It uses only what both MongoDB 6+ and FerretDB 1.24 (the server the tests run ag
 support: ``Collection.bulk_write`` of unordered batches (not ``MongoClient.bulk_write``,
 whose ``bulkWrite`` command FerretDB lacks), plain finds, sorts, ``distinct`` and indexes.
 
-Documents have a deterministic ``_id`` (``"<day>:<viewer>"``), so a Dask task that is run
-again replaces its documents instead of adding copies. A batch is first inserted
+Documents have a deterministic ``_id`` (``"<day>:<viewer>:<load>"``, or ``"<day>:<viewer>"``
+for direct writes), so a Dask task that is run again replaces its documents instead of
+adding copies. A day job stages its documents under its own load id; ``day_loads`` holds
+one document per day naming the load readers see, and publishing a day replaces that one
+document (an atomic write in MongoDB and FerretDB alike; FerretDB 1.24 has no transactions). A batch is first inserted
 (``InsertOne``, unordered: the usual case, a day being written afresh, costs one round
 trip); the documents refused as duplicate keys are then replaced (``ReplaceOne`` with
 ``upsert=True``). Three details of FerretDB 1.24 shape this module:
@@ -37,6 +40,7 @@ from pymongo.errors import (
     BulkWriteError,
     ConfigurationError,
     ConnectionFailure,
+    DuplicateKeyError,
     NetworkTimeout,
     OperationFailure,
     PyMongoError,
@@ -54,6 +58,9 @@ REPLACE_BATCH_SIZE = 50
 #: MongoDB's error code for a duplicate key.
 DUPLICATE_KEY = 11000
 
+#: MongoDB's error code for dropping an index that is not there.
+INDEX_NOT_FOUND = 27
+
 #: How long to look for a server before saying it cannot be reached (URI options win).
 SERVER_SELECTION_TIMEOUT_MS = 5000
 
@@ -61,7 +68,7 @@ SERVER_SELECTION_TIMEOUT_MS = 5000
 class MongoStore(Store):
     """The store in the database named by ``uri`` (``mongodb://host:port/dbname``)."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, create: bool = True) -> None:
         expected = (
             "expected mongodb://[user:password@]host:port/dbname or mongodb+srv://host/dbname"
         )
@@ -87,18 +94,66 @@ class MongoStore(Store):
         self._db = self._client[self.database_name]
         self._viewer_days = self._db["viewer_days"]
         self._jobs = self._db["jobs"]
+        self._day_loads = self._db["day_loads"]
         try:
+            if not create:
+                self._require_existing()
             with self._errors("create the indexes of"):
+                self._upgrade_from_day_viewer_index()
                 self._viewer_days.create_index(
-                    [("day", pymongo.ASCENDING), ("viewer", pymongo.ASCENDING)],
+                    [
+                        ("day", pymongo.ASCENDING),
+                        ("load", pymongo.ASCENDING),
+                        ("viewer", pymongo.ASCENDING),
+                    ],
                     unique=True,
-                    name="day_viewer",
+                    name="day_load_viewer",
                 )
                 self._viewer_days.create_index([("viewer", pymongo.ASCENDING)], name="viewer")
                 self._jobs.create_index([("started_at", pymongo.DESCENDING)], name="started_at")
-        except StoreError:
+        except (StoreError, ConfigError):
             self.close()
             raise
+
+    def _upgrade_from_day_viewer_index(self) -> None:
+        """Bring a store written before day loads existed up to date (idempotent).
+
+        Its documents get the direct load ``""`` and each of its days a pointer to it; its
+        unique ``(day, viewer)`` index, which would refuse a second load of a day, goes.
+        """
+        if "day_viewer" not in self._viewer_days.index_information():
+            return
+        self._viewer_days.update_many({"load": {"$exists": False}}, {"$set": {"load": ""}})
+        for day in self._viewer_days.distinct("day"):
+            self._ensure_pointer(day)
+        try:
+            self._viewer_days.drop_index("day_viewer")
+        except OperationFailure as e:
+            if e.code != INDEX_NOT_FOUND:  # another process upgraded the store meanwhile
+                raise
+
+    def _ensure_pointer(self, day: str) -> str:
+        """The published load of ``day``, publishing the direct load ``""`` where none is."""
+        try:
+            self._day_loads.insert_one({"_id": day, "load": ""})
+        except DuplicateKeyError:
+            pass
+        doc = self._day_loads.find_one({"_id": day})
+        return "" if doc is None else str(doc["load"])
+
+    def _published(self, day: str) -> str | None:
+        doc = self._day_loads.find_one({"_id": day})
+        return None if doc is None else str(doc["load"])
+
+    def _require_existing(self) -> None:
+        """Refuse a database that holds no tpdask collection (a mistyped URI, for a reader)."""
+        with self._errors("look up"):
+            names = set(self._db.list_collection_names())
+        if not names & {"viewer_days", "jobs", "day_loads"}:
+            raise ConfigError(
+                f"no tpdask store in database {self.database_name} at {self.where}: check "
+                "--store (`tpdask process` creates the store)"
+            )
 
     def _scrub(self, error: object) -> str:
         """The error's text, without the password of the URI should it echo it."""
@@ -141,11 +196,17 @@ class MongoStore(Store):
 
     # -- viewer days -------------------------------------------------------------------
 
-    def write_viewer_days(self, records: list[dict[str, Any]]) -> int:
+    def write_viewer_days(self, records: list[dict[str, Any]], load: str | None = None) -> int:
         records = check_records(records)
         with self._errors("write viewer days to"):
+            loads = (
+                {}
+                if load is not None
+                else {day: self._ensure_pointer(day) for day in {r["day"] for r in records}}
+            )
             for batch in batched(records):
-                self._replace(self._insert_new([_to_doc(r) for r in batch]))
+                docs = [_to_doc(r, load if load is not None else loads[r["day"]]) for r in batch]
+                self._replace(self._insert_new(docs))
         return len(records)
 
     def _insert_new(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -173,23 +234,53 @@ class MongoStore(Store):
                     f"{self.where} (its reply lacked {e}) — check the server's log"
                 ) from e
 
+    def publish_day(self, day: str, load: str) -> int:
+        with self._errors(f"publish day {day} in"):
+            # one document's replacement is atomic: readers switch loads at this instant
+            self._day_loads.replace_one({"_id": day}, {"_id": day, "load": load}, upsert=True)
+            count = self._viewer_days.count_documents({"day": day, "load": load})
+        self.drop_unpublished(day)
+        return count
+
+    def drop_unpublished(self, day: str) -> int:
+        with self._errors(f"drop the unpublished loads of day {day} from"):
+            published = self._published(day)
+            query: dict[str, Any] = {"day": day}
+            if published is not None:
+                query["load"] = {"$ne": published}
+            return self._viewer_days.delete_many(query).deleted_count
+
     def delete_day(self, day: str) -> int:
         with self._errors(f"delete day {day} from"):
-            return self._viewer_days.delete_many({"day": day}).deleted_count
+            visible = self.count_viewer_days(day)
+            self._day_loads.delete_one({"_id": day})
+            self._viewer_days.delete_many({"day": day})
+            return visible
 
     def iter_viewer_days(self, day: str) -> Iterator[dict[str, Any]]:
         with self._errors(f"read day {day} from"):
-            cursor = self._viewer_days.find({"day": day}).sort("viewer", pymongo.ASCENDING)
+            load = self._published(day)
+            if load is None:
+                return
+            query = {"day": day, "load": load}
+            cursor = self._viewer_days.find(query).sort("viewer", pymongo.ASCENDING)
             for doc in cursor.batch_size(1000):
                 yield _from_doc(doc)
 
     def count_viewer_days(self, day: str) -> int:
         with self._errors(f"count day {day} in"):
-            return self._viewer_days.count_documents({"day": day})
+            load = self._published(day)
+            if load is None:
+                return 0
+            return self._viewer_days.count_documents({"day": day, "load": load})
 
     def days(self) -> list[str]:
         with self._errors("list the days of"):
-            return sorted(self._viewer_days.distinct("day"))
+            return sorted(
+                doc["_id"]
+                for doc in self._day_loads.find({})
+                if self._viewer_days.find_one({"day": doc["_id"], "load": doc["load"]}, {"_id": 1})
+            )
 
     # -- job ledger --------------------------------------------------------------------
 
@@ -221,10 +312,13 @@ class MongoStore(Store):
         self._client.close()
 
 
-def _to_doc(record: dict[str, Any]) -> dict[str, Any]:
-    """A viewer-day record as a document: deterministic ``_id``, sessions as sub-documents."""
-    doc: dict[str, Any] = {"_id": f"{record['day']}:{record['viewer']}"}
+def _to_doc(record: dict[str, Any], load: str) -> dict[str, Any]:
+    """A viewer-day record as a document of ``load``: deterministic ``_id``, sessions as
+    sub-documents. The direct load keeps the ``_id`` stores had before loads existed."""
+    key = f"{record['day']}:{record['viewer']}"
+    doc: dict[str, Any] = {"_id": f"{key}:{load}" if load else key}
     doc.update((k, record[k]) for k in RECORD_KEYS[:-1])
+    doc["load"] = load
     doc["streamers"] = {
         login: {**s, "sessions": [{"start": start, "end": end} for start, end in s["sessions"]]}
         for login, s in record["streamers"].items()

@@ -4,8 +4,9 @@ Several Dask worker processes (each with several threads) write the same file wh
 website reads it, so the file is in WAL mode (readers never block the writer), every
 connection waits up to :data:`BUSY_TIMEOUT_S` for the write lock instead of failing, and
 each thread gets its own connection (sqlite3 connections must not be shared by threads
-without a lock). Writes are ``INSERT OR REPLACE`` on the natural key ``(day, viewer)``, so
-a task that Dask re-runs rewrites the same rows.
+without a lock). Writes are ``INSERT OR REPLACE`` on the key ``(day, load, viewer)``, so
+a task that Dask re-runs rewrites the same rows. A job stages a day under its own load id
+and publishes it by switching the day's row in ``day_loads`` (see :class:`Store`).
 
 The schema is applied by numbered migrations recorded in a ``migrations`` table (as
 sqlite-utils does), inside ``BEGIN IMMEDIATE`` so two processes opening a new file at once
@@ -67,12 +68,43 @@ MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
             "CREATE INDEX jobs_started_at ON jobs (started_at)",
         ),
     ),
+    (
+        2,
+        "day loads: a day's records are staged under a load id and published at once",
+        (
+            # SQLite cannot drop a UNIQUE constraint in place: the table is rebuilt
+            """CREATE TABLE viewer_days_v2 (
+                viewer TEXT NOT NULL,
+                day TEXT NOT NULL,
+                samples INTEGER NOT NULL,
+                minutes NOT NULL,
+                first_ts INTEGER NOT NULL,
+                last_ts INTEGER NOT NULL,
+                streamers TEXT NOT NULL,
+                load TEXT NOT NULL DEFAULT '',  -- the run that wrote the row ('' = direct)
+                UNIQUE (day, load, viewer)
+            )""",
+            f"INSERT INTO viewer_days_v2 ({', '.join(RECORD_KEYS)}, load) "
+            f"SELECT {', '.join(RECORD_KEYS)}, '' FROM viewer_days",
+            "DROP TABLE viewer_days",
+            "ALTER TABLE viewer_days_v2 RENAME TO viewer_days",
+            "CREATE INDEX viewer_days_viewer ON viewer_days (viewer)",
+            """CREATE TABLE day_loads (
+                day TEXT PRIMARY KEY,
+                load TEXT NOT NULL      -- the load readers see for the day
+            )""",
+            "INSERT INTO day_loads (day, load) SELECT DISTINCT day, '' FROM viewer_days",
+        ),
+    ),
 ]
 
 _UPSERT = (
-    f"INSERT OR REPLACE INTO viewer_days ({', '.join(RECORD_KEYS)}) "
-    f"VALUES ({', '.join('?' for _ in RECORD_KEYS)})"
+    f"INSERT OR REPLACE INTO viewer_days ({', '.join(RECORD_KEYS)}, load) "
+    f"VALUES ({', '.join('?' for _ in RECORD_KEYS)}, ?)"
 )
+
+#: The published load of a day: readers only ever see the rows of this load.
+_PUBLISHED = "load = (SELECT load FROM day_loads WHERE day_loads.day = viewer_days.day)"
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
@@ -217,29 +249,74 @@ class SQLiteStore(Store):
 
     # -- viewer days -------------------------------------------------------------------
 
-    def write_viewer_days(self, records: list[dict[str, Any]]) -> int:
+    def write_viewer_days(self, records: list[dict[str, Any]], load: str | None = None) -> int:
         records = check_records(records)
         with self._errors("write viewer days to"):
-            # executemany binds len(RECORD_KEYS) values per row, far under SQLite's variable
-            # limit; batching keeps each write-lock hold short for the other workers.
+            loads = {} if load is not None else self._direct_loads({r["day"] for r in records})
+            # executemany binds len(RECORD_KEYS) + 1 values per row, far under SQLite's
+            # variable limit; batching keeps each write-lock hold short for the other workers.
             for batch in batched(records):
                 rows = [
-                    (*(r[k] for k in RECORD_KEYS[:-1]), orjson.dumps(r["streamers"]).decode())
+                    (
+                        *(r[k] for k in RECORD_KEYS[:-1]),
+                        orjson.dumps(r["streamers"]).decode(),
+                        load if load is not None else loads[r["day"]],
+                    )
                     for r in batch
                 ]
                 with self._transaction() as tx:
                     tx.executemany(_UPSERT, rows)
         return len(records)
 
+    def _direct_loads(self, days: set[str]) -> dict[str, str]:
+        """The published load of each day, publishing the direct load ``''`` where none is."""
+        with self._transaction() as tx:
+            tx.executemany(
+                "INSERT OR IGNORE INTO day_loads (day, load) VALUES (?, '')", [(d,) for d in days]
+            )
+            sql = f"SELECT day, load FROM day_loads WHERE day IN ({', '.join('?' * len(days))})"
+            return dict(tx.execute(sql, sorted(days)).fetchall())
+
+    def publish_day(self, day: str, load: str) -> int:
+        with self._errors(f"publish day {day} in"):
+            with self._transaction() as tx:
+                tx.execute(
+                    "INSERT OR REPLACE INTO day_loads (day, load) VALUES (?, ?)", (day, load)
+                )
+                count: int = tx.execute(
+                    "SELECT count(*) FROM viewer_days WHERE day = ? AND load = ?", (day, load)
+                ).fetchone()[0]
+            self.drop_unpublished(day)
+        return count
+
+    def drop_unpublished(self, day: str) -> int:
+        with self._errors(f"drop the unpublished loads of day {day} from"):
+            with self._transaction() as tx:
+                sql = (
+                    "DELETE FROM viewer_days WHERE day = ? AND load IS NOT "
+                    "(SELECT load FROM day_loads WHERE day = ?)"
+                )
+                deleted: int = tx.execute(sql, (day, day)).rowcount
+        return deleted
+
     def delete_day(self, day: str) -> int:
         with self._errors(f"delete day {day} from"), self._transaction() as tx:
-            return tx.execute("DELETE FROM viewer_days WHERE day = ?", (day,)).rowcount
+            visible: int = tx.execute(
+                f"SELECT count(*) FROM viewer_days WHERE day = ? AND {_PUBLISHED}", (day,)
+            ).fetchone()[0]
+            tx.execute("DELETE FROM day_loads WHERE day = ?", (day,))
+            tx.execute("DELETE FROM viewer_days WHERE day = ?", (day,))
+            return visible
 
     def iter_viewer_days(self, day: str) -> Iterator[dict[str, Any]]:
         with self._errors(f"read day {day} from"):
+            # one statement: in WAL mode it reads one snapshot, so a publish that lands
+            # meanwhile is not seen half-way
             cursor = self._conn().execute(
-                f"SELECT {', '.join(RECORD_KEYS)} FROM viewer_days WHERE day = ? ORDER BY viewer",
-                (day,),
+                f"SELECT {', '.join(RECORD_KEYS)} FROM viewer_days "
+                "WHERE day = ? AND load = (SELECT load FROM day_loads WHERE day = ?) "
+                "ORDER BY viewer",
+                (day, day),
             )
             for row in cursor:
                 record = dict(zip(RECORD_KEYS, row, strict=True))
@@ -248,13 +325,19 @@ class SQLiteStore(Store):
 
     def count_viewer_days(self, day: str) -> int:
         with self._errors(f"count day {day} in"):
-            sql = "SELECT count(*) FROM viewer_days WHERE day = ?"
-            count: int = self._conn().execute(sql, (day,)).fetchone()[0]
+            sql = (
+                "SELECT count(*) FROM viewer_days "
+                "WHERE day = ? AND load = (SELECT load FROM day_loads WHERE day = ?)"
+            )
+            count: int = self._conn().execute(sql, (day, day)).fetchone()[0]
             return count
 
     def days(self) -> list[str]:
         with self._errors("list the days of"):
-            sql = "SELECT DISTINCT day FROM viewer_days ORDER BY day"
+            sql = (
+                "SELECT day FROM day_loads AS d WHERE EXISTS (SELECT 1 FROM viewer_days AS v "
+                "WHERE v.day = d.day AND v.load = d.load) ORDER BY day"
+            )
             return [day for (day,) in self._conn().execute(sql)]
 
     # -- job ledger --------------------------------------------------------------------
