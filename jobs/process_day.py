@@ -7,20 +7,25 @@ store records. Run it with an executor from tpdask.executor (Dask, or in-process
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
+from tpdask.archive import manifest_path, read_manifest
 from tpdask.bucket import BucketTask, process_bucket
-from tpdask.errors import ConfigError
+from tpdask.errors import ArchiveError, ConfigError, JobError, TpdaskError
 from tpdask.executor import Executor
+from tpdask.files import fsync_dir
 from tpdask.log import Log, print_log
 from tpdask.partition import PartitionTask, partition
 from tpdask.samples import DayFiles, list_day
 from tpdask.settings import Config
-from tpdask.stores import open_store
+from tpdask.stores import Store, open_store
 
 BUCKET_BYTES = 32 << 20        # raw JSON per viewer bucket: ~2M observations
 TASK_BYTES = 64 << 20          # raw JSON per phase-1 task of loose files
@@ -49,17 +54,16 @@ def _batches(files: list[tuple[str, int]], limit: int) -> list[tuple[str, ...]]:
     return batches
 
 
-def plan_partition(files: DayFiles, n_buckets: int, scratch: Path, quarantine_dir: Path,
-                   parallel: int) -> list[PartitionTask]:
+def plan_partition(files: DayFiles, members: tuple[tuple[str, int, str], ...], n_buckets: int,
+                   scratch: Path, quarantine_dir: Path, parallel: int) -> list[PartitionTask]:
     common = dict(day=files.day, n_buckets=n_buckets, scratch=str(scratch),
                   quarantine_dir=str(quarantine_dir))
     tasks = []
     # a solid archive is streamed whole by each reader: one reader per worker, members striped
-    names = [name for name, _ in files.archive_members]
-    readers = max(1, min(parallel, len(names)))
-    for r in range(readers if names else 0):
+    readers = max(1, min(parallel, len(members)))
+    for r in range(readers if members else 0):
         tasks.append(PartitionTask(task_id=len(tasks), archive=files.archive,
-                                   archive_members=tuple(names[r::readers]), **common))
+                                   archive_members=tuple(members[r::readers]), **common))
     loose_bytes = sum(size for _, size in files.folder_files)
     limit = max(1, min(TASK_BYTES, math.ceil(loose_bytes / parallel)))   # every worker busy
     for batch in _batches(list(files.folder_files), limit):
@@ -68,35 +72,129 @@ def plan_partition(files: DayFiles, n_buckets: int, scratch: Path, quarantine_di
     return tasks
 
 
-def process_day(config: Config, day: str, executor: Executor, log: Log = print_log) -> dict:
-    """Process one day end to end; returns the job report (also kept in the ledger)."""
-    started = time.time()
+def find_input(config: Config, day: str) -> DayFiles:
+    """The day's sample files; ConfigError when there are none (before any cluster starts)."""
     files = list_day(config.samples_dir, config.archive_dir, day)
     if files.count == 0 and not Path(files.folder).is_dir():
         raise ConfigError(f"no samples for {day}: neither {files.folder}/ nor "
                           f"{config.archive_dir / (day + '.7z')} exists")
+    return files
+
+
+def expected_members(config: Config, files: DayFiles) -> tuple[tuple[str, int, str], ...]:
+    """(name, size, sha256) of every archive member the job must read, from the manifest.
+
+    An archive without a manifest (from another tool) is checked by name and size only
+    (sha256 ""). A manifest that does not describe this archive stops the job: what it
+    would read could not be checked.
+    """
+    if files.archive is None:
+        return ()
+    path = manifest_path(config.archive_dir, files.day)
+    if not path.exists():
+        return tuple((name, size, "") for name, size in files.archive_members)
+    manifest = read_manifest(path)
+    if manifest.get("archive_size") != Path(files.archive).stat().st_size:
+        raise ArchiveError(f"{path} does not describe {files.archive} (other size): run "
+                           f"`tpdask archive --day {files.day}` to finish or repair the archive")
+    listed = {Path(str(f["name"])).name: f for f in manifest["files"]}
+    if set(listed) != {name for name, _ in files.archive_members}:
+        raise ArchiveError(f"{files.archive} and {path} list other members: restore both "
+                           "from a backup, or move the manifest away to check by size only")
+    return tuple((name, int(listed[name]["size"]), str(listed[name]["sha256"]))
+                 for name, _ in files.archive_members)
+
+
+@contextmanager
+def day_lock(config: Config, day: str) -> Iterator[None]:
+    """Hold the day for this run: a second `process` of the same day refuses to start.
+
+    The lock is an flock on tmp/process-<day>.lock, released by the kernel when the
+    process dies, so a killed run never leaves the day locked.
+    """
+    config.scratch_dir.mkdir(parents=True, exist_ok=True)
+    path = config.scratch_dir / f"process-{day}.lock"
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise JobError(f"day {day} is being processed by {holder}; wait for it to "
+                           "finish (or stop it) and run process again") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}\n")
+        f.flush()
+        yield
+
+
+def clean_leftovers(config: Config, day: str, store: Store, log: Log) -> None:
+    """Remove what killed runs of this day left: scratch, unpublished lake folders, staged rows.
+
+    Called under the day lock, so no live run of the day owns any of it. A lake day caught
+    between its two publishing renames (only `.day=<day>.<run>.old` left) is put back first.
+    """
+    final = lake_day_dir(config, day)
+    parent = final.parent
+    if not final.exists():
+        olds = sorted(parent.glob(f".day={day}.*.old"), key=lambda p: p.stat().st_mtime)
+        if olds:
+            os.replace(olds[-1], final)
+            log(f"restored {final} from {olds[-1].name}, left by a run killed while publishing")
+    leftovers = list(config.scratch_dir.glob(f"process-{day}-*"))
+    leftovers += list(parent.glob(f".day={day}.*")) if parent.is_dir() else []
+    for path in leftovers:
+        shutil.rmtree(path, ignore_errors=True)
+    staged = store.drop_unpublished(day)
+    if leftovers or staged:
+        log(f"cleaned what an earlier run of {day} left: {len(leftovers)} folders, "
+            f"{staged} unpublished store records")
+
+
+def process_day(config: Config, day: str, executor: Executor, log: Log = print_log) -> dict:
+    """Process one day end to end; returns the job report (also kept in the ledger).
+
+    The store gets the day staged under this run's load id and published at the end in one
+    step, after the lake; a run that fails or is killed leaves the previous day in both.
+    """
+    files = find_input(config, day)
+    members = expected_members(config, files)
+    with day_lock(config, day), open_store(config.store) as store:
+        clean_leftovers(config, day, store, log)
+        return _process(config, files, members, executor, store, log)
+
+
+def _process(config: Config, files: DayFiles, members: tuple, executor: Executor,
+             store: Store, log: Log) -> dict:
+    started = time.time()
+    day = files.day
     run = f"{int(started)}-{os.getpid()}"
     scratch = config.scratch_dir / f"process-{day}-{run}"
     lake_tmp = lake_day_dir(config, day).with_name(f".day={day}.{run}")
     n_buckets = bucket_count(files)
     log(f"process {day}: {files.count} sample files ({files.total_bytes / 1e6:.1f} MB), "
         f"{n_buckets} viewer buckets, {executor.workers} workers")
-    store = open_store(config.store)
     try:
-        tasks = plan_partition(files, n_buckets, scratch, config.quarantine_dir, executor.workers)
+        tasks = plan_partition(files, members, n_buckets, scratch, config.quarantine_dir,
+                               executor.workers)
         phase_started = time.time()
         parts = executor.map(partition, tasks, "parse+partition")
         partition_seconds = time.time() - phase_started
         times = tuple(sorted({ts for p in parts for _, ts in p.samples}))
-        store.delete_day(day)
         bucket_tasks = [BucketTask(day=day, bucket=b, scratch=str(scratch), times=times,
                                    interval=config.interval, max_gap=config.max_gap,
-                                   lake_dir=str(lake_tmp), store=config.store)
+                                   lake_dir=str(lake_tmp), store=config.store, load=run)
                         for b in range(n_buckets)]
         phase_started = time.time()
         buckets = executor.map(process_bucket, bucket_tasks, "invert+write")
         invert_seconds = time.time() - phase_started
+        viewers = sum(b.viewers for b in buckets)
         _publish_lake(lake_tmp, lake_day_dir(config, day))
+        published = store.publish_day(day, run)
+        if published != viewers:
+            raise JobError(f"the store holds {published} records of day {day} where this run "
+                           f"wrote {viewers}: another writer changed the day; run process again")
         report = {
             "day": day,
             "samples_read": sum(len(p.samples) for p in parts),
@@ -104,7 +202,7 @@ def process_day(config: Config, day: str, executor: Executor, log: Log = print_l
             "invalid_entries": sum(p.invalid_entries for p in parts),
             "entries": sum(p.observations for p in parts),
             "observations": sum(b.observations for b in buckets),
-            "viewers": sum(b.viewers for b in buckets),
+            "viewers": viewers,
             "sessions": sum(b.sessions for b in buckets),
             "buckets": len(bucket_tasks),
             "workers": executor.workers,
@@ -117,12 +215,26 @@ def process_day(config: Config, day: str, executor: Executor, log: Log = print_l
         store.record_job("process", day, "done", report, started, time.time())
         return report
     except BaseException as exc:
-        store.record_job("process", day, "failed", {"error": repr(exc)}, started, time.time())
         shutil.rmtree(lake_tmp, ignore_errors=True)
+        _after_failure(store, day, exc, started)
+        if isinstance(exc, OSError):         # a full disk, in-process (Dask wraps its own)
+            raise JobError(f"process {day} failed and kept the day as it was: {exc} — check "
+                           f"free space and permissions under {config.data_dir}") from exc
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-        store.close()
+
+
+def _after_failure(store: Store, day: str, exc: BaseException, started: float) -> None:
+    """Best effort (the store may be what failed): drop this run's staged rows — the next
+    run's clean_leftovers drops whatever is left — and record the failure in the ledger."""
+    for step in (lambda: store.drop_unpublished(day),
+                 lambda: store.record_job("process", day, "failed", {"error": repr(exc)},
+                                          started, time.time())):
+        try:
+            step()
+        except TpdaskError:
+            pass
 
 
 def _sum_seconds(buckets: list) -> dict:
@@ -135,12 +247,19 @@ def _sum_seconds(buckets: list) -> dict:
 
 
 def _publish_lake(new: Path, final: Path) -> None:
-    """Swap the day's lake folder for the one this run wrote (an empty day gets an empty one)."""
+    """Swap the day's lake folder for the one this run wrote (an empty day gets an empty one).
+
+    Parts are fsynced by the tasks that wrote them; here the new folder and, after the two
+    renames, their parent are fsynced, so a power cut leaves the old day or the new one.
+    A kill between the renames leaves only `<new>.old`, which clean_leftovers puts back.
+    """
     new.mkdir(parents=True, exist_ok=True)
+    fsync_dir(new)
     old = final.with_name(new.name + ".old")
     if final.exists():
         os.replace(final, old)
     os.replace(new, final)
+    fsync_dir(final.parent)
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -149,6 +268,7 @@ def run(config: Config, day: str, scheduler: str | None = None, workers: int | N
     """Process a day on Dask (a new LocalCluster, or `scheduler`), or in-process with local."""
     from tpdask.executor import LocalExecutor, dask_executor
 
+    find_input(config, day)            # no samples: say so before starting a cluster
     if local:
         return process_day(config, day, LocalExecutor(log), log)
     if scheduler and config.store.startswith("sqlite:"):

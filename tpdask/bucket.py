@@ -3,8 +3,9 @@
 A task reads its bucket's Arrow chunks from the scratch folder, encodes logins and
 streamers as sorted codes, runs the inversion kernel, and writes the bucket's lake file
 and store records itself, so no day-sized data ever reaches the client. Every write is
-keyed (part file name, (viewer, day) upsert), so a task re-run after a worker died
-writes the same thing again.
+keyed (part file name, (viewer, day) upsert under the run's load id), so a task re-run
+after a worker died writes the same thing again; nothing is visible to readers until
+the job publishes the day.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class BucketTask:
     max_gap: int
     lake_dir: str                   # the folder this run writes part files into
     store: str                      # store URI
+    load: str                       # this run's load id: records stay staged until published
 
 
 @dataclass
@@ -79,10 +81,15 @@ def invert_table(table: pa.Table, times: np.ndarray, max_gap: int) -> Inverted:
 
 
 def write_part(lake_dir: str, bucket: int, table: pa.Table) -> Path:
+    """Write the bucket's part durably: temp name, fsync, rename (the folder is fsynced
+    once, when the job publishes it)."""
     path = Path(lake_dir) / f"part-{bucket:05d}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    pq.write_table(table, tmp, compression="zstd")
+    with open(tmp, "wb") as f:
+        pq.write_table(table, f, compression="zstd")
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
     return path
 
@@ -114,10 +121,10 @@ def process_bucket(task: BucketTask) -> BucketReport:
     for record in records(inv, task.day, task.interval):
         batch.append(record)
         if len(batch) >= STORE_BATCH:
-            store.write_viewer_days(batch)
+            store.write_viewer_days(batch, load=task.load)
             batch = []
     if batch:
-        store.write_viewer_days(batch)
+        store.write_viewer_days(batch, load=task.load)
     lap("store")
     report.observations = int(inv.pair_samples.sum())
     report.viewers = len(inv.viewers)

@@ -9,6 +9,7 @@ until phase 2 reads its bucket, so memory is bounded by the batch size, not the 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tpdask.errors import JobError, SampleError
+from tpdask.errors import ArchiveError, JobError, SampleError
 from tpdask.samples import (LOGIN_PATTERN, Sample, normalise_login, parse_sample,
                             quarantine, stream_archive)
 
@@ -66,7 +67,7 @@ class PartitionTask:
     folder: str | None = None
     folder_files: tuple[str, ...] = ()
     archive: str | None = None
-    archive_members: tuple[str, ...] = ()
+    archive_members: tuple[tuple[str, int, str], ...] = ()   # (name, size, sha256 or "")
     flush_bytes: int = 16 << 20
 
 
@@ -194,6 +195,33 @@ def partition(task: PartitionTask) -> PartitionReport:
                 continue
             part.accept(name, path.read_bytes(), origin=path)
     if task.archive is not None:
-        stream_archive(task.archive, part.accept, set(task.archive_members))
+        _read_archive(task, part)
     part.flush()
     return part.report
+
+
+def _read_archive(task: PartitionTask, part: _Partitioner) -> None:
+    """Stream the task's members, each checked against the manifest before it is used.
+
+    A member handed over with other bytes (a broken archive, or a reader that lost its
+    place) or never handed over stops the job: a day read wrong must not be recorded done.
+    """
+    expected = {name: (size, sha) for name, size, sha in task.archive_members}
+    seen: set[str] = set()
+    wrong: list[str] = []
+
+    def on_member(name: str, raw: bytes) -> None:
+        seen.add(name)
+        size, sha = expected[name]
+        if len(raw) != size or (sha and hashlib.sha256(raw).hexdigest() != sha):
+            wrong.append(f"{name} ({len(raw)} bytes read, {size} listed)")
+            return
+        part.accept(name, raw)
+
+    stream_archive(task.archive, on_member, set(expected))
+    missing = sorted(set(expected) - seen)
+    if wrong or missing:
+        problems = [f"{len(wrong)} read with other bytes than the manifest: {wrong[:3]}"] if wrong else []
+        problems += [f"{len(missing)} never read: {missing[:3]}"] if missing else []
+        raise ArchiveError(f"{task.archive}: {'; '.join(problems)}. Check it with "
+                           f"`tpdask archive --day {task.day}` (it verifies the archive)")
