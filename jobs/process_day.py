@@ -10,11 +10,12 @@ from __future__ import annotations
 import fcntl
 import math
 import os
+import re
 import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 from tpdask.archive import manifest_path, read_manifest
 from tpdask.bucket import BucketTask, process_bucket
@@ -112,21 +113,44 @@ def day_lock(config: Config, day: str) -> Iterator[None]:
     The lock is an flock on tmp/process-<day>.lock, released by the kernel when the
     process dies, so a killed run never leaves the day locked.
     """
-    config.scratch_dir.mkdir(parents=True, exist_ok=True)
-    path = config.scratch_dir / f"process-{day}.lock"
-    with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "another process"
-            raise JobError(f"day {day} is being processed by {holder}; wait for it to "
-                           "finish (or stop it) and run process again") from None
+    with _flock(config, day) as f:
+        if f is None:
+            holder = (config.scratch_dir / f"process-{day}.lock").read_text().strip()
+            raise JobError(f"day {day} is being processed by {holder or 'another process'}; "
+                           "wait for it to finish (or stop it) and run process again")
         f.seek(0)
         f.truncate()
         f.write(f"pid {os.getpid()}\n")
         f.flush()
         yield
+
+
+@contextmanager
+def _flock(config: Config, day: str) -> Iterator[IO[str] | None]:
+    """The day's lock file, locked by this process; None when another process holds it."""
+    config.scratch_dir.mkdir(parents=True, exist_ok=True)
+    with open(config.scratch_dir / f"process-{day}.lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        yield f
+
+
+def clean_dead_runs(config: Config, store: Store, log: Log) -> None:
+    """Clean the leftovers of killed runs of other days, each day whose lock is free."""
+    names = [p.name for p in config.scratch_dir.glob("process-*-*") if p.is_dir()]
+    lake = config.lake_dir / "viewer_days"
+    names += [p.name for p in lake.glob(".day=*")] if lake.is_dir() else []
+    days = {m.group(1) for m in map(_LEFTOVER.match, names) if m}
+    for day in sorted(days):
+        with _flock(config, day) as f:
+            if f is not None:
+                clean_leftovers(config, day, store, log)
+
+
+_LEFTOVER = re.compile(r"^(?:process-|\.day=)(\d{4}-\d{2}-\d{2})[-.]")
 
 
 def clean_leftovers(config: Config, day: str, store: Store, log: Log) -> None:
@@ -162,6 +186,7 @@ def process_day(config: Config, day: str, executor: Executor, log: Log = print_l
     members = expected_members(config, files)
     with day_lock(config, day), open_store(config.store) as store:
         clean_leftovers(config, day, store, log)
+        clean_dead_runs(config, store, log)
         return _process(config, files, members, executor, store, log)
 
 

@@ -231,3 +231,28 @@ def test_a_member_that_does_not_match_the_manifest_fails_the_job(tmp_path, day_f
     assert stored_records(config, DAY) == old
     with open_store(config.store) as store:
         assert store.job_runs(job="process", day=DAY)[0]["status"] == "failed"
+
+
+def test_no_input_is_reported_before_a_cluster_starts(tmp_path):
+    config = make_config(tmp_path)
+    said: list[str] = []
+    started = time.monotonic()
+    with pytest.raises(TpdaskError, match="no samples for 2022-08-01"):
+        run(config, DAY, workers=2, log=said.append)
+    assert not any("dashboard" in line for line in said) and time.monotonic() - started < 5
+    assert not config.data_dir.exists()
+
+
+def test_a_run_of_another_day_cleans_what_a_dead_run_left(tmp_path, day_files):
+    config = make_config(tmp_path)
+    put(config, day_files[:10])
+    dead = config.scratch_dir / "process-2022-07-30-123-4" / "bucket-00000"
+    dead.mkdir(parents=True)
+    lake = lake_day_dir(config, DAY).parent
+    (lake / ".day=2022-07-30.123-4").mkdir(parents=True)
+    (config.scratch_dir / "process-2022-07-31-9-9").mkdir()     # a live run of another day
+    with day_lock(config, "2022-07-31"):
+        run(config, DAY, local=True, **QUIET)
+    assert sorted(p.name for p in config.scratch_dir.iterdir() if p.is_dir()) == [
+        "process-2022-07-31-9-9"]
+    assert sorted(p.name for p in lake.iterdir()) == [f"day={DAY}"]
