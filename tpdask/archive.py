@@ -9,8 +9,11 @@ re-collected, and `archive_day` deletes them. So the archive and its manifest
 (`<day>.manifest.json`: every member's size and sha256) are written under temporary
 names, fsynced, read back and checked member by member, and only then renamed into
 place; a raw file is deleted only when the verified manifest holds its exact bytes (same
-name, same sha256). A crash at any moment leaves the raw files, a verified archive, or
-both, and the next run finishes the job; running it again is harmless. Late samples
+name, same sha256), and only the very file whose bytes were hashed: one replaced or
+rewritten by a writer meanwhile is kept for the next run (`_delete_if_archived`). A
+crash at any moment leaves the raw files, a verified archive, or both, and the next run
+finishes the job; running it again is harmless. Files whose names are not sample names
+(`<ts>.json`) are moved to quarantine/<day>/ first, and temp files of dead writers removed. Late samples
 (loose files of an archived day) go into a new archive holding the old members plus them,
 which replaces the old one the same way. A loose file whose name is archived with other
 bytes is a conflict: kept and reported, never archived over the original.
@@ -29,6 +32,7 @@ import fcntl
 import hashlib
 import lzma
 import os
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -41,7 +45,8 @@ import py7zr
 from tpdask.files import fsync_dir
 from tpdask.errors import ArchiveError
 from tpdask.log import Log, count_row, print_log
-from tpdask.samples import archive_path, stream_archive
+from tpdask.samples import (archive_path, is_sample_name, quarantine_file, remove_stale_temps,
+                            safe_file_name, stream_archive)
 from tpdask.settings import Config
 
 FILTERS = [{"id": py7zr.FILTER_LZMA2, "preset": 1}]
@@ -81,6 +86,8 @@ class ArchiveReport:
     late_files_added: int = 0      # of those, files added to an archive that already existed
     already_archived: int = 0      # loose copies of archived members (same sha256), deleted
     conflicts: tuple[str, ...] = ()    # loose files archived under their name with other bytes
+    changed: tuple[str, ...] = ()      # loose files rewritten while this run checked them: kept
+    quarantined: tuple[str, ...] = ()  # loose files moved to quarantine/<day>/ (odd names)
     members: int = 0               # members in the archive now
     bytes_raw: int = 0             # size of the raw files archived by this run
     bytes_archived: int = 0        # size of the archive now
@@ -88,7 +95,7 @@ class ArchiveReport:
 
     def text(self) -> str:
         if not self.members:
-            return f"day {self.day}: no samples to archive"
+            return "\n".join([f"day {self.day}: no samples to archive"] + self._kept_lines())
         lines = [f"day {self.day}: {self.archive} holds {self.members} samples "
                  f"({self.bytes_archived:,} bytes), done in {self.seconds} s"]
         for key in ("files_archived", "late_files_added", "already_archived", "bytes_raw"):
@@ -96,7 +103,16 @@ class ArchiveReport:
         lines.append(count_row("conflicts", len(self.conflicts)))
         lines += [f"  conflict: {name} is archived with other bytes; kept in samples/{self.day}/"
                   for name in self.conflicts]
-        return "\n".join(lines)
+        return "\n".join(lines + self._kept_lines())
+
+    def _kept_lines(self) -> list[str]:
+        lines = [f"  changed: {name} was rewritten while being archived; kept for the next run"
+                 for name in self.changed]
+        if self.quarantined:
+            lines.append(count_row("quarantined", len(self.quarantined)))
+        lines += [f"  quarantined: {name} is not a sample file name; moved to "
+                  f"quarantine/{self.day}/ with its reason" for name in self.quarantined]
+        return lines
 
 
 @dataclass(frozen=True)
@@ -127,9 +143,11 @@ def archive_day(config: Config, day: str, log: Log = print_log) -> ArchiveReport
         config.archive_dir.mkdir(parents=True, exist_ok=True)
         with _locked(config.archive_dir):
             try:
-                report = _archive(paths, day, folder, log)
+                report = _archive(paths, day, folder, config.quarantine_dir, log)
             finally:
-                paths.tmp_archive.unlink(missing_ok=True)
+                if paths.tmp_archive.exists():    # not renamed into place: both temps are waste
+                    paths.tmp_archive.unlink()
+                    paths.tmp_manifest.unlink(missing_ok=True)
     except (OSError, py7zr.exceptions.ArchiveError) as exc:
         raise ArchiveError(f"cannot archive {day}: {exc}; the raw samples in {folder} are kept: "
                            f"fix the cause (disk space, permissions) and run "
@@ -137,8 +155,10 @@ def archive_day(config: Config, day: str, log: Log = print_log) -> ArchiveReport
     return replace(report, seconds=round(time.time() - started, 2))
 
 
-def _archive(paths: _Paths, day: str, folder: Path, log: Log) -> ArchiveReport:
+def _archive(paths: _Paths, day: str, folder: Path, quarantine_dir: Path,
+             log: Log) -> ArchiveReport:
     _recover(paths, log)
+    quarantined = _tidy_folder(folder, quarantine_dir, day, log)
     loose = _loose_names(folder)
     old = _current_manifest(paths, day, log) if paths.archive.exists() else None
     archived = {f["name"] for f in old["files"]} if old is not None else set()
@@ -151,17 +171,23 @@ def _archive(paths: _Paths, day: str, folder: Path, log: Log) -> ArchiveReport:
         verify_archive(paths.archive, old)             # before deleting its loose copies
     if manifest is None:
         log(f"no samples of {day} to archive in {folder}")
-        return ArchiveReport(day=day, archive=str(paths.archive))
-    deleted = _delete_archived(folder, loose, manifest)
-    conflicts = tuple(name for name in loose if name not in deleted)
+        _remove_if_empty(folder)
+        return ArchiveReport(day=day, archive=str(paths.archive), quarantined=quarantined)
+    outcome = _delete_archived(folder, loose, manifest, quarantine_dir, day, log)
+    deleted = {name for name, what in outcome.items() if what == _DELETED}
+    conflicts = tuple(name for name, what in outcome.items() if what == _DIFFERS)
+    changed = tuple(name for name, what in outcome.items() if what == _CHANGED)
     for name in conflicts:
         log(f"conflict: {folder / name} differs from the archived member of the same name; "
             "kept: compare the two and delete the wrong one")
+    for name in changed:
+        log(f"{folder / name} was rewritten while being archived: kept for the next run")
     added = set(new)
     return ArchiveReport(
         day=day, archive=str(paths.archive), files_archived=len(new),
         late_files_added=len(new) if old is not None else 0, already_archived=len(deleted - added),
-        conflicts=conflicts, members=len(manifest["files"]),
+        conflicts=conflicts, changed=changed, quarantined=quarantined,
+        members=len(manifest["files"]),
         bytes_raw=sum(f["size"] for f in manifest["files"] if f["name"] in added),
         bytes_archived=manifest["archive_size"])
 
@@ -310,23 +336,152 @@ def _write_verified(paths: _Paths, day: str, folder: Path, new: list[str],
     return manifest
 
 
-def _delete_archived(folder: Path, loose: list[str], manifest: dict) -> set[str]:
-    """Delete each loose file whose exact bytes the verified manifest holds; return their names."""
+_DELETED, _DIFFERS, _CHANGED, _GONE = "deleted", "differs", "changed", "gone"
+
+
+def _delete_archived(folder: Path, loose: list[str], manifest: dict, quarantine_dir: Path,
+                     day: str, log: Log) -> dict[str, str]:
+    """Delete each loose file whose exact bytes the verified manifest holds.
+
+    Returns what became of each loose name: deleted, differs (a conflict), changed (rewritten
+    while being checked: kept for the next run), gone (someone else removed it).
+    """
     archived = {f["name"]: f["sha256"] for f in manifest["files"]}
-    deleted: set[str] = set()
+    outcome: dict[str, str] = {}
+    first = True
     for name in loose:
-        path = folder / name
-        if archived.get(name) == _file_sha256(path):
-            path.unlink()
-            deleted.add(name)
-            if len(deleted) == 1:
-                _step("deleted-one")
+        outcome[name] = _delete_if_archived(folder / name, archived.get(name),
+                                            quarantine_dir, day, log)
+        if outcome[name] == _DELETED and first:
+            first = False
+            _step("deleted-one")
     if folder.is_dir():
         fsync_dir(folder)
-        if not any(folder.iterdir()):
-            folder.rmdir()
-            fsync_dir(folder.parent)
-    return deleted
+        _remove_if_empty(folder)
+    return outcome
+
+
+def _delete_if_archived(path: Path, sha256: str | None, quarantine_dir: Path, day: str,
+                        log: Log) -> str:
+    """Delete `path` only if the bytes under that name now are the archived ones.
+
+    Writers replace a sample by renaming a new file over it (a new inode), or rewrite it in
+    place (a new mtime). So the file is opened once, hashed from that descriptor and
+    fstat'ed; then it is renamed to a private name, `.<name>.archiving.<pid>`, which no
+    writer uses, and unlinked only if that is still the very file that was hashed (same
+    device, inode, size and mtime_ns). If a writer replaced it in between, the private file
+    is the newer version: it is put back under its name with os.link, which fails rather
+    than overwrite a yet newer one; then the private file goes to the quarantine, nothing
+    lost. A crash in between leaves the private name; the next run puts it back
+    (`_tidy_folder`).
+    """
+    if sha256 is None:
+        return _DIFFERS
+    try:
+        with open(path, "rb") as f:
+            before = os.fstat(f.fileno())
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+            after = os.fstat(f.fileno())
+    except FileNotFoundError:
+        return _GONE
+    if _identity(before) != _identity(after):
+        return _CHANGED                       # written to while it was being read
+    if digest != sha256:
+        return _DIFFERS
+    private = _private_name(path)
+    try:
+        os.rename(path, private)
+    except FileNotFoundError:
+        return _GONE
+    if _identity(os.stat(private)) == _identity(before):
+        os.unlink(private)
+        return _DELETED
+    _put_back(private, path, quarantine_dir, day, log)
+    return _CHANGED
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+PRIVATE_NAME = re.compile(r"\.(.+)\.archiving\.([0-9]+)")
+
+
+def _private_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.archiving.{os.getpid()}")
+
+
+def _put_back(private: Path, path: Path, quarantine_dir: Path, day: str, log: Log) -> None:
+    """Give `private` its name `path` back, unless another file took the name meanwhile:
+    then `private` is deleted if it holds the same bytes, else kept in the quarantine."""
+    try:
+        os.link(private, path, follow_symlinks=False)   # never over an existing file
+    except FileExistsError:
+        if _same_bytes(private, path):
+            os.unlink(private)
+            return
+        kept = quarantine_file(quarantine_dir, day, private,
+                               f"a version of {path.name} the archiver had set aside (it was "
+                               f"rewritten while being checked, or the archiver was killed) "
+                               f"while another file took its name in samples/{day}/. Compare "
+                               f"the two and keep the right one there")
+        log(f"{path} was replaced while the archiver held an older version, which is kept "
+            f"as {kept}")
+        return
+    except OSError:                           # a file system without hard links
+        if path.exists():
+            raise
+        os.rename(private, path)
+        return
+    os.unlink(private)
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    try:
+        return _file_sha256(a) == _file_sha256(b)
+    except FileNotFoundError:
+        return False
+
+
+def _tidy_folder(folder: Path, quarantine_dir: Path, day: str, log: Log) -> tuple[str, ...]:
+    """Before archiving: put back what a killed archiver left under a private name, remove
+    temp files of dead writers, and quarantine files whose names are not sample names.
+
+    Returns the (safe, printable) names of the files quarantined.
+    """
+    if not folder.is_dir():
+        return ()
+    if removed := remove_stale_temps(folder):
+        log(f"removed {len(removed)} temp file(s) a killed writer left in {folder}")
+    quarantined: list[str] = []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        name, path = entry.name, folder / entry.name
+        if match := PRIVATE_NAME.fullmatch(name):
+            # only an archiver holds that name, and this one holds the lock: a dead one's
+            log(f"{name} was left by a killed archiver: putting it back as {match.group(1)}")
+            _put_back(path, folder / match.group(1), quarantine_dir, day, log)
+        elif name.startswith(".") or not entry.is_file():
+            continue                          # a writer's temp file, or not a file at all
+        elif not is_sample_name(name):
+            shown = safe_file_name(name)
+            quarantine_file(
+                quarantine_dir, day, path,
+                f"{name!r} is not a sample file name (<unix ts>.json, as the collector and "
+                f"import_tmi write them), so it cannot be archived; moved here so that the "
+                f"rest of {day} could be. If it is a sample, give it its <ts>.json name and "
+                f"put it back in samples/{day}/, then run `tpdask archive --day {day}`")
+            log(f"quarantined {shown}: not a sample file name")
+            quarantined.append(shown)
+    return tuple(quarantined)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove the day folder once empty; a writer may be putting a file in it right now."""
+    try:
+        folder.rmdir()
+    except OSError:                           # not empty, or already gone
+        return
+    fsync_dir(folder.parent)
 
 
 # ---- small helpers --------------------------------------------------------------------------
@@ -338,10 +493,10 @@ def _step(name: str) -> None:
 
 
 def _loose_names(folder: Path) -> list[str]:
-    """The day's raw sample files, as `list_day` sees them."""
+    """The day's raw sample files: `<ts>.json` files (`_tidy_folder` moved the others away)."""
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.glob("*.json") if p.is_file())
+    return sorted(p.name for p in folder.iterdir() if is_sample_name(p.name) and p.is_file())
 
 
 def _stream(archive: Path, on_member: Callable[[str, bytes], None],
