@@ -17,6 +17,9 @@ first occurrence, an hour skipped when they go forward with the offset before th
 The import is deterministic and merges into a sample already at that slot (union of
 streams and chatters), so running it again changes nothing. An unreadable dump is copied
 to quarantine/import_tmi/<channel>/ with a .reason file, counted, and the import goes on.
+Samples are written atomically (temp `.<slot>.json.<pid>.tmp`, fsync, rename); the temps
+a killed import or collector left in a day folder are removed before the first write
+there, never those of a live process (samples.remove_stale_temps).
 """
 
 from __future__ import annotations
