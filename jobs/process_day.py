@@ -17,11 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
+import pyarrow as pa
+
+from tpdask import lake
 from tpdask.archive import manifest_path, read_manifest
 from tpdask.bucket import BucketTask, process_bucket
 from tpdask.errors import ArchiveError, ConfigError, JobError, TpdaskError
 from tpdask.executor import Executor
-from tpdask.files import fsync_dir
 from tpdask.log import Log, print_log
 from tpdask.partition import PartitionTask, partition
 from tpdask.samples import DayFiles, list_day
@@ -34,7 +36,8 @@ MIN_BUCKETS = 4
 
 
 def lake_day_dir(config: Config, day: str) -> Path:
-    return config.lake_dir / "viewer_days" / f"day={day}"
+    """The day's published viewer-day parts."""
+    return lake.day_dir(config.lake_dir, "viewer_days", day)
 
 
 def bucket_count(files: DayFiles) -> int:
@@ -56,9 +59,12 @@ def _batches(files: list[tuple[str, int]], limit: int) -> list[tuple[str, ...]]:
 
 
 def plan_partition(files: DayFiles, members: tuple[tuple[str, int, str], ...], n_buckets: int,
-                   scratch: Path, quarantine_dir: Path, parallel: int) -> list[PartitionTask]:
+                   scratch: Path, quarantine_dir: Path, parallel: int, lake_dir: Path,
+                   run: str) -> list[PartitionTask]:
     common = dict(day=files.day, n_buckets=n_buckets, scratch=str(scratch),
-                  quarantine_dir=str(quarantine_dir))
+                  quarantine_dir=str(quarantine_dir),
+                  streams_dir=str(lake.run_dir(lake_dir, "streams", files.day, run)),
+                  ids_dir=str(lake.run_dir(lake_dir, "chatter_ids", files.day, run)))
     tasks = []
     # a solid archive is streamed whole by each reader: one reader per worker, members striped
     readers = max(1, min(parallel, len(members)))
@@ -141,8 +147,7 @@ def _flock(config: Config, day: str) -> Iterator[IO[str] | None]:
 def clean_dead_runs(config: Config, store: Store, log: Log) -> None:
     """Clean the leftovers of killed runs of other days, each day whose lock is free."""
     names = [p.name for p in config.scratch_dir.glob("process-*-*") if p.is_dir()]
-    lake = config.lake_dir / "viewer_days"
-    names += [p.name for p in lake.glob(".day=*")] if lake.is_dir() else []
+    names += [p.name for p in lake.unpublished(config.lake_dir)]
     days = {m.group(1) for m in map(_LEFTOVER.match, names) if m}
     for day in sorted(days):
         with _flock(config, day) as f:
@@ -159,15 +164,10 @@ def clean_leftovers(config: Config, day: str, store: Store, log: Log) -> None:
     Called under the day lock, so no live run of the day owns any of it. A lake day caught
     between its two publishing renames (only `.day=<day>.<run>.old` left) is put back first.
     """
-    final = lake_day_dir(config, day)
-    parent = final.parent
-    if not final.exists():
-        olds = sorted(parent.glob(f".day={day}.*.old"), key=lambda p: p.stat().st_mtime)
-        if olds:
-            os.replace(olds[-1], final)
-            log(f"restored {final} from {olds[-1].name}, left by a run killed while publishing")
+    for folder in lake.restore_half_published(config.lake_dir, day):
+        log(f"restored {folder}, left renamed away by a run killed while publishing")
     leftovers = list(config.scratch_dir.glob(f"process-{day}-*"))
-    leftovers += list(parent.glob(f".day={day}.*")) if parent.is_dir() else []
+    leftovers += lake.unpublished(config.lake_dir, day)
     for path in leftovers:
         shutil.rmtree(path, ignore_errors=True)
     staged = store.drop_unpublished(day)
@@ -196,26 +196,28 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
     day = files.day
     run = f"{int(started)}-{os.getpid()}"
     scratch = config.scratch_dir / f"process-{day}-{run}"
-    lake_tmp = lake_day_dir(config, day).with_name(f".day={day}.{run}")
     n_buckets = bucket_count(files)
     log(f"process {day}: {files.count} sample files ({files.total_bytes / 1e6:.1f} MB), "
         f"{n_buckets} viewer buckets, {executor.workers} workers")
     try:
         tasks = plan_partition(files, members, n_buckets, scratch, config.quarantine_dir,
-                               executor.workers)
+                               executor.workers, lake_dir=config.lake_dir, run=run)
         phase_started = time.time()
         parts = executor.map(partition, tasks, "parse+partition")
         partition_seconds = time.time() - phase_started
         times = tuple(sorted({ts for p in parts for _, ts in p.samples}))
+        lake.write_part(lake.run_dir(config.lake_dir, "times", day, run), "times.parquet",
+                        pa.table({"ts": pa.array(times, pa.int64())}, schema=lake.TIMES_SCHEMA))
         bucket_tasks = [BucketTask(day=day, bucket=b, scratch=str(scratch), times=times,
                                    interval=config.interval, max_gap=config.max_gap,
-                                   lake_dir=str(lake_tmp), store=config.store, load=run)
+                                   lake_dir=str(lake.run_dir(config.lake_dir, "viewer_days", day, run)),
+                                   store=config.store, load=run)
                         for b in range(n_buckets)]
         phase_started = time.time()
         buckets = executor.map(process_bucket, bucket_tasks, "invert+write")
         invert_seconds = time.time() - phase_started
         viewers = sum(b.viewers for b in buckets)
-        _publish_lake(lake_tmp, lake_day_dir(config, day))
+        lake.publish_day(config.lake_dir, day, run)
         published = store.publish_day(day, run)
         if published != viewers:
             raise JobError(f"the store holds {published} records of day {day} where this run "
@@ -240,7 +242,7 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
         store.record_job("process", day, "done", report, started, time.time())
         return report
     except BaseException as exc:
-        shutil.rmtree(lake_tmp, ignore_errors=True)
+        lake.discard_run(config.lake_dir, day, run)
         _after_failure(store, day, exc, started)
         if isinstance(exc, OSError):         # a full disk, in-process (Dask wraps its own)
             raise JobError(f"process {day} failed and kept the day as it was: {exc} — check "
@@ -269,23 +271,6 @@ def _sum_seconds(buckets: list) -> dict:
         for step, seconds in b.seconds.items():
             total[step] = round(total.get(step, 0) + seconds, 2)
     return total
-
-
-def _publish_lake(new: Path, final: Path) -> None:
-    """Swap the day's lake folder for the one this run wrote (an empty day gets an empty one).
-
-    Parts are fsynced by the tasks that wrote them; here the new folder and, after the two
-    renames, their parent are fsynced, so a power cut leaves the old day or the new one.
-    A kill between the renames leaves only `<new>.old`, which clean_leftovers puts back.
-    """
-    new.mkdir(parents=True, exist_ok=True)
-    fsync_dir(new)
-    old = final.with_name(new.name + ".old")
-    if final.exists():
-        os.replace(final, old)
-    os.replace(new, final)
-    fsync_dir(final.parent)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def run(config: Config, day: str, scheduler: str | None = None, workers: int | None = None,

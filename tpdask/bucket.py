@@ -10,7 +10,6 @@ the job publishes the day.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from tpdask.inversion import Inverted, invert, lake_table, records
+from tpdask.lake import write_part
 from tpdask.partition import bucket_dir
 
 
@@ -80,20 +79,6 @@ def invert_table(table: pa.Table, times: np.ndarray, max_gap: int) -> Inverted:
                   viewers, streamer_names, max_gap)
 
 
-def write_part(lake_dir: str, bucket: int, table: pa.Table) -> Path:
-    """Write the bucket's part durably: temp name, fsync, rename (the folder is fsynced
-    once, when the job publishes it)."""
-    path = Path(lake_dir) / f"part-{bucket:05d}.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        pq.write_table(table, f, compression="zstd")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
-
-
 def process_bucket(task: BucketTask) -> BucketReport:
     """Run one phase-2 task; returns its counts and where its time went."""
     from tpdask.stores import store_for
@@ -114,7 +99,8 @@ def process_bucket(task: BucketTask) -> BucketReport:
     inv = invert_table(table, np.asarray(task.times, dtype=np.int64), task.max_gap)
     del table
     lap("invert")
-    write_part(task.lake_dir, task.bucket, lake_table(inv, task.day, task.interval))
+    write_part(task.lake_dir, f"part-{task.bucket:05d}.parquet",
+               lake_table(inv, task.day, task.interval))
     lap("lake")
     store = store_for(task.store)
     batch: list[dict] = []

@@ -19,8 +19,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tpdask.errors import ArchiveError, JobError, SampleError
+from tpdask.lake import CHATTER_IDS_SCHEMA, STREAMS_SCHEMA, write_part
 from tpdask.samples import (LOGIN_PATTERN, Sample, normalise_login, parse_sample,
                             quarantine, stream_archive)
+
+USER_ID_PATTERN = "^[0-9]{1,20}$"
 
 # Polynomial hash of the login bytes, mixed; stable across processes, machines and runs.
 _HASH_BASE = np.uint64(1099511628211)
@@ -68,6 +71,8 @@ class PartitionTask:
     folder_files: tuple[str, ...] = ()
     archive: str | None = None
     archive_members: tuple[tuple[str, int, str], ...] = ()   # (name, size, sha256 or "")
+    streams_dir: str | None = None     # the run's folder of the lake's streams table
+    ids_dir: str | None = None         # the run's folder of the lake's chatter_ids table
     flush_bytes: int = 16 << 20
 
 
@@ -86,6 +91,8 @@ class _Partitioner:
         self.report = PartitionReport()
         self.pending: list[Sample] = []
         self.pending_bytes = 0
+        self.streams: list[pa.Table] = []      # lake rows: one per sample and stream
+        self.ids: list[pa.Table] = []          # lake rows: distinct (viewer, user_id)
 
     def accept(self, name: str, raw: bytes, origin: Path | None = None) -> None:
         try:
@@ -125,27 +132,99 @@ class _Partitioner:
         self.report.chunks += 1
 
     def _observations(self, samples: list[Sample]) -> pa.Table:
-        """Valid, normalised observations (ts, streamer, viewer) of a batch of samples."""
+        """Valid, normalised observations (ts, streamer, viewer) of a batch of samples.
+
+        Also keeps, for the lake, each stream's metadata with its count of distinct valid
+        logins, and the (viewer, user_id) pairs of sources that report ids.
+        """
         entries: list = []
-        lengths, stream_ts, stream_code = [], [], []
+        ids: list | None = None        # parallel to entries once a stream gave chatter_ids
+        lengths, stream_ts, stream_code, metas = [], [], [], []
         streamer_codes: dict[str, int] = {}
         for sample in samples:
-            for login, chatters in sample.streams:
+            for (login, chatters), meta in zip(sample.streams, sample.meta, strict=True):
+                chatter_ids = meta.get("chatter_ids")
+                if isinstance(chatter_ids, list) and len(chatter_ids) == len(chatters):
+                    ids = [None] * len(entries) if ids is None else ids
+                    ids.extend(chatter_ids)
+                elif ids is not None:
+                    ids.extend([None] * len(chatters))
                 entries.extend(chatters)
                 lengths.append(len(chatters))
                 stream_ts.append(sample.ts)
                 stream_code.append(streamer_codes.setdefault(login, len(streamer_codes)))
+                metas.append((login, meta))
         viewers, valid = _normalise(entries)
         self.report.invalid_entries += len(entries) - int(valid.sum())
         keep = np.flatnonzero(valid)
         self.report.observations += len(keep)
+        kept_viewers = viewers.take(pa.array(keep))
+        entry_stream = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)[keep]
+        self.streams.append(_stream_rows(stream_ts, metas, entry_stream, kept_viewers))
+        if ids is not None:
+            self.ids.append(_id_pairs(kept_viewers, [ids[i] for i in keep.tolist()]))
         names = pa.array(list(streamer_codes), pa.string())
         codes = np.repeat(np.asarray(stream_code, dtype=np.int32), lengths)[keep]
         return pa.table({
             "ts": pa.array(np.repeat(np.asarray(stream_ts, dtype=np.int64), lengths)[keep]),
             "streamer": pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), names),
-            "viewer": viewers.take(pa.array(keep)),
+            "viewer": kept_viewers,
         })
+
+    def write_lake_tables(self) -> None:
+        """This task's part of the day's streams and chatter_ids tables (always written, so a
+        re-run task replaces exactly what it wrote before)."""
+        name = f"part-{self.task.task_id:05d}.parquet"
+        if self.task.streams_dir is not None:
+            write_part(self.task.streams_dir, name, _concat(self.streams, STREAMS_SCHEMA))
+        if self.task.ids_dir is not None:
+            pairs = _concat(self.ids, CHATTER_IDS_SCHEMA)
+            write_part(self.task.ids_dir, name, _distinct(pairs, ["viewer", "user_id"]))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _stream_rows(stream_ts: list[int], metas: list[tuple[str, dict]], entry_stream: np.ndarray,
+                 viewers: pa.Array) -> pa.Table:
+    """One row per (sample, stream): metadata as recorded, and the distinct valid logins."""
+    chatters = np.zeros(len(metas), dtype=np.int64)
+    if len(entry_stream):
+        counted = _distinct(pa.table({"s": entry_stream, "v": viewers}), ["s", "v"])
+        per_stream = np.bincount(np.asarray(counted.column("s")), minlength=len(metas))
+        chatters[:] = per_stream
+    return pa.table({
+        "ts": pa.array(stream_ts, pa.int64()),
+        "streamer": pa.array([login for login, _ in metas], pa.string()),
+        "user_id": pa.array([_text(m.get("user_id")) for _, m in metas], pa.string()),
+        "viewer_count": pa.array([_count(m.get("viewer_count")) for _, m in metas], pa.int64()),
+        "chatters": pa.array(chatters),
+        "title": pa.array([_text(m.get("title")) for _, m in metas], pa.string()),
+        "game_name": pa.array([_text(m.get("game_name")) for _, m in metas], pa.string()),
+        "language": pa.array([_text(m.get("language")) for _, m in metas], pa.string()),
+        "started_at": pa.array([_text(m.get("started_at")) for _, m in metas], pa.string()),
+    }, schema=STREAMS_SCHEMA)
+
+
+def _id_pairs(viewers: pa.Array, ids: list) -> pa.Table:
+    """Distinct (viewer, user_id) of valid logins whose id is a string of digits."""
+    user_ids = pa.array([i if isinstance(i, str) else None for i in ids], pa.string())
+    good = pc.fill_null(pc.match_substring_regex(user_ids, USER_ID_PATTERN), False)
+    pairs = pa.table({"viewer": viewers, "user_id": user_ids}).filter(good)
+    return _distinct(pairs, ["viewer", "user_id"]).cast(CHATTER_IDS_SCHEMA)
+
+
+def _distinct(table: pa.Table, keys: list[str]) -> pa.Table:
+    return table.group_by(keys).aggregate([]).select(keys)
+
+
+def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    return pa.concat_tables(tables).cast(schema) if tables else schema.empty_table()
 
 
 def _normalise(entries: list) -> tuple[pa.StringArray, np.ndarray]:
@@ -197,6 +276,7 @@ def partition(task: PartitionTask) -> PartitionReport:
     if task.archive is not None:
         _read_archive(task, part)
     part.flush()
+    part.write_lake_tables()
     return part.report
 
 

@@ -13,7 +13,7 @@ import re
 import stat
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -44,11 +44,16 @@ def normalise_login(entry: object) -> str | None:
 
 @dataclass
 class Sample:
-    """One parsed sample: its ts and, per normalised streamer login, the raw chatter list."""
+    """One parsed sample: its ts and, per normalised streamer login, the raw chatter list.
+
+    ``meta`` is parallel to ``streams``: each stream's other fields (viewer_count, title,
+    game_name, …, and ``chatter_ids`` when the source gave them), as written.
+    """
 
     name: str
     ts: int
     streams: list[tuple[str, list]]
+    meta: list[dict] = field(default_factory=list)
 
 
 def parse_sample(name: str, raw: bytes, day: str) -> Sample:
@@ -70,7 +75,7 @@ def parse_sample(name: str, raw: bytes, day: str) -> Sample:
     streams = doc.get("streams")
     if not isinstance(streams, dict):
         raise SampleError("wrong shape: streams must be an object of streamer login → stream")
-    parsed = []
+    parsed, meta = [], []
     for key, stream in streams.items():
         login = normalise_login(key)
         if login is None:
@@ -78,7 +83,8 @@ def parse_sample(name: str, raw: bytes, day: str) -> Sample:
         if not isinstance(stream, dict) or not isinstance(stream.get("chatters"), list):
             raise SampleError(f"wrong shape: stream {key!r} has no chatters list")
         parsed.append((login, stream["chatters"]))
-    return Sample(name=name, ts=ts, streams=parsed)
+        meta.append(stream)
+    return Sample(name=name, ts=ts, streams=parsed, meta=meta)
 
 
 # ---- where a day's sample files are ------------------------------------------------------

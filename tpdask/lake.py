@@ -1,0 +1,119 @@
+"""The lake: the day job's Parquet tables, their layout, and how a day is published.
+
+Every table is partitioned by day, ``lake/<table>/day=<day>/``:
+
+- ``viewer_days``: the viewer-day records of the inversion rule, one part per viewer bucket;
+- ``streams``: one row per sample and stream: the stream's metadata as the collector
+  recorded it (Twitch's viewer count, logged-out viewers included; title, game, …) and
+  ``chatters``, the distinct valid logins listed;
+- ``chatter_ids``: the distinct (viewer, user_id) pairs the sources reported that day
+  (the verifier's way to tell a renamed account from a gone one);
+- ``times``: the day's sample times T, sorted (sessions are runs of consecutive k, so
+  the analyser rebuilds P(v,s) from them and T).
+
+A run writes each table into ``lake/<table>/.day=<day>.<run>/`` (every file written
+under a temp name, fsynced, renamed) and publishes by swapping that folder for
+``day=<day>`` with two renames, fsyncing the folders, table after table.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tpdask.files import fsync_dir
+
+TABLES = ("viewer_days", "streams", "chatter_ids", "times")
+
+STREAMS_SCHEMA = pa.schema([
+    ("ts", pa.int64()), ("streamer", pa.string()), ("user_id", pa.string()),
+    ("viewer_count", pa.int64()), ("chatters", pa.int64()), ("title", pa.string()),
+    ("game_name", pa.string()), ("language", pa.string()), ("started_at", pa.string()),
+])
+CHATTER_IDS_SCHEMA = pa.schema([("viewer", pa.string()), ("user_id", pa.string())])
+TIMES_SCHEMA = pa.schema([("ts", pa.int64())])
+
+
+def day_dir(lake_dir: Path | str, table: str, day: str) -> Path:
+    """The published folder of one day of one table."""
+    return Path(lake_dir) / table / f"day={day}"
+
+
+def run_dir(lake_dir: Path | str, table: str, day: str, run: str) -> Path:
+    """Where a run writes its day of a table before publishing it."""
+    return Path(lake_dir) / table / f".day={day}.{run}"
+
+
+def write_part(folder: Path | str, name: str, table: pa.Table) -> Path:
+    """Write ``folder/name`` durably: temp name, fsync, rename (a re-run task overwrites it
+    with the same content; the folder is fsynced when the day is published)."""
+    path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        pq.write_table(table, f, compression="zstd")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def publish_day(lake_dir: Path | str, day: str, run: str) -> None:
+    """Swap each table's day folder for the one this run wrote (an empty day gets an empty one).
+
+    A kill between a table's two renames leaves only ``.day=<day>.<run>.old``, which
+    :func:`restore_half_published` puts back.
+    """
+    for table in TABLES:
+        new, final = run_dir(lake_dir, table, day, run), day_dir(lake_dir, table, day)
+        new.mkdir(parents=True, exist_ok=True)
+        fsync_dir(new)
+        old = new.with_name(new.name + ".old")
+        if final.exists():
+            os.replace(final, old)
+        os.replace(new, final)
+        fsync_dir(final.parent)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def restore_half_published(lake_dir: Path | str, day: str) -> list[Path]:
+    """Put back each table's day folder a run killed while publishing left renamed away."""
+    restored = []
+    for table in TABLES:
+        final = day_dir(lake_dir, table, day)
+        if final.exists() or not final.parent.is_dir():
+            continue
+        olds = sorted(final.parent.glob(f".day={day}.*.old"), key=lambda p: p.stat().st_mtime)
+        if olds:
+            os.replace(olds[-1], final)
+            restored.append(final)
+    return restored
+
+
+def unpublished(lake_dir: Path | str, day: str | None = None) -> list[Path]:
+    """Run folders not published (of ``day``, or of every day): what dead runs left."""
+    pattern = f".day={day}.*" if day else ".day=*"
+    found: list[Path] = []
+    for table in TABLES:
+        folder = Path(lake_dir) / table
+        found += sorted(folder.glob(pattern)) if folder.is_dir() else []
+    return found
+
+
+def discard_run(lake_dir: Path | str, day: str, run: str) -> None:
+    for table in TABLES:
+        shutil.rmtree(run_dir(lake_dir, table, day, run), ignore_errors=True)
+
+
+def read_times(lake_dir: Path | str, day: str) -> pa.Array:
+    """The day's sample times T (empty when the day has none or was processed before the
+    day job kept them)."""
+    folder = day_dir(lake_dir, "times", day)
+    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    if not files:
+        return pa.array([], pa.int64())
+    return pa.concat_tables([pq.read_table(f) for f in files]).column("ts").combine_chunks()
