@@ -79,28 +79,59 @@ class DaskExecutor:
 
 @contextmanager
 def dask_executor(scheduler: str | None = None, workers: int | None = None,
-                  log: Log = print_log) -> Iterator[DaskExecutor]:
-    """A DaskExecutor on an existing scheduler, or on a new LocalCluster of worker processes."""
-    import dask
-    from distributed import Client, LocalCluster
+                  log: Log = print_log,
+                  dashboard_host: str = "127.0.0.1") -> Iterator[DaskExecutor]:
+    """A DaskExecutor on an existing scheduler, or on a new LocalCluster of worker processes.
+
+    The local cluster's dashboard listens on ``dashboard_host`` only (the setting of that
+    name; dask's own default, ``:8787``, is every interface). When port 8787 is taken, dask
+    warns and picks a free port on the same address; the address printed is the real one.
+    """
+    from distributed import Client
 
     cluster = None
     try:
         if scheduler:
             client = Client(scheduler, timeout="30s")
         else:
-            n = int(workers or os.cpu_count() or 1)
-            with dask.config.set({"distributed.worker.daemon": False}):
-                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                       dashboard_address=":8787", silence_logs=40)
+            cluster = local_cluster(int(workers or os.cpu_count() or 1), dashboard_host)
             client = Client(cluster)
     except (OSError, TimeoutError) as exc:
         raise JobError(f"cannot reach the Dask scheduler at {scheduler}: {exc}; "
                        "is `dask scheduler` running there?") from None
     try:
-        log(f"Dask dashboard: {client.dashboard_link}")
+        log(f"Dask dashboard: {dashboard_link(client, cluster, dashboard_host)}")
         yield DaskExecutor(client, log)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def local_cluster(workers: int, dashboard_host: str):
+    """A LocalCluster of worker processes, its dashboard on dashboard_host:8787."""
+    import dask
+    from distributed import LocalCluster
+
+    try:
+        with dask.config.set({"distributed.worker.daemon": False}):
+            # a (host, port) pair: dask splits a "host:port" string at every colon (IPv6)
+            return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                dashboard_address=[(dashboard_host, 8787)], silence_logs=40)
+    except (OSError, RuntimeError) as exc:
+        raise JobError(f"cannot start a local Dask cluster: {exc} (its dashboard listens on "
+                       f"{dashboard_host}, the dashboard_host setting)") from None
+
+
+def dashboard_link(client, cluster, host: str) -> str:
+    """Where the dashboard really is: a local cluster's on the address it listens on."""
+    if cluster is None:
+        return client.dashboard_link
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"  # every interface: loopback is one of them
+    return f"http://{_bracket(host)}:{cluster.scheduler.http_server.port}/status"
+
+
+def _bracket(host: str) -> str:
+    """An IPv6 address in brackets, as URLs want it."""
+    return f"[{host}]" if ":" in host else host

@@ -39,6 +39,8 @@ SETTINGS: tuple[Setting, ...] = (
             "address of the Twitch chat (IRC) server"),
     Setting("tmi_url", "https://tmi.twitch.tv", "TPDASK_TMI_URL",
             "base URL of an endpoint serving the old tmi chatters JSON"),
+    Setting("dashboard_host", "127.0.0.1", "TPDASK_DASHBOARD_HOST",
+            "address the local Dask cluster's dashboard listens on (0.0.0.0: every interface)"),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -56,6 +58,7 @@ class Config:
     auth_url: str = BY_NAME["auth_url"].default
     irc_url: str = BY_NAME["irc_url"].default
     tmi_url: str = BY_NAME["tmi_url"].default
+    dashboard_host: str = BY_NAME["dashboard_host"].default
     extra: dict = field(default_factory=dict)
 
     @property
@@ -101,6 +104,26 @@ def resolve(**given: Any) -> Config:
             if value <= 0:
                 raise ConfigError(f"--{s.name} must be positive, got {value}")
         values[s.name] = value
-    data_dir = Path(str(values.pop("data_dir")))
+    data_dir = absolute(str(values.pop("data_dir")))
     store = values.pop("store") or f"sqlite:///{data_dir}/tpdask.sqlite"
-    return Config(data_dir=data_dir, store=str(store), **values)
+    return Config(data_dir=data_dir, store=absolute_store(str(store)), **values)
+
+
+def absolute(path: str) -> Path:
+    """An absolute path, without resolving symlinks: a Dask worker started in another
+    folder, or on another machine mounting the same share, must find the same file."""
+    return Path(os.path.abspath(os.path.expanduser(path)))
+
+
+def absolute_store(uri: str) -> str:
+    """``sqlite:///relative/path`` made ``sqlite:////absolute/path``; other URIs unchanged."""
+    path = uri.removeprefix("sqlite:///")
+    if path == uri or not path:
+        return uri  # not a SQLite URI, or a malformed one that open_store reports
+    return f"sqlite:///{absolute(path)}"
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The file of a ``sqlite:///`` store URI, or None for any other store."""
+    path = uri.removeprefix("sqlite:///")
+    return Path(path) if path != uri and path else None
