@@ -19,10 +19,14 @@ DAY = "2022-08-01"
 T0 = 1659312000
 
 
-def tpdask(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+def tpdask(*args: str, env: dict | None = None, check: bool = True,
+           cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `tpdask ARGS` as a user would; TPDASK_* variables of the caller are left out."""
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith("TPDASK_") or k.startswith("TPDASK_TEST_")}
+    full_env = {**base, "PYTHONPATH": str(ROOT), **(env or {})}
     result = subprocess.run([sys.executable, "-m", "tpdask", *args], capture_output=True,
-                            text=True, env=full_env, timeout=300)
+                            text=True, env=full_env, timeout=300, cwd=cwd)
     if check:
         assert result.returncode == 0, result.stderr
     return result

@@ -1,7 +1,11 @@
 """The `tpdask` command line: a thin python-fire layer over the library.
 
 Each command parses its arguments, calls one library function and prints. Only here are
-TpdaskError exceptions turned into a message and an exit code.
+TpdaskError exceptions turned into a message and an exit code. The whole command line is
+checked by tpdask.cli_args against the methods below before fire runs any of them.
+
+Exit codes: 0 done, 1 error (TpdaskError), 2 bad command line (nothing ran), 3 nothing to
+export, 130 interrupted, 141 standard output closed early (``tpdask export … | head``).
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from pathlib import Path
 
 import fire
 
-from tpdask import settings
+from tpdask import cli_args, settings
 from tpdask.days import parse_day, yesterday
-from tpdask.errors import ConfigError, TpdaskError
+from tpdask.errors import ConfigError, NoRecordsError, TpdaskError, UsageError
 from tpdask.log import count_row
+
+EXIT_ERROR, EXIT_USAGE, EXIT_NO_RECORDS, EXIT_INTERRUPTED, EXIT_PIPE = 1, 2, 3, 130, 141
 
 COMMANDS = (
     ("collect", "the always-on collector: one sample of the tracked chats every interval"),
@@ -34,7 +40,7 @@ def usage() -> str:
     lines = ["tpdask: Twitch audience measurement on Dask.", "", "Commands:"]
     lines += [f"  {name:<10} {text}" for name, text in COMMANDS]
     lines += ["", "Global options (command line, else environment, else default):"]
-    lines += [f"  --{s.name:<10} [{s.env}] {s.help}" for s in settings.SETTINGS]
+    lines += [f"  --{s.name:<14} [{s.env}] {s.help}" for s in settings.SETTINGS]
     lines += ["", "Run `tpdask COMMAND --help` for a command's options."]
     return "\n".join(lines)
 
@@ -45,13 +51,26 @@ class Tpdask:
     def __init__(self, data_dir: str | None = None, store: str | None = None,
                  interval: int | None = None, max_gap: int | None = None,
                  helix_url: str | None = None, auth_url: str | None = None,
-                 irc_url: str | None = None, tmi_url: str | None = None):
+                 irc_url: str | None = None, tmi_url: str | None = None,
+                 dashboard_host: str | None = None):
         self._given = dict(data_dir=data_dir, store=store, interval=interval, max_gap=max_gap,
                            helix_url=helix_url, auth_url=auth_url, irc_url=irc_url,
-                           tmi_url=tmi_url)
+                           tmi_url=tmi_url, dashboard_host=dashboard_host)
 
     def _config(self) -> settings.Config:
         return settings.resolve(**self._given)
+
+    def _existing_config(self) -> settings.Config:
+        """The config of a read-only command: a data folder that is named or holds the store
+        must exist already (a mistyped --data_dir is an error, not an empty folder)."""
+        config = self._config()
+        named = self._given["data_dir"] is not None or os.environ.get("TPDASK_DATA_DIR")
+        store_file = settings.sqlite_path(config.store)
+        holds_store = store_file is not None and config.data_dir in store_file.parents
+        if (named or holds_store) and not config.data_dir.is_dir():
+            raise ConfigError(f"no data folder at {config.data_dir}: check --data_dir "
+                              "(or TPDASK_DATA_DIR)")
+        return config
 
     def archive(self, day: str | int | None = None) -> None:
         """Archive a day's samples (default yesterday UTC) into archive/<day>.7z plus a manifest.
@@ -118,16 +137,21 @@ class Tpdask:
         print_report(report)
 
     def export(self, what: str, day: str | int | None = None, out: str | None = None) -> None:
-        """Export `viewer_days` of --day D as JSON lines, to --out FILE or standard output."""
+        """Export `viewer_days` of --day D as JSON lines, to --out FILE or standard output (-).
+
+        A day the store holds no records of is an error (exit 3), and no file is written.
+        """
         from tpdask.export import export_viewer_days
 
         if what != "viewer_days":
             raise ConfigError(f"cannot export {what!r}; this version exports: viewer_days")
         if day is None:
             raise ConfigError("export viewer_days needs --day YYYY-MM-DD")
-        count = export_viewer_days(self._config(), parse_day(day), out)
-        if out:
-            print(f"wrote {count} viewer-day records to {out}", file=sys.stderr)
+        the_day = parse_day(day)
+        target = None if out in (None, "-") else str(out)
+        count = export_viewer_days(self._existing_config(), the_day, target)
+        if target:
+            print(f"wrote {count} viewer-day records to {target}", file=sys.stderr)
 
     def demo(self, day: str | int = "2022-08-01", scale: float = 0.02, workers: int = 2,
              speed: float = 800) -> None:
@@ -174,8 +198,8 @@ class Tpdask:
         """Days in the store and the most recent job runs."""
         from tpdask.stores import open_store
 
-        config = self._config()
-        with open_store(config.store) as store:
+        config = self._existing_config()
+        with open_store(config.store, create=False) as store:
             days = store.days()
             print(f"store: {config.store}")
             print(f"days with viewer_days: {len(days)}" + (f" ({days[0]} … {days[-1]})" if days else ""))
@@ -230,22 +254,55 @@ def print_report(report: dict) -> None:
         print(f"  quarantined: {line}")
 
 
+COMMAND_SPECS = {name: cli_args.command_spec(name, text, getattr(Tpdask, name))
+                 for name, text in COMMANDS}
+GLOBAL_FLAGS = {s.name: cli_args.Flag(s.name, s.kind, s.default) for s in settings.SETTINGS}
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv in (["-h"], ["--help"], ["help"]):
+    """Run a command line; returns the exit code (see the module docstring)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:
         print(usage())
         return 0
     try:
-        fire.Fire(Tpdask, command=argv, name="tpdask")
+        parsed = cli_args.parse(argv, COMMAND_SPECS, GLOBAL_FLAGS)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if parsed.help:
+        spec = COMMAND_SPECS.get(parsed.command or "")
+        print(cli_args.help_text(spec, GLOBAL_FLAGS) if spec else usage())
+        return 0
+    try:
+        fire.Fire(Tpdask, command=list(parsed.fire_argv), name="tpdask")
+    except NoRecordsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NO_RECORDS
     except TpdaskError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     except fire.core.FireExit as exc:
         return int(exc.code or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return quiet_broken_pipe()
     return 0
+
+
+def quiet_broken_pipe() -> int:
+    """The reader of standard output went away (`| head`): stop quietly, as Unix tools do.
+
+    Python would report the pipe again when it flushes stdout at exit, so stdout is pointed
+    at /dev/null first (the recipe of the Python docs, "Note on SIGPIPE"). The exit code is
+    141, the status of a tool killed by SIGPIPE, so `set -o pipefail` scripts see the same.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_PIPE
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ Hierarchy::
 
     TpdaskError                 base: the CLI turns these into a message and exit code 1
     ├── ConfigError             a setting or argument is wrong (bad day, bad store URI, ...)
+    │   └── UsageError          the command line itself is wrong (unknown flag, bad type): exit 2
+    ├── NoRecordsError          a read-only command found nothing to give (export of an empty day): exit 3
     ├── StoreError              the serving store failed (sqlite3 / pymongo errors wrapped)
     ├── SampleError             one sample file is unusable; it gets quarantined, the job goes on
     ├── ArchiveError            a day's .7z archive is missing, unreadable or does not verify
@@ -22,6 +24,17 @@ class TpdaskError(Exception):
 
 class ConfigError(TpdaskError):
     """A setting, argument or URI is wrong; the message says which and how to fix it."""
+
+
+class UsageError(ConfigError):
+    """The command line is wrong: unknown command or flag, missing or mistyped value.
+
+    Raised before anything runs, so the CLI exits 2 (as argparse does) with nothing changed.
+    """
+
+
+class NoRecordsError(TpdaskError):
+    """A read-only command found nothing to give, e.g. an export of a day the store lacks."""
 
 
 class StoreError(TpdaskError):

@@ -1,38 +1,54 @@
-"""Exports from the serving store, in the exact record shapes of DESIGN.md."""
+"""Exports from the serving store, in the exact record shapes of docs/contracts.md."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
+from itertools import chain
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
+from tpdask.errors import NoRecordsError
 from tpdask.settings import Config
 from tpdask.stores import open_store
+from tpdask.stores.base import redact_uri
 
 
 def export_viewer_days(config: Config, day: str, out: str | None = None) -> int:
     """Write the day's viewer-day records as JSON lines, sorted by viewer; returns the count.
 
-    To a file, the export is written to a temporary name and renamed at the end, so a
-    reader never sees half an export.
+    The store must exist (it is not created) and hold the day: otherwise NoRecordsError,
+    and nothing is written. To a file, the export is written to a temporary name and
+    renamed at the end, so a reader never sees half an export.
     """
-    count = 0
-    with open_store(config.store) as store:
+    with open_store(config.store, create=False) as store:
+        records = store.iter_viewer_days(day)
+        first = next(records, None)
+        if first is None:
+            raise NoRecordsError(f"no viewer-day records of {day} in {redact_uri(config.store)}; "
+                                 f"`tpdask process --day {day}` makes them")
+        records = chain([first], records)
         if out is None:
-            stream = sys.stdout.buffer
-            for record in store.iter_viewer_days(day):
-                stream.write(orjson.dumps(record) + b"\n")
-                count += 1
-            stream.flush()
-            return count
+            return _write(records, sys.stdout.buffer)
         target = Path(out)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-        with open(tmp, "wb") as f:
-            for record in store.iter_viewer_days(day):
-                f.write(orjson.dumps(record) + b"\n")
-                count += 1
-        os.replace(tmp, target)
+        try:
+            with open(tmp, "wb") as f:
+                count = _write(records, f)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return count
+
+
+def _write(records: Iterable[dict], stream: BinaryIO) -> int:
+    count = 0
+    for record in records:
+        stream.write(orjson.dumps(record) + b"\n")
+        count += 1
+    stream.flush()
     return count

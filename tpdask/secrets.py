@@ -27,12 +27,25 @@ class Credentials:
 
 
 def read_secrets_file(path: Path) -> dict[str, str]:
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"{path} is readable by other users (mode {stat.filemode(mode)}); "
-                          f"run `chmod 600 {path}`")
+    """The NAME=value lines of a secrets file; ConfigError when it is missing, unreadable
+    or readable by other users (--secrets_file or TPDASK_SECRETS_FILE names it)."""
+    try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise ConfigError(f"secrets file {path} is not a file: give --secrets_file "
+                              "(or TPDASK_SECRETS_FILE) a file of NAME=value lines")
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(f"{path} is readable by other users (mode {stat.filemode(mode)}); "
+                              f"run `chmod 600 {path}`")
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"no secrets file at {path}: check --secrets_file (or "
+                          "TPDASK_SECRETS_FILE), or set the TPDASK_CLIENT_ID and "
+                          "TPDASK_CLIENT_SECRET environment variables instead") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the secrets file {path}: {exc}") from None
     values = {}
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith("#") and "=" in line:
             name, value = line.split("=", 1)

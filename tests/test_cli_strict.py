@@ -1,0 +1,166 @@
+"""A strict command line: every argument is checked before anything runs (issue 7, items 8–10).
+
+Each command is run as a user runs it, on a prepared data folder (samples of two days, one
+of them yesterday, the default of archive and process, and an existing store), from an
+empty current folder; a refused or help-only command line must leave both untouched.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+from tests.support import make_config, sample, write_samples
+from tests.test_cli import tpdask
+from tpdask.cli import COMMANDS, Tpdask
+from tpdask.days import day_bounds, yesterday
+from tpdask.stores import open_store
+
+DAY = "2022-08-01"
+
+
+@pytest.fixture
+def prepared(tmp_path: Path) -> tuple[Path, Path]:
+    """(data folder with samples of DAY and yesterday and a store, empty working folder)."""
+    config = make_config(tmp_path)
+    for day in (DAY, yesterday()):
+        t0 = day_bounds(day)[0]
+        write_samples(config, day, [sample(t0 + i * 300, {"s": ["ann", "bob"]}) for i in range(3)])
+    with open_store(config.store):
+        pass
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    return config.data_dir, cwd
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every path under folder with its size and modification time (ns)."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*"))}
+
+
+def parameters(name: str) -> list[inspect.Parameter]:
+    """The parameters of a command: its flags."""
+    return [p for p in inspect.signature(getattr(Tpdask, name)).parameters.values()
+            if p.name != "self"]
+
+
+def required_words(name: str) -> list[str]:
+    """Values for a command's required (positional) parameters, so that only the flag is wrong."""
+    return ["viewer_days" if p.name == "what" else "somewhere"
+            for p in parameters(name) if p.default is inspect.Parameter.empty]
+
+
+def run_untouched(args: list[str], data: Path, cwd: Path):
+    """Run tpdask ARGS with TPDASK_DATA_DIR=data from cwd; assert nothing changed in either."""
+    before = snapshot(data)
+    result = tpdask(*args, env={"TPDASK_DATA_DIR": str(data)}, cwd=cwd, check=False)
+    assert snapshot(data) == before, f"tpdask {' '.join(args)} changed {data}"
+    assert list(cwd.iterdir()) == [], f"tpdask {' '.join(args)} created {list(cwd.iterdir())}"
+    return result
+
+
+def test_the_commands_are_the_public_methods():
+    public = sorted(n for n in vars(Tpdask) if not n.startswith("_"))
+    assert public == sorted(name for name, _ in COMMANDS)
+
+
+@pytest.mark.parametrize("name", [name for name, _ in COMMANDS])
+def test_every_command_refuses_an_unknown_flag_and_changes_nothing(name, prepared):
+    data, cwd = prepared
+    for args in ([name, *required_words(name), "--bogus_flag", "1"],
+                 ["--bogus_flag", "1", name, *required_words(name)],
+                 [name, *required_words(name), "-x"]):
+        result = run_untouched(args, data, cwd)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stdout == ""
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: unknown option"), result.stderr
+        for p in parameters(name):
+            assert f"--{p.name}" in lines[0]
+        assert "--data_dir" in lines[0]
+
+
+@pytest.mark.parametrize("name", [name for name, _ in COMMANDS])
+def test_help_on_every_command_shows_its_flags_and_does_nothing_else(name, prepared):
+    data, cwd = prepared
+    for args in ([name, "-h"], [name, "--help"], ["-h", name], [name, "--day", DAY, "-h"],
+                 ["help", name]):
+        result = run_untouched(args, data, cwd)
+        assert result.returncode == 0, (args, result.stderr)
+        assert result.stdout.startswith(f"usage: tpdask {name}")
+        assert inspect.getdoc(getattr(Tpdask, name)).splitlines()[0] in result.stdout
+        for p in parameters(name):
+            assert f"--{p.name}" in result.stdout
+
+
+def test_a_mistyped_flag_archives_nothing(prepared):
+    data, cwd = prepared
+    result = run_untouched(["archive", "--date", DAY], data, cwd)
+    assert result.returncode == 2 and "valid options of `tpdask archive`: --day" in result.stderr
+
+
+def test_a_mistyped_flag_gets_a_suggestion(prepared):
+    data, cwd = prepared
+    assert "did you mean --out?" in run_untouched(
+        ["export", "viewer_days", "--day", DAY, "--output", "F"], data, cwd).stderr
+    assert "did you mean --data_dir?" in run_untouched(["--datadir", "X", "status"], data, cwd).stderr
+    assert "did you mean process?" in run_untouched(["proces"], data, cwd).stderr
+
+
+def test_simulate_h_is_help_not_host(prepared):
+    data, cwd = prepared
+    result = run_untouched(["simulate", "-h"], data, cwd)
+    assert result.returncode == 0 and "--host HOST" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["process", "--workers", "two"], "--workers must be a whole number, got 'two'"),
+    (["simulate", "--port", "abc"], "--port must be a whole number, got 'abc'"),
+    (["demo", "--scale=big"], "--scale must be a number, got 'big'"),
+    (["--interval", "5m", "status"], "--interval must be a whole number, got '5m'"),
+    (["archive", "--day"], "--day needs a value"),
+    (["process", "--day", "--local"], "--day needs a value"),
+    (["process", "--local=maybe"], "--local is a switch"),
+    (["process", "--day", DAY, "--day", DAY], "--day is given twice"),
+    (["export"], "needs WHAT"),
+    (["status", "now"], "unexpected argument 'now'"),
+    (["--data_dir", "x"], "no command given"),
+    (["process", "--", "--trace"], "unexpected argument '--'"),
+])
+def test_a_wrong_command_line_is_one_line_exit_2_and_nothing_runs(args, message, prepared):
+    data, cwd = prepared
+    result = run_untouched(args, data, cwd)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [result.stderr.strip()] and message in result.stderr
+
+
+def test_a_missing_secrets_file_is_a_one_line_error(prepared):
+    data, cwd = prepared
+    result = run_untouched(["collect", "--once", "--secrets_file", str(cwd / "missing")], data, cwd)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("error: no secrets file at") and "Traceback" not in result.stderr
+
+
+def test_what_fire_receives_is_one_unambiguous_form():
+    from tpdask.cli import COMMAND_SPECS, GLOBAL_FLAGS
+    from tpdask.cli_args import parse
+
+    parsed = parse(["process", "--nolocal", "--workers", "2", "--data-dir", "d"],
+                   COMMAND_SPECS, GLOBAL_FLAGS)
+    assert parsed.fire_argv == ("--data_dir=d", "process", "--local=False", "--workers=2")
+    parsed = parse(["--local", "true", "process"], COMMAND_SPECS, GLOBAL_FLAGS)
+    assert parsed.fire_argv == ("process", "--local=True")
+
+
+def test_flags_keep_both_forms(tmp_path):
+    config = make_config(tmp_path)
+    t0 = day_bounds(DAY)[0]
+    write_samples(config, DAY, [sample(t0, {"s": ["ann"]})])
+    data = str(config.data_dir)
+    tpdask("process", "--day=20220801", f"--data_dir={data}", "--local")
+    tpdask("--data-dir", data, "process", "--day", DAY, "--local=true", "--workers", "1")
+    out = tpdask("export", "--what=viewer_days", "--data_dir", data, "--day", DAY).stdout
+    assert '"viewer":"ann"' in out
