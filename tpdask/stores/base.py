@@ -95,6 +95,33 @@ class Store(ABC):
     def days(self) -> list[str]:
         """The days that have viewer-day records, sorted."""
 
+    # -- analysis results: keyed JSON documents ------------------------------------------
+
+    @abstractmethod
+    def replace_results(self, kind: str, scope: str, docs: dict[str, dict[str, Any]]) -> int:
+        """Make ``docs`` (key → JSON-able document) the whole of ``(kind, scope)``.
+
+        Kinds are what the analyser produces: ``bots`` and ``streamer_days`` (scope: the
+        day; key: viewer, streamer), ``overlap`` and ``communities`` (scope: the period),
+        ``profiles`` (scope ``""``; key: viewer). Returns how many documents were written.
+        """
+
+    @abstractmethod
+    def upsert_results(self, kind: str, scope: str, docs: dict[str, dict[str, Any]]) -> int:
+        """Write ``docs`` into ``(kind, scope)``, replacing those of the same keys only."""
+
+    @abstractmethod
+    def iter_results(
+        self, kind: str, scope: str | None = None, key: str | None = None
+    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """``(scope, key, doc)`` of ``kind``, filtered by scope and/or key, sorted by
+        (scope, key). Both filters are served by indexes (a viewer's profile, a streamer's
+        days, a period's overlap)."""
+
+    @abstractmethod
+    def result_scopes(self, kind: str) -> list[str]:
+        """The scopes that hold documents of ``kind``, sorted (the analysed days, periods)."""
+
     def record_job(
         self,
         job: str,

@@ -36,6 +36,7 @@ from urllib.parse import unquote, urlsplit
 import orjson
 import pymongo
 from pymongo import InsertOne, ReplaceOne
+from pymongo.collection import Collection
 from pymongo.errors import (
     BulkWriteError,
     ConfigurationError,
@@ -95,6 +96,7 @@ class MongoStore(Store):
         self._viewer_days = self._db["viewer_days"]
         self._jobs = self._db["jobs"]
         self._day_loads = self._db["day_loads"]
+        self._results = self._db["results"]
         try:
             if not create:
                 self._require_existing()
@@ -111,6 +113,11 @@ class MongoStore(Store):
                 )
                 self._viewer_days.create_index([("viewer", pymongo.ASCENDING)], name="viewer")
                 self._jobs.create_index([("started_at", pymongo.DESCENDING)], name="started_at")
+                self._results.create_index(
+                    [("kind", pymongo.ASCENDING), ("scope", pymongo.ASCENDING),
+                     ("key", pymongo.ASCENDING)], name="kind_scope_key")
+                self._results.create_index(
+                    [("kind", pymongo.ASCENDING), ("key", pymongo.ASCENDING)], name="kind_key")
         except (StoreError, ConfigError):
             self.close()
             raise
@@ -206,13 +213,16 @@ class MongoStore(Store):
             )
             for batch in batched(records):
                 docs = [_to_doc(r, load if load is not None else loads[r["day"]]) for r in batch]
-                self._replace(self._insert_new(docs))
+                self._replace(self._viewer_days, self._insert_new(self._viewer_days, docs))
         return len(records)
 
-    def _insert_new(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    @staticmethod
+    def _insert_new(collection: Collection, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Insert ``docs``; return those whose ``_id`` is already there."""
+        if not docs:
+            return []
         try:
-            self._viewer_days.bulk_write([InsertOne(doc) for doc in docs], ordered=False)
+            collection.bulk_write([InsertOne(doc) for doc in docs], ordered=False)
         except BulkWriteError as e:
             errors = e.details.get("writeErrors", [])
             if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
@@ -220,12 +230,12 @@ class MongoStore(Store):
             return [docs[error["index"]] for error in errors]
         return []
 
-    def _replace(self, docs: list[dict[str, Any]]) -> None:
+    def _replace(self, collection: Collection, docs: list[dict[str, Any]]) -> None:
         """Replace existing documents (upsert: one may have been deleted meanwhile)."""
         for batch in batched(docs, REPLACE_BATCH_SIZE):
             requests = [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in batch]
             try:
-                self._viewer_days.bulk_write(requests, ordered=False)
+                collection.bulk_write(requests, ordered=False)
             except KeyError as e:
                 # FerretDB 1.24 answers a partly failed update without "nModified",
                 # which pymongo's result merging trips on before it can report it.
@@ -282,6 +292,49 @@ class MongoStore(Store):
                 if self._viewer_days.find_one({"day": doc["_id"], "load": doc["load"]}, {"_id": 1})
             )
 
+    # -- analysis results --------------------------------------------------------------
+
+    def replace_results(self, kind: str, scope: str, docs: dict[str, dict[str, Any]]) -> int:
+        # FerretDB 1.24 has no transactions: a reader may see the scope empty for a moment
+        with self._errors(f"replace the {kind} of {scope or 'all'} in"):
+            self._results.delete_many({"kind": kind, "scope": scope})
+            self._write_results(kind, scope, docs)
+        return len(docs)
+
+    def upsert_results(self, kind: str, scope: str, docs: dict[str, dict[str, Any]]) -> int:
+        with self._errors(f"write the {kind} of {scope or 'all'} to"):
+            # delete then insert: FerretDB replaces a document ~100x slower than it inserts one
+            for keys in batched(list(docs)):
+                ids = [_result_id(kind, scope, key) for key in keys]
+                self._results.delete_many({"_id": {"$in": ids}})
+                self._write_results(kind, scope, {key: docs[key] for key in keys})
+        return len(docs)
+
+    def _write_results(self, kind: str, scope: str, docs: dict[str, dict[str, Any]]) -> None:
+        for keys in batched(list(docs)):
+            batch = [
+                {"_id": _result_id(kind, scope, key), "kind": kind, "scope": scope, "key": key,
+                 "doc": orjson.dumps(docs[key]).decode()}
+                for key in keys
+            ]
+            self._replace(self._results, self._insert_new(self._results, batch))
+
+    def iter_results(
+        self, kind: str, scope: str | None = None, key: str | None = None
+    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        query = {"kind": kind, **({"scope": scope} if scope is not None else {}),
+                 **({"key": key} if key is not None else {})}
+        with self._errors(f"read the {kind} of"):
+            cursor = self._results.find(query).sort(
+                [("scope", pymongo.ASCENDING), ("key", pymongo.ASCENDING)]
+            )
+            for doc in cursor.batch_size(1000):
+                yield doc["scope"], doc["key"], orjson.loads(doc["doc"])
+
+    def result_scopes(self, kind: str) -> list[str]:
+        with self._errors(f"list the {kind} scopes of"):
+            return sorted(self._results.distinct("scope", {"kind": kind}))
+
     # -- job ledger --------------------------------------------------------------------
 
     def _append_job(self, entry: dict[str, Any]) -> None:
@@ -324,6 +377,11 @@ def _to_doc(record: dict[str, Any], load: str) -> dict[str, Any]:
         for login, s in record["streamers"].items()
     }
     return doc
+
+
+def _result_id(kind: str, scope: str, key: str) -> str:
+    """Kinds, scopes (days, periods) and keys (logins) never contain a ``|``."""
+    return f"{kind}|{scope}|{key}"
 
 
 def _from_doc(doc: dict[str, Any]) -> dict[str, Any]:

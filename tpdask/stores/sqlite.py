@@ -96,6 +96,20 @@ MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
             "INSERT INTO day_loads (day, load) SELECT DISTINCT day, '' FROM viewer_days",
         ),
     ),
+    (
+        3,
+        "analysis results: keyed JSON documents per kind and scope",
+        (
+            """CREATE TABLE results (
+                kind TEXT NOT NULL,
+                scope TEXT NOT NULL,
+                key TEXT NOT NULL,
+                doc TEXT NOT NULL,      -- JSON
+                PRIMARY KEY (kind, scope, key)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX results_kind_key ON results (kind, key, scope)",
+        ),
+    ),
 ]
 
 _UPSERT = (
@@ -105,6 +119,10 @@ _UPSERT = (
 
 #: The published load of a day: readers only ever see the rows of this load.
 _PUBLISHED = "load = (SELECT load FROM day_loads WHERE day_loads.day = viewer_days.day)"
+
+
+def _result_rows(kind: str, scope: str, docs: dict[str, dict[str, Any]]) -> list[tuple]:
+    return [(kind, scope, key, orjson.dumps(doc).decode()) for key, doc in docs.items()]
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
@@ -339,6 +357,45 @@ class SQLiteStore(Store):
                 "WHERE v.day = d.day AND v.load = d.load) ORDER BY day"
             )
             return [day for (day,) in self._conn().execute(sql)]
+
+    # -- analysis results --------------------------------------------------------------
+
+    def replace_results(self, kind: str, scope: str, docs: dict[str, dict[str, Any]]) -> int:
+        rows = _result_rows(kind, scope, docs)
+        with self._errors(f"replace the {kind} of {scope or 'all'} in"), self._transaction() as tx:
+            # one transaction: readers see the old documents or all of the new ones
+            tx.execute("DELETE FROM results WHERE kind = ? AND scope = ?", (kind, scope))
+            tx.executemany("INSERT INTO results (kind, scope, key, doc) VALUES (?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def upsert_results(self, kind: str, scope: str, docs: dict[str, dict[str, Any]]) -> int:
+        rows = _result_rows(kind, scope, docs)
+        with self._errors(f"write the {kind} of {scope or 'all'} to"):
+            for batch in batched(rows, 5000):
+                with self._transaction() as tx:
+                    tx.executemany(
+                        "INSERT OR REPLACE INTO results (kind, scope, key, doc) VALUES (?, ?, ?, ?)",
+                        batch,
+                    )
+        return len(rows)
+
+    def iter_results(
+        self, kind: str, scope: str | None = None, key: str | None = None
+    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        with self._errors(f"read the {kind} of"):
+            cursor = self._conn().execute(
+                "SELECT scope, key, doc FROM results WHERE kind = :kind "
+                "AND (:scope IS NULL OR scope = :scope) AND (:key IS NULL OR key = :key) "
+                "ORDER BY scope, key",
+                {"kind": kind, "scope": scope, "key": key},
+            )
+            for s, k, doc in cursor:
+                yield s, k, orjson.loads(doc)
+
+    def result_scopes(self, kind: str) -> list[str]:
+        with self._errors(f"list the {kind} scopes of"):
+            sql = "SELECT DISTINCT scope FROM results WHERE kind = ? ORDER BY scope"
+            return [scope for (scope,) in self._conn().execute(sql, (kind,))]
 
     # -- job ledger --------------------------------------------------------------------
 
