@@ -11,7 +11,9 @@ those quirks over a real socket.  What this server does, like Twitch:
 * ``JOIN #a,#b`` echoes JOIN, then 353/366 NAMES; more than ``irc_join_limit`` JOINs per
   ``irc_join_window`` real seconds on one connection are silently ignored (counted in
   ``/_sim/state`` as ``irc.joins_ignored``); ``PART``; ``PING`` -> ``PONG``;
-* for joined channels, bursts of JOIN/PART and PRIVMSG lines (chat.py);
+* with ``twitch.tv/commands``, USERSTATE and ROOMSTATE after the NAMES of a JOIN;
+* for joined channels, bursts of JOIN/PART, PRIVMSG and (with ``twitch.tv/commands``)
+  USERNOTICE lines (chat.py);
 * a ``PING :tmi.twitch.tv`` every ``irc_ping_real`` seconds, drop if unanswered;
 * the ``irc_drop`` fault (and chaos) closes connections and refuses new ones.
 """
@@ -166,7 +168,8 @@ class _Connection(socketserver.BaseRequestHandler):
         if chan in self.feeds:
             return
         feed = ChannelFeed(self.server.world, chan, "twitch.tv/tags" in self.caps,
-                           "twitch.tv/membership" in self.caps, self.server.world.seed)
+                           "twitch.tv/membership" in self.caps, self.server.world.seed,
+                           commands="twitch.tv/commands" in self.caps)
         self.feeds[chan] = feed
         me, names = self.nick, [self.nick] + feed.names()
         lines = [f":{prefix(me)} JOIN #{chan}"]
@@ -174,6 +177,8 @@ class _Connection(socketserver.BaseRequestHandler):
             chunk = " ".join(names[k:k + _NAMES_PER_LINE])
             lines.append(f":{me}.{HOST} 353 {me} = #{chan} :{chunk}")
         lines.append(f":{me}.{HOST} 366 {me} #{chan} :End of /NAMES list")
+        if feed.commands:
+            lines += feed.room_state(me)
         self._send(*lines)
 
     # ------------------------------------------------------------ output
