@@ -7,8 +7,17 @@ channel, so the collector writes one sample contract whatever the source. Choose
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
+
+_USER_ID = re.compile(r"[0-9]{1,20}")
+
+
+def user_id_or_none(value: object) -> str | None:
+    """A Twitch user id as the samples keep it (a string of ASCII digits), else None."""
+    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    return text if _USER_ID.fullmatch(text) else None
 
 
 @dataclass(frozen=True)
@@ -35,10 +44,13 @@ class Channel:
 
 @dataclass
 class Observation:
-    """The accounts seen in one chat during the window, and how they were seen."""
+    """The accounts seen in one chat during the window, and how they were seen.
+
+    ``chatter_ids``, when the source gives ids, is parallel to ``chatters``: the user id
+    of each login, or None where the source saw the login without one."""
 
     chatters: list[str]
-    chatter_ids: list[str] | None = None
+    chatter_ids: list[str | None] | None = None
     observed_by: str = ""
     extra: dict = field(default_factory=dict)
 

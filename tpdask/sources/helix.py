@@ -1,8 +1,9 @@
 """The helix source: GET /helix/chat/chatters, for the channels the user token moderates.
 
 It sees everyone connected to those chats (logged-in), the most complete view Twitch
-gives today. A channel it may not read (403) is reported once and skipped for an hour,
-not retried every tick.
+gives today, each with its user id (``chatter_ids``; None for an id that is not digits).
+A channel it may not read (403) is reported once and skipped for an hour, not retried
+every tick.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 
 from tpdask.errors import TwitchError
 from tpdask.log import Log, print_log
-from tpdask.sources import Channel, Observation
+from tpdask.sources import Channel, Observation, user_id_or_none
 from tpdask.twitch import TwitchClient
 
 RETRY_REFUSED_AFTER = 3600
@@ -44,7 +45,8 @@ class HelixSource:
             self.refused.pop(channel.login, None)
             seen[channel.login] = Observation(
                 chatters=[c["user_login"] for c in chatters],
-                chatter_ids=[str(c["user_id"]) for c in chatters], observed_by="chatters")
+                chatter_ids=[user_id_or_none(c.get("user_id")) for c in chatters],
+                observed_by="chatters")
         return seen
 
     def close(self) -> None:

@@ -1,10 +1,13 @@
 """The irc source: one anonymous chat connection (justinfan…) that sees message authors
 in any channel, and JOIN/PART membership for chats of at most 1000 users.
 
-A channel's window holds the accounts that sent a message during it plus those present
-(joined, not parted) at its end. Twitch allows 20 JOINs per 10 s and we keep at most 100
-channels on the connection. The connection lives in a background thread and comes back
-with exponential back-off when it drops.
+A channel's window holds the accounts that sent a message during it — a PRIVMSG, or a
+USERNOTICE (sub, resub, gift, raid…) whose author is in its ``login`` tag — plus those
+present (joined, not parted) at its end. Messages carry the author's Twitch user id in
+their ``user-id`` tag; it is kept, so the window's chatters come with ``chatter_ids``
+(None for logins seen only by membership, which carries no id). Twitch allows 20 JOINs
+per 10 s and we keep at most 100 channels on the connection. The connection lives in a
+background thread and comes back with exponential back-off when it drops.
 """
 
 from __future__ import annotations
@@ -18,18 +21,49 @@ from urllib.parse import urlsplit
 
 from tpdask.errors import ConfigError
 from tpdask.log import Log, print_log
-from tpdask.sources import Channel, Observation
+from tpdask.samples import LOGIN_RE
+from tpdask.sources import Channel, Observation, user_id_or_none
 
 MAX_CHANNELS = 100
 JOINS_PER_PERIOD, JOIN_PERIOD = 20, 10.0
+CAPABILITIES = "twitch.tv/tags twitch.tv/commands twitch.tv/membership"  # commands: USERNOTICE
+ANONYMOUS_GIFTER = "ananonymousgifter"  # Twitch's stand-in author of anonymous gifts
+_UNESCAPE = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
+
+
+def unescape_tag(value: str) -> str:
+    """An IRCv3 tag value as sent (``\\s`` space, ``\\:`` semicolon, ``\\\\`` backslash,
+    ``\\r``, ``\\n``) → its text; another escaped character is itself, a lone final
+    backslash is dropped (the spec's rules)."""
+    if "\\" not in value:
+        return value
+    out, chars = [], iter(value)
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, "")
+            out.append(_UNESCAPE.get(nxt, nxt))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def parse_tags(raw: str) -> dict[str, str]:
+    """``a=1;b=x\\sy;c`` → {"a": "1", "b": "x y", "c": ""}."""
+    tags = {}
+    for item in raw.split(";"):
+        key, _, value = item.partition("=")
+        if key:
+            tags[key] = unescape_tag(value)
+    return tags
 
 
 def parse_line(line: str) -> tuple[dict, str, str, list[str]]:
-    """IRCv3 line → (tags, prefix nick, command, params)."""
+    """IRCv3 line → (tags, prefix nick, command, params); a trailing parameter, even
+    empty (``USERNOTICE #c :``), is the last of params, and absent when not sent."""
     tags: dict = {}
     if line.startswith("@"):
-        raw, line = line[1:].split(" ", 1)
-        tags = dict(t.split("=", 1) if "=" in t else (t, "") for t in raw.split(";"))
+        raw, _, line = line[1:].partition(" ")
+        tags = parse_tags(raw)
     nick = ""
     if line.startswith(":"):
         prefix, line = line[1:].split(" ", 1) if " " in line else (line[1:], "")
@@ -42,6 +76,21 @@ def parse_line(line: str) -> tuple[dict, str, str, list[str]]:
     if trailing is not None:
         params.append(trailing)
     return tags, nick.lower(), command.upper(), params
+
+
+def message_author(tags: dict, nick: str, command: str) -> tuple[str, str | None] | None:
+    """(login, user id or None) of the account that sent a chat message, or None when the
+    line is no such message. PRIVMSG: the prefix's nick; USERNOTICE: the ``login`` tag,
+    the prefix being the server. Both carry the id in ``user-id``."""
+    if command == "PRIVMSG":
+        login = nick
+    elif command == "USERNOTICE":
+        login = tags.get("login", "").strip().lower()
+    else:
+        return None
+    if not LOGIN_RE.fullmatch(login) or login == ANONYMOUS_GIFTER:
+        return None
+    return login, user_id_or_none(tags.get("user-id"))
 
 
 class IrcSource:
@@ -83,7 +132,7 @@ class IrcSource:
                 present = self.present.get(login, set())
                 chatters = sorted(set(messaged) | present)
                 seen[login] = Observation(
-                    chatters=chatters,
+                    chatters=chatters, chatter_ids=[messaged.get(x) for x in chatters],
                     observed_by="messages+membership" if present else "messages")
         return seen
 
@@ -110,8 +159,8 @@ class IrcSource:
             sock.settimeout(0.5)
             self.connections += 1
             self.nick = f"justinfan{random.randint(10000, 99999)}"
-            sock.sendall(b"CAP REQ :twitch.tv/tags twitch.tv/membership\r\n"
-                         b"PASS SCHMOOPIIE\r\n" + f"NICK {self.nick}\r\n".encode())
+            sock.sendall(f"CAP REQ :{CAPABILITIES}\r\nPASS SCHMOOPIIE\r\n"
+                         f"NICK {self.nick}\r\n".encode())
             with self.lock:
                 self.joined.clear()
                 self.present.clear()
@@ -164,9 +213,9 @@ class IrcSource:
         with self.lock:
             if channel not in self.joined:
                 return
-            if command == "PRIVMSG" and nick:
-                login = (tags.get("login") or nick).lower()
-                self.messaged.setdefault(channel, {})[login] = tags.get("user-id")
+            author = message_author(tags, nick, command)
+            if author is not None:
+                self._messaged(channel, *author)
             elif command == "JOIN" and nick and nick != self.nick:
                 self.present.setdefault(channel, set()).add(nick)
             elif command == "PART" and nick:
@@ -174,3 +223,10 @@ class IrcSource:
             elif command == "353" and params:
                 names = {n.lower() for n in params[-1].split()} - {self.nick}
                 self.present.setdefault(channel, set()).update(names)
+
+    def _messaged(self, channel: str, login: str, user_id: str | None) -> None:
+        """Record a message author of this window; an id once seen is kept (caller holds
+        the lock)."""
+        authors = self.messaged.setdefault(channel, {})
+        if user_id is not None or login not in authors:
+            authors[login] = user_id
