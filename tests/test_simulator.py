@@ -313,10 +313,41 @@ def test_irc_join_names_tagged_privmsg_and_membership_lines():
         assert abs(int(tags["tmi-sent-ts"]) / 1000 - sim.clock.now()) < 3600
         joins = [x for x in got if x.endswith(f" JOIN #{chan}") and "justinfan" not in x]
         assert joins and all(x.startswith(":") and ".tmi.twitch.tv JOIN" in x for x in joins)
+        assert not any(" USERNOTICE " in x or "STATE #" in x for x in got)  # no commands cap
         irc.send("PING :tmi.twitch.tv")
         pong = irc.read(3, lambda x: "PONG" in x)
         assert ":tmi.twitch.tv PONG tmi.twitch.tv :tmi.twitch.tv" in pong
         irc.close()
+
+
+def test_irc_commands_bring_room_state_and_usernotices_authored_in_the_login_tag():
+    with running(scale=0.03, speed=300, irc_batch=5) as sim:
+        chans = [s["user_login"] for s in sim.world.live(sim.world.now())[:10]]
+        irc = Irc(sim, "CAP REQ :twitch.tv/tags twitch.tv/commands twitch.tv/membership",
+                  "PASS SCHMOOPIIE", "NICK justinfan4242",
+                  "JOIN " + ",".join(f"#{c}" for c in chans))
+        got = irc.read(6)
+        irc.close()
+    for chan in chans:
+        assert f":tmi.twitch.tv USERSTATE #{chan}" in " ".join(got)
+        room = next(x for x in got if x.endswith(f":tmi.twitch.tv ROOMSTATE #{chan}"))
+        assert f"room-id={sim.world.id_of_streamer[chan]};" in room
+    notices = [x for x in got if " USERNOTICE #" in x]
+    assert len(notices) >= 10
+    kinds, endings = set(), set()
+    for line in notices:
+        raw, rest = line[1:].split(" ", 1)
+        tags = dict(kv.split("=", 1) for kv in raw.split(";"))
+        assert rest.startswith(":tmi.twitch.tv USERNOTICE #")
+        assert tags["user-id"] == sim.world.accounts.id_of(tags["login"])
+        assert tags["login"] not in sim.world.bot_logins
+        assert "\\s" in tags["system-msg"] and tags["room-id"] in sim.world.login_of_streamer
+        kinds.add(tags["msg-id"])
+        endings.add("none" if " :" not in rest else "empty" if rest.endswith(" :") else "text")
+        if tags["msg-id"] == "subgift":
+            recipient = tags["msg-param-recipient-user-name"]
+            assert tags["msg-param-recipient-id"] == sim.world.accounts.id_of(recipient)
+    assert kinds == {"sub", "resub", "subgift"} and endings == {"none", "empty", "text"}
 
 
 def test_irc_at_most_20_joins_per_10_seconds_the_rest_ignored(sim):

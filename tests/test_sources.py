@@ -3,6 +3,10 @@ source produces correct samples, and every injected fault is survived."""
 
 from __future__ import annotations
 
+import re
+import socket
+import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -13,8 +17,9 @@ from tpdask.audience import AudienceConfig
 from tpdask.collector import Collector, helix_selector
 from tpdask.secrets import Credentials
 from tpdask.simulator import Simulator, SimOptions
+from tpdask.sources import Channel, user_id_or_none
 from tpdask.sources.helix import HelixSource
-from tpdask.sources.irc import IrcSource
+from tpdask.sources.irc import IrcSource, message_author, parse_line, unescape_tag
 from tpdask.sources.tmi import TmiSource, chatters_of
 from tpdask.twitch import TwitchClient
 
@@ -66,7 +71,8 @@ def test_helix_source_reads_every_moderated_chat_in_full(sim, tmp_path):
         assert set(sample["streams"]) <= moderated and sample["streams"]
         for login, stream in sample["streams"].items():
             assert stream["observed_by"] == "chatters"
-            assert len(stream["chatter_ids"]) == len(stream["chatters"])
+            ids = [sim.world.accounts.id_of(x) for x in stream["chatters"]]
+            assert stream["chatter_ids"] == ids
             assert similar(stream["chatters"], sim.world.chatters(result.ts, login)) > 0.9
         assert len(sample["unread_channels"]) == 20 - len(sample["streams"])
 
@@ -97,6 +103,191 @@ def test_irc_source_sees_message_authors_and_membership(sim, tmp_path):
     assert sum(len(s["chatters"]) for s in last["streams"].values()) > 0
     assert {s["observed_by"] for s in last["streams"].values()} <= {"messages", "messages+membership"}
     assert any(s["observed_by"] == "messages+membership" for s in last["streams"].values())
+    pairs = [(login, uid) for stream in last["streams"].values()
+             for login, uid in zip(stream["chatters"], stream["chatter_ids"], strict=True)]
+    assert any(uid is None for _, uid in pairs)                    # seen by membership only
+    assert [uid for login, uid in pairs if uid is not None] == [
+        sim.world.accounts.id_of(login) for login, uid in pairs if uid is not None]
+
+
+# ---- the irc source's parsing of Twitch lines ---------------------------------------------
+
+def test_irc_tag_values_are_unescaped():
+    assert unescape_tag(r"a\sb\:c\\d") == "a b;c\\d"
+    assert unescape_tag(r"line\rbreak\n") == "line\rbreak\n"
+    assert unescape_tag(r"\x\\s") == "x\\s"      # an unknown escape: the character itself
+    assert unescape_tag("end\\") == "end"        # a lone final backslash is dropped
+    tags, *_ = parse_line(r"@system-msg=bob\ssubscribed\:\sTier\s1;flags;emotes= :tmi.twitch.tv "
+                          "USERNOTICE #chan")
+    assert tags == {"system-msg": "bob subscribed; Tier 1", "flags": "", "emotes": ""}
+
+
+def test_irc_trailing_parameter_absent_empty_or_with_spaces_and_colons():
+    head = "@login=bob;user-id=42 :tmi.twitch.tv USERNOTICE #chan"
+    assert parse_line(head) == ({"login": "bob", "user-id": "42"}, "tmi.twitch.tv",
+                                "USERNOTICE", ["#chan"])
+    assert parse_line(head + " :")[3] == ["#chan", ""]
+    assert parse_line(head + " :gg wp :)")[3] == ["#chan", "gg wp :)"]
+    assert parse_line("PING :tmi.twitch.tv") == ({}, "", "PING", ["tmi.twitch.tv"])
+    assert parse_line("@a=1")[2] == ""              # a cut line is no command
+
+
+def test_irc_message_authors_and_their_ids():
+    privmsg = parse_line("@user-id=713936733;display-name=Abc :abc!abc@abc.tmi.twitch.tv "
+                         "PRIVMSG #xyz :HeyGuys")
+    assert message_author(privmsg[0], privmsg[1], privmsg[2]) == ("abc", "713936733")
+    notice = parse_line("@login=Twitch_UserName;user-id=1337;msg-id=resub :tmi.twitch.tv "
+                        "USERNOTICE #channel")
+    assert message_author(*notice[:3]) == ("twitch_username", "1337")
+    for bad in ("", "12a", "-1", "١٢", " 12", "1" * 21):
+        assert message_author({"login": "bob", "user-id": bad}, "", "USERNOTICE") == ("bob", None)
+    assert message_author({"user-id": "1"}, "", "USERNOTICE") is None          # no author
+    assert message_author({"login": "ananonymousgifter", "user-id": "274598607"}, "",
+                          "USERNOTICE") is None                                 # anonymous gift
+    assert message_author({"user-id": "1"}, "bob", "JOIN") is None
+    assert message_author({}, "bob", "PRIVMSG") == ("bob", None)
+    assert [user_id_or_none(x) for x in ("0042", 42, True, None, 4.2)] == ["0042", "42",
+                                                                            None, None, None]
+
+
+# ---- the irc source against the simulator, through a relay that records every line -----
+
+class Relay:
+    """A TCP relay between the irc source and the simulator's chat server: it records
+    every line the server sends, with the real time it passed, and can add lines."""
+
+    def __init__(self, sim: Simulator):
+        host, port = sim.urls["irc_url"].removeprefix("irc://").rsplit(":", 1)
+        self.upstream = (host, int(port))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"irc://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.lines: list[tuple[float, str]] = []
+        self.extra: list[str] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        client, _ = self.listener.accept()
+        server = socket.create_connection(self.upstream)
+        threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
+        try:
+            self._down(server, client)
+        except OSError:
+            pass                                      # the source closed its connection
+        finally:
+            client.close()
+            server.close()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def _down(self, server: socket.socket, client: socket.socket) -> None:
+        buffer = b""
+        while data := server.recv(65536):
+            *lines, buffer = (buffer + data).split(b"\r\n")
+            with self.lock:
+                lines += [x.encode() for x in self.extra]
+                self.extra.clear()
+                self.lines += [(time.monotonic(), x.decode()) for x in lines]
+            client.sendall(b"".join(x + b"\r\n" for x in lines))
+
+    def add(self, *lines: str) -> None:
+        with self.lock:
+            self.extra += lines
+
+    def between(self, start: float, end: float) -> list[str]:
+        with self.lock:
+            return [line for at, line in self.lines if start <= at <= end]
+
+
+AUTHOR = re.compile(r"^@\S*?\buser-id=(\d+)\S* :(?:(\w+)!\S+ PRIVMSG|tmi\.twitch\.tv "
+                    r"USERNOTICE) #(\w+)")
+
+
+def authors(lines: list[str], command: str) -> set[tuple[str, str, str]]:
+    """(channel, login, id) of the simulator's tagged PRIVMSG or USERNOTICE lines."""
+    out = set()
+    for line in lines:
+        match = AUTHOR.match(line)
+        if match and f" {command} #" in line:
+            login = match[2] or re.search(r"\blogin=(\w+)", line)[1]
+            out.add((match[3], login, match[1]))
+    return out
+
+
+def members_of(line: str) -> list[str]:
+    """Logins a JOIN or NAMES (353) line says are in a chat."""
+    if " JOIN #" in line:
+        return [line[1:].split("!", 1)[0]]
+    return line.rsplit(" :", 1)[1].split() if " 353 " in line else []
+
+
+def wait_for(check, seconds: float = 10.0) -> None:
+    end = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
+
+
+def test_irc_source_keeps_the_ids_of_message_and_usernotice_authors():
+    options = SimOptions(irc_batch=5)                     # messages every 600 s a chatter
+    with Simulator(DAY, AudienceConfig(scale=0.03), speed=60, start=T0 + 15 * 3600,
+                   options=options) as sim:
+        relay = Relay(sim)
+        source = IrcSource(relay.url, log=QUIET)
+        try:
+            channels = [Channel.from_helix(s) for s in sim.world.live(sim.world.now())[:20]]
+            source.observe(channels)                      # asks for the JOINs
+            wait_for(lambda: sum(" 366 " in x for _, x in relay.lines) == len(channels))
+            start = time.monotonic()
+            source.observe(channels)                      # the window opens now
+            chan = channels[0].login
+            relay.add(f"@user-id=4242 :zed_one!zed_one@zed_one.tmi.twitch.tv PRIVMSG #{chan} :hi",
+                      f":zed_one!zed_one@zed_one.tmi.twitch.tv PRIVMSG #{chan} :untagged",
+                      f"@login=zed_two;user-id=12x;msg-id=sub :tmi.twitch.tv USERNOTICE #{chan}",
+                      f"@login=ananonymousgifter;user-id=274598607;msg-id=subgift "
+                      f":tmi.twitch.tv USERNOTICE #{chan}",
+                      f"@login=zed_three;user-id=77;msg-id=raid "
+                      f":tmi.twitch.tv USERNOTICE #{chan} :")
+            time.sleep(5)
+            end = time.monotonic()
+            seen = source.observe(channels)
+        finally:
+            source.close()
+        check_window(sim, relay, seen, start, end)
+        ids = dict(zip(seen[chan].chatters, seen[chan].chatter_ids))
+        assert (ids["zed_one"], ids["zed_two"], ids["zed_three"]) == ("4242", None, "77")
+        assert "ananonymousgifter" not in ids
+
+
+def check_window(sim: Simulator, relay: Relay, seen: dict, start: float, end: float) -> None:
+    """What the source kept of one window agrees with the lines relayed during it."""
+    inside = relay.between(start + 0.3, end - 0.3)          # surely inside the window
+    around = relay.between(start - 0.3, end + 0.3)
+    notices, messages = authors(inside, "USERNOTICE"), authors(inside, "PRIVMSG")
+    posted = {(c, login) for c, login, _ in authors(around, "PRIVMSG")}
+    assert len(notices) >= 10 and len({(c, x) for c, x, _ in notices} - posted) >= 5
+    for chan, login, uid in notices | messages:
+        assert dict(zip(seen[chan].chatters, seen[chan].chatter_ids))[login] == uid
+    accounts, nulls = sim.world.accounts, 0
+    for obs in seen.values():
+        assert len(obs.chatter_ids) == len(obs.chatters)
+        for login, uid in zip(obs.chatters, obs.chatter_ids):
+            nulls += uid is None
+            assert uid is None or uid == accounts.id_of(login) or login.startswith("zed_")
+    assert nulls > 0
+    said = {(c, x) for c, x, _ in authors(inside, "PRIVMSG") | authors(inside, "USERNOTICE")}
+    members = {(line.split(" #")[1].split(" ")[0], name) for line in relay.between(0, end + 0.3)
+               for name in members_of(line)}
+    for chan, obs in seen.items():
+        for login, uid in zip(obs.chatters, obs.chatter_ids):
+            if uid is None and not login.startswith("zed_"):
+                assert (chan, login) in members and (chan, login) not in said
 
 
 @pytest.mark.parametrize("fault", [
