@@ -115,3 +115,13 @@ def test_resolve_makes_paths_absolute_and_keeps_other_uris(tmp_path, monkeypatch
     assert resolve(data_dir="data").store == f"sqlite:///{tmp_path}/data/tpdask.sqlite"
     mongo = "mongodb://user:pw@host:27017/db"
     assert resolve(store=mongo).store == mongo
+
+
+def test_printed_text_into_a_closed_pipe_ends_quietly_too(tmp_path):
+    """Text printed with print() is flushed before exit, so a closed pipe is caught there."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "tpdask", "process", "-h"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and stderr == ""

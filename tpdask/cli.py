@@ -262,6 +262,16 @@ GLOBAL_FLAGS = {s.name: cli_args.Flag(s.name, s.kind, s.default) for s in settin
 def main(argv: list[str] | None = None) -> int:
     """Run a command line; returns the exit code (see the module docstring)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        code = run(argv)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+        return code
+    except BrokenPipeError:
+        return quiet_broken_pipe()
+
+
+def run(argv: list[str]) -> int:
+    """Check argv, then show help or let fire run the command; TpdaskError → exit code."""
     if not argv:
         print(usage())
         return 0
@@ -287,8 +297,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return quiet_broken_pipe()
     return 0
 
 
