@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
-import pyarrow as pa
-
 from tpdask import lake
 from tpdask.archive import manifest_path, read_manifest
 from tpdask.bucket import BucketTask, process_bucket
@@ -206,8 +204,7 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
         parts = executor.map(partition, tasks, "parse+partition")
         partition_seconds = time.time() - phase_started
         times = tuple(sorted({ts for p in parts for _, ts in p.samples}))
-        lake.write_part(lake.run_dir(config.lake_dir, "times", day, run), "times.parquet",
-                        pa.table({"ts": pa.array(times, pa.int64())}, schema=lake.TIMES_SCHEMA))
+        lake.write_times(config.lake_dir, day, run, times)
         bucket_tasks = [BucketTask(day=day, bucket=b, scratch=str(scratch), times=times,
                                    interval=config.interval, max_gap=config.max_gap,
                                    lake_dir=str(lake.run_dir(config.lake_dir, "viewer_days", day, run)),

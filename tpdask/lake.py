@@ -69,15 +69,7 @@ def publish_day(lake_dir: Path | str, day: str, run: str) -> None:
     :func:`restore_half_published` puts back.
     """
     for table in TABLES:
-        new, final = run_dir(lake_dir, table, day, run), day_dir(lake_dir, table, day)
-        new.mkdir(parents=True, exist_ok=True)
-        fsync_dir(new)
-        old = new.with_name(new.name + ".old")
-        if final.exists():
-            os.replace(final, old)
-        os.replace(new, final)
-        fsync_dir(final.parent)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_dir(run_dir(lake_dir, table, day, run), day_dir(lake_dir, table, day))
 
 
 def restore_half_published(lake_dir: Path | str, day: str) -> list[Path]:
@@ -107,6 +99,42 @@ def unpublished(lake_dir: Path | str, day: str | None = None) -> list[Path]:
 def discard_run(lake_dir: Path | str, day: str, run: str) -> None:
     for table in TABLES:
         shutil.rmtree(run_dir(lake_dir, table, day, run), ignore_errors=True)
+
+
+def write_times(lake_dir: Path | str, day: str, run: str, times: tuple[int, ...]) -> Path:
+    """Write the day's T, and the id of the run that wrote the day (in the file's metadata:
+    the analyser's way to see that a day was processed again)."""
+    schema = TIMES_SCHEMA.with_metadata({"run": run})
+    table = pa.table({"ts": pa.array(times, pa.int64())}, schema=schema)
+    return write_part(run_dir(lake_dir, "times", day, run), "times.parquet", table)
+
+
+def day_run(lake_dir: Path | str, day: str) -> str | None:
+    """The run that wrote the published day, None when the day has no times table."""
+    path = day_dir(lake_dir, "times", day) / "times.parquet"
+    if not path.exists():
+        return None
+    metadata = pq.read_schema(path).metadata or {}
+    return metadata.get(b"run", b"").decode() or None
+
+
+def processed_days(lake_dir: Path | str) -> list[str]:
+    """The days with a published viewer_days folder, sorted."""
+    folder = Path(lake_dir) / "viewer_days"
+    names = sorted(p.name for p in folder.glob("day=*")) if folder.is_dir() else []
+    return [name.removeprefix("day=") for name in names]
+
+
+def swap_dir(new: Path, final: Path) -> None:
+    """Replace ``final`` by ``new`` with two renames, fsyncing (see :func:`publish_day`)."""
+    new.mkdir(parents=True, exist_ok=True)
+    fsync_dir(new)
+    old = new.with_name(new.name + ".old")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(new, final)
+    fsync_dir(final.parent)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def read_times(lake_dir: Path | str, day: str) -> pa.Array:
