@@ -1,0 +1,142 @@
+"""The analyser against the plain reference of the analytics contract, on generated days.
+
+Days are processed first, then analysed one by one in a shuffled order, all at once on a
+Dask cluster of two worker processes, again (nothing changes), and after a day was
+processed again with other samples.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import orjson
+import pytest
+
+from jobs.analyse import run as analyse
+from jobs.overlap import overlap
+from jobs.process_day import run as process
+from tests.support import make_config
+from tpdask.analysis_reference import (reference_bots, reference_overlap, reference_profiles,
+                                       reference_streamer_days)
+from tpdask.audience import AudienceConfig, write_day
+from tpdask.stores import open_store
+
+DAYS = ["2022-08-01", "2022-08-02", "2022-08-03"]
+SEEDS = [1, 1, 2]          # the same seed twice: viewers come back to their streamers
+QUIET = dict(log=lambda m: None)
+
+
+@pytest.fixture(scope="module")
+def raw_days(tmp_path_factory) -> dict[str, list[Path]]:
+    root = tmp_path_factory.mktemp("raw")
+    return {day: write_day(root, day, AudienceConfig(seed=seed, scale=0.002, gaps=True,
+                                                      dirty=True))
+            for day, seed in zip(DAYS, SEEDS)}
+
+
+def samples_of(raw_days: dict[str, list[Path]]) -> dict[str, list[dict]]:
+    return {day: [orjson.loads(p.read_bytes()) for p in paths] for day, paths in raw_days.items()}
+
+
+def processed(tmp_path: Path, raw_days: dict[str, list[Path]], name: str = "data"):
+    config = make_config(tmp_path / name)
+    for day, paths in raw_days.items():
+        folder = config.samples_dir / day
+        folder.mkdir(parents=True)
+        for p in paths:
+            (folder / p.name).write_bytes(p.read_bytes())
+        process(config, day, local=True, **QUIET)
+    return config
+
+
+def results(config, kind: str, scope: str | None = None) -> list[dict]:
+    with open_store(config.store) as store:
+        return [doc for _, _, doc in store.iter_results(kind, scope)]
+
+
+def assert_same(got: list[dict], expected: list[dict]) -> None:
+    """Equal documents, floats to 1e-9 (as the contract's exports are checked)."""
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g.keys() == e.keys(), (g, e)
+        for key in e:
+            assert _close(g[key], e[key]), (key, g, e)
+
+
+def _close(a, b) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
+
+
+@pytest.fixture(scope="module")
+def analysed_one_by_one(tmp_path_factory, raw_days):
+    config = processed(tmp_path_factory.mktemp("one"), raw_days)
+    for day in (DAYS[2], DAYS[0], DAYS[1]):
+        analyse(config, [day], local=True, **QUIET)
+    return config
+
+
+def test_bots_per_day_match_the_reference(analysed_one_by_one, raw_days):
+    expected = reference_bots(samples_of(raw_days))
+    assert expected, "the generated days have bots"
+    got = [doc for day in DAYS for doc in results(analysed_one_by_one, "bots", day)]
+    assert got == expected
+
+
+@pytest.mark.parametrize("day", DAYS)
+def test_streamer_days_match_the_reference(analysed_one_by_one, raw_days, day):
+    expected = reference_streamer_days(samples_of(raw_days), day)
+    assert any(d["returning_viewers"] for d in expected) or day != DAYS[1]
+    assert_same(results(analysed_one_by_one, "streamer_days", day), expected)
+
+
+def test_profiles_match_the_reference(analysed_one_by_one, raw_days):
+    assert_same(results(analysed_one_by_one, "profiles"), reference_profiles(samples_of(raw_days)))
+
+
+@pytest.mark.parametrize("bots", [False, True])
+def test_overlap_matches_the_reference(analysed_one_by_one, raw_days, bots):
+    docs, groups = overlap(analysed_one_by_one, DAYS[0], DAYS[1], min_minutes=10, bots=bots,
+                           **QUIET)
+    assert_same(docs, reference_overlap(samples_of(raw_days), DAYS[0], DAYS[1], 10, bots))
+    assert set(groups) == {d["a"] for d in docs} | {d["b"] for d in docs}
+
+
+def test_all_at_once_on_dask_gives_the_same_results(tmp_path, analysed_one_by_one, raw_days):
+    config = processed(tmp_path, raw_days)
+    analyse(config, DAYS, workers=2, **QUIET)
+    for kind in ("bots", "streamer_days", "profiles"):
+        assert results(config, kind) == results(analysed_one_by_one, kind)
+
+
+def test_analysing_a_day_again_changes_nothing(tmp_path, raw_days):
+    config = processed(tmp_path, raw_days)
+    analyse(config, DAYS, local=True, **QUIET)
+    before = {kind: results(config, kind) for kind in ("bots", "streamer_days", "profiles")}
+    state = sorted((p.name, p.read_bytes()) for p in (config.lake_dir / "analysis" / "state")
+                   .rglob("*.parquet"))
+    report = analyse(config, [DAYS[1]], local=True, **QUIET)
+    assert report["profiles_written"] == 0
+    assert {kind: results(config, kind) for kind in before} == before
+    assert sorted((p.name, p.read_bytes()) for p in (config.lake_dir / "analysis" / "state")
+                  .rglob("*.parquet")) == state
+
+
+def test_a_day_processed_again_is_taken_into_the_profiles(tmp_path, raw_days):
+    config = processed(tmp_path, raw_days)
+    analyse(config, DAYS, local=True, **QUIET)
+    fewer = dict(raw_days)
+    fewer[DAYS[1]] = raw_days[DAYS[1]][::2]
+    folder = config.samples_dir / DAYS[1]
+    for p in raw_days[DAYS[1]][1::2]:
+        (folder / p.name).unlink()
+    process(config, DAYS[1], local=True, **QUIET)
+    report = analyse(config, [DAYS[2]], local=True, **QUIET)
+    assert report["rebuilt_buckets"] > 0
+    assert_same(results(config, "profiles"), reference_profiles(samples_of(fewer)))

@@ -1,0 +1,185 @@
+"""Phase A of the analyser: one lake part of a day → that day's contributions.
+
+A lake part holds whole viewers (the day job partitions by viewer), so everything per
+viewer — its bot reasons, its hours of day — is computed here exactly. Sessions are runs
+of consecutive sample indexes k, so each session [T[a], T[b]] gives back k = a..b; from
+those (viewer, streamer, k) rows come the concurrency of each k and the viewer's union.
+
+Outputs, hash-partitioned by viewer into the analyser's state buckets:
+
+- ``viewers-b<bucket>-p<part>.parquet``: viewer, minutes (the viewer-day's), hours (24
+  minutes per UTC hour), reasons (bot reasons, sorted);
+- ``pairs-b<bucket>-p<part>.parquet``: viewer, streamer, minutes, bot — every
+  viewer-streamer pair of the day except a streamer in its own chat.
+
+and, for the day's streamer statistics, per streamer: non-bot viewers and their minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from tpdask.analysis.bots import BotRules
+from tpdask.lake import write_part
+from tpdask.partition import bucket_of
+
+VIEWERS_SCHEMA = pa.schema([
+    ("viewer", pa.string()), ("minutes", pa.float64()),
+    ("hours", pa.list_(pa.float64(), 24)), ("reasons", pa.list_(pa.string())),
+])
+PAIRS_SCHEMA = pa.schema([
+    ("viewer", pa.string()), ("streamer", pa.string()), ("minutes", pa.float64()),
+    ("bot", pa.bool_()),
+])
+
+
+@dataclass(frozen=True)
+class ContributionTask:
+    day: str
+    part: str                    # a lake viewer_days part file
+    times: tuple[int, ...]       # the day's T
+    interval: int
+    rules: BotRules
+    out_dir: str                 # the run's contributions folder of the day
+    buckets: int
+
+
+@dataclass
+class ContributionReport:
+    viewers: int = 0
+    bots: dict = field(default_factory=dict)              # reason → viewers
+    streamers: dict = field(default_factory=dict)         # streamer → [viewers, minutes]
+    all_streamers: list = field(default_factory=list)     # every streamer with a record
+    bot_viewers: list = field(default_factory=list)       # (viewer, reasons) of the bots
+
+
+@dataclass
+class _Flat:
+    """A lake part flattened: one row per viewer, per (viewer, streamer) pair, per k."""
+
+    viewers: pa.Array            # string, one per viewer row
+    minutes: np.ndarray          # viewer-day minutes
+    samples: np.ndarray          # viewer-day samples
+    pair_viewer: np.ndarray      # viewer row of each pair
+    pair_streamer: pa.Array      # string
+    pair_minutes: np.ndarray
+    k_viewer: np.ndarray         # viewer row of each (pair, k) membership
+    k: np.ndarray                # its sample index
+
+
+def flatten(table: pa.Table, times: np.ndarray) -> _Flat:
+    streamers = table.column("streamers").combine_chunks()
+    pair_viewer = np.asarray(pc.list_parent_indices(streamers))
+    pairs = streamers.flatten()
+    sessions = pairs.field("sessions")
+    session_pair = np.asarray(pc.list_parent_indices(sessions))
+    bounds = np.asarray(sessions.flatten().flatten()).reshape(-1, 2)
+    first = np.searchsorted(times, bounds[:, 0])
+    lengths = np.searchsorted(times, bounds[:, 1]) - first + 1
+    starts = np.cumsum(lengths) - lengths
+    k = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(starts - first, lengths)
+    return _Flat(
+        viewers=table.column("viewer").combine_chunks(),
+        minutes=np.asarray(table.column("minutes"), dtype=np.float64),
+        samples=np.asarray(table.column("samples"), dtype=np.int64),
+        pair_viewer=pair_viewer,
+        pair_streamer=pairs.field("streamer"),
+        pair_minutes=np.asarray(pairs.field("minutes"), dtype=np.float64),
+        k_viewer=np.repeat(pair_viewer[session_pair], lengths),
+        k=k,
+    )
+
+
+def _union(flat: _Flat, n_times: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (viewer, k) of the day, with how many streams listed the viewer at that k."""
+    keys = flat.k_viewer.astype(np.int64) * max(n_times, 1) + flat.k
+    keys.sort()
+    if len(keys) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    counts = np.diff(np.r_[starts, len(keys)])
+    distinct = keys[starts]
+    return distinct // max(n_times, 1), distinct % max(n_times, 1), counts
+
+
+def bot_reasons(flat: _Flat, union: tuple, rules: BotRules, interval: int) -> list[list[str]]:
+    """Sorted reasons per viewer row (empty list: not a bot that day)."""
+    n = len(flat.viewers)
+    union_viewer, _, streams_at_k = union
+    most = np.zeros(n, dtype=np.int64)
+    np.maximum.at(most, union_viewer, streams_at_k)
+    concurrent = most > rules.concurrent
+    always_on = flat.samples * interval >= rules.hours * 3600
+    known = np.asarray(pc.is_in(flat.viewers, value_set=pa.array(rules.known, pa.string())),
+                       dtype=bool)
+    reasons: list[list[str]] = [[] for _ in range(n)]
+    for name, mask in (("always_on", always_on), ("concurrent", concurrent), ("known", known)):
+        for i in np.flatnonzero(mask).tolist():
+            reasons[i].append(name)
+    return reasons
+
+
+def hours_of_day(flat: _Flat, union: tuple, times: np.ndarray, interval: int) -> np.ndarray:
+    """(viewers, 24) minutes per UTC hour, each k of the viewer's union at the hour of T[k]."""
+    union_viewer, union_k, _ = union
+    hour = (times[union_k] % 86400) // 3600
+    counts = np.bincount(union_viewer * 24 + hour, minlength=len(flat.viewers) * 24)
+    return counts.reshape(-1, 24) * (interval / 60)
+
+
+def contribute(task: ContributionTask) -> ContributionReport:
+    """Run phase A on one lake part; writes its contribution files, returns the tallies."""
+    table = pq.read_table(task.part)
+    times = np.asarray(task.times, dtype=np.int64)
+    flat = flatten(table, times)
+    union = _union(flat, len(times))
+    reasons = bot_reasons(flat, union, task.rules, task.interval)
+    hours = hours_of_day(flat, union, times, task.interval)
+    is_bot = np.array([bool(r) for r in reasons], dtype=bool)
+    report = ContributionReport(viewers=len(flat.viewers))
+    for i in np.flatnonzero(is_bot).tolist():
+        report.bot_viewers.append((flat.viewers[i].as_py(), reasons[i]))
+        for reason in reasons[i]:
+            report.bots[reason] = report.bots.get(reason, 0) + 1
+    viewers = pa.table({
+        "viewer": flat.viewers, "minutes": pa.array(flat.minutes),
+        "hours": pa.FixedSizeListArray.from_arrays(pa.array(hours.ravel(), pa.float64()), 24),
+        "reasons": pa.array(reasons, pa.list_(pa.string())),
+    }, schema=VIEWERS_SCHEMA)
+    pair_viewer_names = flat.viewers.take(pa.array(flat.pair_viewer))
+    report.all_streamers = pc.unique(flat.pair_streamer).to_pylist()
+    own = np.asarray(pc.equal(pair_viewer_names, flat.pair_streamer), dtype=bool)
+    pairs = pa.table({
+        "viewer": pair_viewer_names, "streamer": flat.pair_streamer,
+        "minutes": pa.array(flat.pair_minutes), "bot": pa.array(is_bot[flat.pair_viewer]),
+    }, schema=PAIRS_SCHEMA).filter(pa.array(~own))
+    report.streamers = _streamer_tallies(pairs)
+    _write_by_bucket(task, "viewers", viewers)
+    _write_by_bucket(task, "pairs", pairs)
+    return report
+
+
+def _streamer_tallies(pairs: pa.Table) -> dict:
+    """streamer → [non-bot viewers, their minutes] (each pair is one distinct viewer)."""
+    counted = pairs.filter(pc.invert(pairs.column("bot"))).group_by("streamer").aggregate(
+        [("viewer", "count"), ("minutes", "sum")])
+    return {s: [v, m] for s, v, m in zip(counted.column("streamer").to_pylist(),
+                                         counted.column("viewer_count").to_pylist(),
+                                         counted.column("minutes_sum").to_pylist())}
+
+
+def _write_by_bucket(task: ContributionTask, kind: str, table: pa.Table) -> None:
+    """One file per state bucket, always (so a re-run task replaces exactly its files)."""
+    bucket = bucket_of(table.column("viewer").combine_chunks(), task.buckets) if len(table) \
+        else np.zeros(0, dtype=np.int32)
+    part = Path(task.part).stem.removeprefix("part-")
+    for b in range(task.buckets):
+        rows = table.filter(pa.array(bucket == b))
+        write_part(task.out_dir, f"{kind}-b{b:03d}-p{part}.parquet", rows)

@@ -1,0 +1,217 @@
+"""Phase B of the analyser: merge days' contributions into one state bucket.
+
+A bucket's state (``lake/analysis/state/bucket=<b>/``) is mergeable by construction:
+
+- ``viewers.parquet``: per viewer, first_day (min), last_day (max), days_active (sum),
+  minutes (sum), hours (24 sums) and bot (union of reasons);
+- ``pairs.parquet``: per viewer and streamer, minutes (sum) and first_day (min), which
+  gives both the profile's streamers and whether a viewer is new to a streamer;
+- the days merged, with the lake run each came from, in the files' metadata.
+
+Merging a day is keyed by the day, so merging in any order gives the same state, and a
+day already merged from the same run is skipped. A day processed again (another run) or
+gone from the lake makes the bucket rebuild from every day's contributions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from tpdask.analysis.contributions import PAIRS_SCHEMA, VIEWERS_SCHEMA
+from tpdask.lake import swap_dir, write_part
+
+STATE_VIEWERS = pa.schema([
+    ("viewer", pa.string()), ("first_day", pa.string()), ("last_day", pa.string()),
+    ("days_active", pa.int64()), ("minutes", pa.float64()),
+    ("hours", pa.list_(pa.float64(), 24)), ("bot", pa.list_(pa.string())),
+])
+STATE_PAIRS = pa.schema([
+    ("viewer", pa.string()), ("streamer", pa.string()), ("minutes", pa.float64()),
+    ("first_day", pa.string()),
+])
+TOP_STREAMERS = 10
+
+
+@dataclass(frozen=True)
+class MergeTask:
+    bucket: int
+    state_dir: str                       # lake/analysis/state
+    days: tuple[tuple[str, str, str], ...]   # every processed day: (day, lake run, contrib dir)
+    report_days: tuple[str, ...]         # days whose new/returning viewers are wanted
+    store: str                           # where the changed profiles go
+    run: str
+
+
+@dataclass
+class MergeReport:
+    bucket: int
+    merged: list = field(default_factory=list)       # days merged in this run
+    rebuilt: bool = False
+    profiles: int = 0                                # profiles written to the store
+    new_returning: dict = field(default_factory=dict)  # day → streamer → [new, returning]
+
+
+def bucket_dir(state_dir: str, bucket: int) -> Path:
+    return Path(state_dir) / f"bucket={bucket:03d}"
+
+
+def read_state(folder: Path) -> tuple[pa.Table, pa.Table, dict[str, str]]:
+    """The bucket's viewers and pairs tables, and the days merged into them (day → run)."""
+    if not (folder / "viewers.parquet").exists():
+        return STATE_VIEWERS.empty_table(), STATE_PAIRS.empty_table(), {}
+    viewers = pq.read_table(folder / "viewers.parquet")
+    merged = json.loads((viewers.schema.metadata or {}).get(b"merged", b"{}"))
+    return viewers.cast(STATE_VIEWERS), pq.read_table(folder / "pairs.parquet"), merged
+
+
+def merge_bucket(task: MergeTask) -> MergeReport:
+    """Bring one bucket's state up to date with the lake; write the profiles that changed."""
+    report = MergeReport(bucket=task.bucket)
+    folder = bucket_dir(task.state_dir, task.bucket)
+    viewers, pairs, merged = read_state(folder)
+    current = {day: run for day, run, _ in task.days}
+    if any(current.get(day) != run for day, run in merged.items()):
+        viewers, pairs, merged = STATE_VIEWERS.empty_table(), STATE_PAIRS.empty_table(), {}
+        report.rebuilt = True
+    todo = [(day, run, contrib) for day, run, contrib in task.days if merged.get(day) != run]
+    if todo:
+        day_viewers = [_day_viewers(day, contrib, task.bucket) for day, _, contrib in todo]
+        day_pairs = [_day_pairs(day, contrib, task.bucket) for day, _, contrib in todo]
+        viewers = merge_viewers([viewers, *day_viewers])
+        pairs = merge_pairs([pairs, *day_pairs])
+        merged.update((day, run) for day, run, _ in todo)
+        _write_state(folder, task.run, viewers, pairs, merged)
+        report.merged = [day for day, _, _ in todo]
+        changed = pa.concat_tables(day_viewers).column("viewer")
+        report.profiles = _write_profiles(task.store, viewers, pairs, changed)
+    contrib_of = {day: contrib for day, _, contrib in task.days}
+    for day in task.report_days:
+        report.new_returning[day] = new_and_returning(
+            _read(contrib_of[day], "pairs", task.bucket, PAIRS_SCHEMA), pairs, day)
+    return report
+
+
+def _read(contrib: str, kind: str, bucket: int, schema: pa.Schema) -> pa.Table:
+    files = sorted(Path(contrib).glob(f"{kind}-b{bucket:03d}-p*.parquet"))
+    tables = [pq.read_table(f).cast(schema) for f in files]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def _day_viewers(day: str, contrib: str, bucket: int) -> pa.Table:
+    t = _read(contrib, "viewers", bucket, VIEWERS_SCHEMA)
+    days = pa.array([day] * len(t), pa.string())
+    return pa.table({"viewer": t.column("viewer"), "first_day": days, "last_day": days,
+                     "days_active": pa.array(np.ones(len(t), dtype=np.int64)),
+                     "minutes": t.column("minutes"), "hours": t.column("hours"),
+                     "bot": t.column("reasons")}, schema=STATE_VIEWERS)
+
+
+def _day_pairs(day: str, contrib: str, bucket: int) -> pa.Table:
+    t = _read(contrib, "pairs", bucket, PAIRS_SCHEMA)
+    return pa.table({"viewer": t.column("viewer"), "streamer": t.column("streamer"),
+                     "minutes": t.column("minutes"),
+                     "first_day": pa.array([day] * len(t), pa.string())}, schema=STATE_PAIRS)
+
+
+def merge_viewers(tables: list[pa.Table]) -> pa.Table:
+    """Per viewer: min first_day, max last_day, summed days/minutes/hours, union of reasons."""
+    t = pa.concat_tables(tables)
+    sums = t.group_by("viewer").aggregate([
+        ("first_day", "min"), ("last_day", "max"), ("days_active", "sum"), ("minutes", "sum")])
+    sums = sums.sort_by("viewer")
+    viewer = sums.column("viewer").combine_chunks()
+    code = np.asarray(pc.index_in(t.column("viewer"), value_set=viewer))
+    hours = np.zeros((len(viewer), 24))
+    np.add.at(hours, code, np.asarray(t.column("hours").combine_chunks().flatten()).reshape(-1, 24))
+    reasons: list[set] = [set() for _ in range(len(viewer))]
+    bot = t.column("bot").combine_chunks()
+    for i in np.flatnonzero(np.asarray(pc.list_value_length(bot).fill_null(0)) > 0).tolist():
+        reasons[code[i]].update(bot[i].as_py())
+    return pa.table({
+        "viewer": viewer, "first_day": sums.column("first_day_min"),
+        "last_day": sums.column("last_day_max"), "days_active": sums.column("days_active_sum"),
+        "minutes": sums.column("minutes_sum"),
+        "hours": pa.FixedSizeListArray.from_arrays(pa.array(hours.ravel()), 24),
+        "bot": pa.array([sorted(r) for r in reasons], pa.list_(pa.string())),
+    }, schema=STATE_VIEWERS)
+
+
+def merge_pairs(tables: list[pa.Table]) -> pa.Table:
+    t = pa.concat_tables(tables)
+    merged = t.group_by(["viewer", "streamer"]).aggregate([("minutes", "sum"), ("first_day", "min")])
+    merged = merged.rename_columns(["viewer", "streamer", "minutes", "first_day"])
+    return merged.sort_by([("viewer", "ascending"), ("streamer", "ascending")]).cast(STATE_PAIRS)
+
+
+def new_and_returning(day_pairs: pa.Table, state_pairs: pa.Table, day: str) -> dict:
+    """streamer → [new, returning] over the day's non-bot viewers: new when the viewer's
+    first day with the streamer (over every merged day) is this day."""
+    viewers = day_pairs.filter(pc.invert(day_pairs.column("bot"))).select(["viewer", "streamer"])
+    joined = viewers.join(state_pairs.select(["viewer", "streamer", "first_day"]),
+                          ["viewer", "streamer"], join_type="left outer")
+    is_new = pc.fill_null(pc.equal(joined.column("first_day"), day), True)
+    counted = pa.table({"streamer": joined.column("streamer"), "new": is_new.cast(pa.int64()),
+                        "one": pa.array(np.ones(len(joined), dtype=np.int64))}).group_by(
+        "streamer").aggregate([("new", "sum"), ("one", "sum")])
+    return {s: [n, total - n] for s, n, total in zip(counted.column("streamer").to_pylist(),
+                                                     counted.column("new_sum").to_pylist(),
+                                                     counted.column("one_sum").to_pylist())}
+
+
+def _write_state(folder: Path, run: str, viewers: pa.Table, pairs: pa.Table,
+                 merged: dict[str, str]) -> None:
+    new = folder.with_name(f".{folder.name}.{run}")
+    meta = {"merged": json.dumps(dict(sorted(merged.items())))}
+    write_part(new, "viewers.parquet", viewers.replace_schema_metadata(meta))
+    write_part(new, "pairs.parquet", pairs)
+    swap_dir(new, folder)
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def profile_docs(viewers: pa.Table, pairs: pa.Table, only: pa.Array | None = None) -> dict:
+    """viewer → its profile document (the analytics contract's fields)."""
+    if only is not None:
+        viewers = viewers.filter(pc.is_in(viewers.column("viewer"), value_set=pc.unique(only)))
+        pairs = pairs.filter(pc.is_in(pairs.column("viewer"), value_set=pc.unique(only)))
+    by_viewer = _streamer_minutes(pairs)
+    docs = {}
+    for row in viewers.to_pylist():
+        streamers = by_viewer.get(row["viewer"], [])
+        ranked = sorted(streamers, key=lambda sm: (-sm[1], sm[0]))[:TOP_STREAMERS]
+        total = sum(m for _, m in streamers)
+        docs[row["viewer"]] = {
+            "viewer": row["viewer"], "first_day": row["first_day"], "last_day": row["last_day"],
+            "days_active": row["days_active"], "minutes": _number(row["minutes"]),
+            "streamers": {s: _number(m) for s, m in ranked},
+            "main_streamer": ranked[0][0] if ranked else None,
+            "loyalty": ranked[0][1] / total if ranked and total else None,
+            "hours": [_number(h) for h in row["hours"]],
+            "bot": row["bot"] or None,
+        }
+    return docs
+
+
+def _streamer_minutes(pairs: pa.Table) -> dict[str, list[tuple[str, float]]]:
+    out: dict[str, list[tuple[str, float]]] = {}
+    for v, s, m in zip(pairs.column("viewer").to_pylist(), pairs.column("streamer").to_pylist(),
+                       pairs.column("minutes").to_pylist()):
+        out.setdefault(v, []).append((s, m))
+    return out
+
+
+def _write_profiles(store_uri: str, viewers: pa.Table, pairs: pa.Table, changed: pa.Array) -> int:
+    from tpdask.stores import store_for
+
+    docs = profile_docs(viewers, pairs, changed)
+    store_for(store_uri).upsert_results("profiles", "", docs)
+    return len(docs)
