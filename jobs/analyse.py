@@ -170,7 +170,7 @@ def streamer_days(config: Config, day: str, parts: list[ContributionReport],
         docs[s] = {
             "streamer": s, "day": day, "samples": st.get("samples", 0), "viewers": viewers,
             "minutes": int(minutes) if float(minutes).is_integer() else minutes,
-            "avg_chatters": st.get("avg_chatters", 0), "peak_chatters": st.get("peak_chatters", 0),
+            "avg_chatters": st.get("avg_chatters", 0.0), "peak_chatters": st.get("peak_chatters", 0),
             "new_viewers": new, "returning_viewers": returning,
             "avg_viewer_count": st.get("avg_viewer_count"),
             "peak_viewer_count": st.get("peak_viewer_count"), "games": st.get("games", {}),

@@ -18,10 +18,6 @@ def read_streams(lake_dir: Path | str, day: str) -> pa.Table:
     return pa.concat_tables(tables) if tables else lake.STREAMS_SCHEMA.empty_table()
 
 
-def _number(value: float) -> int | float:
-    return int(value) if float(value).is_integer() else float(value)
-
-
 def stream_stats(streams: pa.Table) -> dict[str, dict]:
     """streamer → samples, avg/peak chatters (over the samples with at least one login),
     avg/peak viewer count and games (over the samples that list the stream).
@@ -52,9 +48,9 @@ def _summary(s: dict) -> dict:
     chatters, counts = s["chatters"], s["viewer_counts"]
     return {
         "samples": len(chatters),
-        "avg_chatters": _number(sum(chatters) / len(chatters)) if chatters else 0,
+        "avg_chatters": sum(chatters) / len(chatters) if chatters else 0.0,
         "peak_chatters": max(chatters, default=0),
-        "avg_viewer_count": _number(sum(counts) / len(counts)) if counts else None,
+        "avg_viewer_count": sum(counts) / len(counts) if counts else None,
         "peak_viewer_count": max(counts) if counts else None,
         "games": dict(sorted(s["games"].items())),
     }
