@@ -39,6 +39,12 @@ JOB_KEYS = ("job", "day", "status", "report", "started_at", "finished_at")
 #: Records per write batch (one SQLite transaction, one MongoDB ``bulk_write``).
 BATCH_SIZE = 1000
 
+#: The keys of an account status, in the order stores give them back.
+STATUS_KEYS = ("viewer", "user_id", "status", "login_now", "checked_at")
+
+#: What the verifier may find an account to be (see the account status contract).
+STATUSES = ("active", "renamed", "gone")
+
 
 class Store(ABC):
     """A serving store: viewer-day records plus the job ledger.
@@ -122,6 +128,54 @@ class Store(ABC):
     def result_scopes(self, kind: str) -> list[str]:
         """The scopes that hold documents of ``kind``, sorted (the analysed days, periods)."""
 
+    # -- account status: what the verifier keeps -----------------------------------------
+    # An account is a viewer login of a published day. Its status is a dict of STATUS_KEYS:
+    # ``status`` one of STATUSES, ``user_id`` and ``login_now`` None when unknown,
+    # ``checked_at`` unix seconds (float). Every change of (status, user_id, login_now) is
+    # appended to a history, readable by login and by user id, so a renamed account's
+    # history follows its id.
+
+    @abstractmethod
+    def unsynced_days(self) -> list[str]:
+        """Published days whose viewers are not in the accounts yet, sorted: never synced,
+        or published again (another load, or another record count) since."""
+
+    @abstractmethod
+    def sync_accounts(self, day: str, ids: Iterable[tuple[str, str]] = ()) -> int:
+        """Add the viewers of ``day``'s published records to the accounts (never checked),
+        give the accounts whose user id is unknown the one ``ids`` pairs (viewer, user_id)
+        name, and note the day as synced. Idempotent; returns how many accounts are new."""
+
+    @abstractmethod
+    def accounts_to_check(
+        self, limit: int, before: float | None = None
+    ) -> list[tuple[str, str | None]]:
+        """Up to ``limit`` (viewer, user_id or None): the never-checked first (by viewer),
+        then those checked before ``before`` (any time when None), oldest check first."""
+
+    @abstractmethod
+    def write_statuses(self, statuses: list[dict[str, Any]]) -> int:
+        """Store the statuses (upsert by viewer); append a history entry for each whose
+        (status, user_id, login_now) differs from the stored one. Returns the changes.
+
+        Safe to repeat after a kill: a change is never recorded twice."""
+
+    @abstractmethod
+    def iter_statuses(self, viewer: str | None = None) -> Iterator[dict[str, Any]]:
+        """The checked accounts' statuses (STATUS_KEYS), sorted by viewer; ``viewer``
+        filters (served by an index)."""
+
+    @abstractmethod
+    def status_history(
+        self, viewer: str | None = None, user_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """History entries ``{"viewer", "user_id", "status", "login_now", "at"}``, oldest
+        first, of a login and/or of a user id (every login it had), both indexed."""
+
+    @abstractmethod
+    def status_counts(self) -> dict[str, int]:
+        """How many accounts have each status, never-checked ones as ``"unchecked"``."""
+
     def record_job(
         self,
         job: str,
@@ -196,6 +250,21 @@ def check_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             )
         by_key[(record["day"], record["viewer"])] = record
     return list(by_key.values())
+
+
+def check_statuses(statuses: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Validate account statuses (keys, status, types) and keep the last one of each viewer."""
+    by_viewer: dict[str, dict[str, Any]] = {}
+    for status in statuses:
+        if set(status) != set(STATUS_KEYS) or status["status"] not in STATUSES or not (
+            isinstance(status["checked_at"], (int, float))
+        ):
+            raise StoreError(
+                f"not an account status (keys {list(STATUS_KEYS)}, status one of "
+                f"{list(STATUSES)}, checked_at unix seconds): {str(status)[:200]}"
+            )
+        by_viewer[status["viewer"]] = {**status, "checked_at": float(status["checked_at"])}
+    return list(by_viewer.values())
 
 
 def batched(items: list[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]]:

@@ -48,6 +48,7 @@ from pymongo.errors import (
 )
 
 from tpdask.errors import ConfigError, StoreError
+from tpdask.stores.accounts_mongo import AccountsMongoMixin
 from tpdask.stores.base import RECORD_KEYS, Store, batched, check_records, redact_uri
 
 #: The database used when the URI names none.
@@ -66,7 +67,7 @@ INDEX_NOT_FOUND = 27
 SERVER_SELECTION_TIMEOUT_MS = 5000
 
 
-class MongoStore(Store):
+class MongoStore(AccountsMongoMixin, Store):
     """The store in the database named by ``uri`` (``mongodb://host:port/dbname``)."""
 
     def __init__(self, uri: str, create: bool = True) -> None:
@@ -118,6 +119,7 @@ class MongoStore(Store):
                      ("key", pymongo.ASCENDING)], name="kind_scope_key")
                 self._results.create_index(
                     [("kind", pymongo.ASCENDING), ("key", pymongo.ASCENDING)], name="kind_key")
+                self._create_account_indexes()
         except (StoreError, ConfigError):
             self.close()
             raise

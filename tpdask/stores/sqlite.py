@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from tpdask.errors import StoreError
+from tpdask.stores.accounts_sqlite import ACCOUNT_MIGRATION, AccountsSQLiteMixin
 from tpdask.stores.base import RECORD_KEYS, Store, batched, check_records
 
 #: How long a connection waits for another writer's lock before giving up.
@@ -110,6 +111,7 @@ MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
             "CREATE INDEX results_kind_key ON results (kind, key, scope)",
         ),
     ),
+    ACCOUNT_MIGRATION,  # 4: accounts, their history, the days synced (accounts_sqlite.py)
 ]
 
 _UPSERT = (
@@ -151,7 +153,7 @@ def _switch_to_wal(conn: sqlite3.Connection) -> None:
         return
 
 
-class SQLiteStore(Store):
+class SQLiteStore(AccountsSQLiteMixin, Store):
     """The store in one SQLite file at ``path`` (its folder is created when missing)."""
 
     def __init__(self, path: str | Path) -> None:
