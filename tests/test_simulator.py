@@ -426,3 +426,26 @@ def test_the_public_surface_is_deliberate():
     assert sorted(simulator.__all__) == ["DEFAULT_START_HOUR", "SimClock", "SimOptions",
                                          "Simulator", "parse_start"]
     assert simulator.parse_start(DAY, "12:00") == NOON and simulator.parse_start(DAY, None) is None
+
+
+def test_accounts_renamed_or_removed_while_running_answer_as_twitch_would():
+    with running() as sim:
+        accounts = sim.world.accounts
+        actives = [x for x in sorted(accounts.original) if sim.account_status(x) == "active"]
+        ann, bob = actives[100], actives[101]
+        token = app_token(sim)
+        accounts.rename(ann, "ann_renamed")
+        accounts.remove(bob, "suspended")
+        by_login = helix(sim, "/users", token, login=[ann, "ann_renamed", bob]).json()["data"]
+        assert [(u["login"], u["id"]) for u in by_login] == [("ann_renamed", accounts.id_of(ann))]
+        by_id = helix(sim, "/users", token, id=[accounts.id_of(bob)]).json()["data"]
+        assert by_id == []
+        assert sim.account_status(ann) == "renamed" and sim.account_status(bob) == "suspended"
+        truth = requests.get(sim.urls["control_url"] + "/accounts").json()
+        assert truth["renamed"][ann] == "ann_renamed" and bob in truth["suspended"]
+        accounts.rename("ann_renamed", "ann_again")  # renamed twice: the chat login maps on
+        assert accounts.summary()["renamed"][ann] == "ann_again"
+        with pytest.raises(ValueError):
+            accounts.rename("ann_again", actives[102])  # taken
+        with pytest.raises(KeyError):
+            accounts.remove(bob)  # already gone

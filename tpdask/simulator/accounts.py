@@ -5,11 +5,16 @@ seen in a chat.  User ids never change; a renamed account answers its id with a 
 login and its old login is unknown; suspended and deleted accounts are simply absent.
 Which account suffers what is a pure function of (seed, user id), so it does not depend
 on the scale, the day or the order of requests.  Streamers, bots and the moderator are
-never touched, so the streams and chats stay consistent.
+never touched, so the streams and chats stay consistent.  Tests can also change an
+account while the simulator runs (:meth:`Accounts.rename`, :meth:`Accounts.remove`), as a
+user or Twitch would between two runs of the verifier; ``status_of`` and ``summary`` then
+tell the new truth.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +74,7 @@ class Accounts:
                 self.status[uid] = SUSPENDED if kind == 2 else DELETED
         self._by_login: dict[str, str] = {login: uid for uid, login in self._by_id.items()
                                           if self.status.get(uid) not in (SUSPENDED, DELETED)}
+        self._lock = threading.Lock()
 
     def _new_login(self, old: str, salt: int) -> str:
         """A fresh valid login derived from ``old`` that no account uses."""
@@ -105,6 +111,46 @@ class Accounts:
         if uid is None:
             raise KeyError(original_login)
         return self.status.get(uid, ACTIVE)
+
+    # ------------------------------------------------------------ changes (tests)
+    def rename(self, login: str, new: str) -> None:
+        """The live account using ``login`` takes the login ``new`` from now on (what a
+        user does on Twitch between two checks); its id stays."""
+        new = new.lower()
+        if not re.fullmatch(r"[a-z0-9_]{1,25}", new):
+            raise ValueError(f"{new!r} is not a valid login")
+        with self._lock:
+            uid = self._live_id(login)
+            if new in self._by_login or new in self.original:
+                raise ValueError(f"login {new!r} is taken")
+            del self._by_login[login.lower()]
+            self._by_login[new], self._by_id[uid] = uid, new
+            original = self._by_id_original[uid]
+            self.renamed[original] = new
+            self.status[uid] = RENAMED
+
+    def remove(self, login: str, status: str = DELETED) -> None:
+        """Suspend or delete the live account using ``login``: /helix/users stops answering it."""
+        if status not in (SUSPENDED, DELETED):
+            raise ValueError(f"status must be {SUSPENDED!r} or {DELETED!r}, got {status!r}")
+        with self._lock:
+            uid = self._live_id(login)
+            del self._by_login[login.lower()]
+            self.renamed.pop(self._by_id_original[uid], None)
+            self.status[uid] = status
+
+    def _live_id(self, login: str) -> str:
+        uid = self._by_login.get(login.lower())
+        if uid is None:
+            raise KeyError(f"no live account uses the login {login!r}")
+        return uid
+
+    @property
+    def _by_id_original(self) -> dict[str, str]:
+        """id -> the login it had in the chats (built on first change)."""
+        if not hasattr(self, "_original_of"):
+            self._original_of = {uid: login for login, uid in self.original.items()}
+        return self._original_of
 
     def summary(self) -> dict:
         """Ground truth for tests: renamed old -> new, and the absent logins."""
