@@ -281,5 +281,5 @@ def run(config: Config, day: str, scheduler: str | None = None, workers: int | N
     if scheduler and config.store.startswith("sqlite:"):
         log(f"warning: SQLite store {config.store} with scheduler {scheduler}: every worker "
             "must run on this machine; use a MongoDB store for a cluster of machines")
-    with dask_executor(scheduler, workers, log) as executor:
+    with dask_executor(scheduler, workers, log, dashboard_host=config.dashboard_host) as executor:
         return process_day(config, day, executor, log)

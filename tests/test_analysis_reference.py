@@ -1,4 +1,4 @@
-"""The analytics contract of DESIGN.md, sentence by sentence, on hand-made days.
+"""The analytics contract of docs/contracts.md, sentence by sentence, on hand-made days.
 
 Every expected value is computed by hand in a comment next to it, from the two days
 below. The module under test is tpdask/analysis_reference.py, the oracle of the fast

@@ -1,4 +1,4 @@
-"""The inversion rule of DESIGN.md, one case per test, through the real day job (in-process)."""
+"""The inversion rule of docs/contracts.md, one case per test, through the real day job (in-process)."""
 
 from __future__ import annotations
 

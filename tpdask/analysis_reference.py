@@ -1,4 +1,4 @@
-"""A plain-Python reference of the analytics contract of DESIGN.md, from raw samples.
+"""A plain-Python reference of the analytics contract of docs/contracts.md, from raw samples.
 
 Slow and obvious on purpose: it is the oracle the fast (Dask) analyser is tested against.
 Everything starts from `samples_by_day` (day "YYYY-MM-DD" -> that day's contract-v1 sample

@@ -28,7 +28,8 @@ COMMANDS = (
     ("demo", "collect a simulated day from the Twitch simulator, archive, process, summarise"),
     ("archive", "pack a day's samples into archive/<day>.7z, verified, then delete them"),
     ("process", "turn a day's samples into viewer-days in the lake and the store (Dask)"),
-    ("export", "export viewer_days of a day as JSON lines"),
+    ("analyse", "bots, streamer-day statistics and profiles from processed days (Dask)"),
+    ("export", "export viewer_days, bots, streamer_days, overlap or profiles as JSON lines"),
     ("import_tmi", "turn old tmi chatters dumps (DIR/<channel>/…) into samples"),
     ("bench", "time the day job at a given scale from a .7z archive, against a baseline"),
     ("status", "what the store holds: days, and the last job runs"),
@@ -52,10 +53,13 @@ class Tpdask:
                  interval: int | None = None, max_gap: int | None = None,
                  helix_url: str | None = None, auth_url: str | None = None,
                  irc_url: str | None = None, tmi_url: str | None = None,
-                 dashboard_host: str | None = None):
+                 dashboard_host: str | None = None, bot_concurrent: int | None = None,
+                 bot_hours: float | None = None, bot_list: str | tuple | None = None):
         self._given = dict(data_dir=data_dir, store=store, interval=interval, max_gap=max_gap,
                            helix_url=helix_url, auth_url=auth_url, irc_url=irc_url,
-                           tmi_url=tmi_url, dashboard_host=dashboard_host)
+                           tmi_url=tmi_url, dashboard_host=dashboard_host,
+                           bot_concurrent=bot_concurrent, bot_hours=bot_hours,
+                           bot_list=bot_list)
 
     def _config(self) -> settings.Config:
         return settings.resolve(**self._given)
@@ -136,22 +140,37 @@ class Tpdask:
                              scheduler=scheduler, workers=workers, local=local)
         print_report(report)
 
-    def export(self, what: str, day: str | int | None = None, out: str | None = None) -> None:
-        """Export `viewer_days` of --day D as JSON lines, to --out FILE or standard output (-).
+    def analyse(self, day: str | int | None = None, since: str | int | None = None,
+                until: str | int | None = None, scheduler: str | None = None,
+                workers: int | None = None, local: bool = False) -> None:
+        """Analyse --day D (default yesterday UTC) or every processed day of --since D1 --until D2.
 
-        A day the store holds no records of is an error (exit 3), and no file is written.
+        Computes each day's bots and streamer statistics and merges every processed day into
+        the viewer profiles, on a local Dask cluster or --scheduler tcp://host:8786; --workers
+        N, --local as for process. Bot rules: the bot_concurrent, bot_hours, bot_list settings.
         """
-        from tpdask.export import export_viewer_days
+        from jobs.analyse import run
 
-        if what != "viewer_days":
-            raise ConfigError(f"cannot export {what!r}; this version exports: viewer_days")
-        if day is None:
-            raise ConfigError("export viewer_days needs --day YYYY-MM-DD")
-        the_day = parse_day(day)
+        config = self._config()
+        report = run(config, analyse_days(config, day, since, until), scheduler=scheduler,
+                     workers=workers, local=local, rules=config.bot_rules())
+        print_analyse_report(report)
+
+    def export(self, what: str, day: str | int | None = None, since: str | int | None = None,
+               until: str | int | None = None, min_minutes: float = 10, bots: bool = False,
+               viewer: str | None = None, out: str | None = None) -> None:
+        """Export WHAT as JSON lines, to --out FILE (written atomically) or standard output (-).
+
+        viewer_days --day D, bots --day D, streamer_days --day D, overlap --since D1 --until
+        D2 [--min_minutes 10] [--bots], profiles [--viewer LOGIN]. Nothing to export (a day
+        not processed or not analysed, an unknown viewer) is an error (exit 3), no file written.
+        """
         target = None if out in (None, "-") else str(out)
-        count = export_viewer_days(self._existing_config(), the_day, target)
+        count = run_export(self._existing_config(), str(what), day=day, since=since,
+                           until=until, min_minutes=min_minutes, bots=bots, viewer=viewer,
+                           out=target)
         if target:
-            print(f"wrote {count} viewer-day records to {target}", file=sys.stderr)
+            print(f"wrote {count} {what} records to {target}", file=sys.stderr)
 
     def demo(self, day: str | int = "2022-08-01", scale: float = 0.02, workers: int = 2,
              speed: float = 800) -> None:
@@ -245,6 +264,68 @@ class Tpdask:
         sim.serve_forever()
 
 
+EXPORTS = ("viewer_days", "bots", "streamer_days", "overlap", "profiles")
+
+
+def run_export(config: settings.Config, what: str, day: str | int | None,
+               since: str | int | None, until: str | int | None, min_minutes: float,
+               bots: bool, viewer: str | None, out: str | None) -> int:
+    """Check that WHAT gets the flags it needs (and no other), then export it."""
+    from tpdask.analysis.export import export_day_results, export_overlap, export_profiles
+    from tpdask.export import export_viewer_days
+
+    if what not in EXPORTS:
+        raise UsageError(f"cannot export {what!r}; choose one of: {', '.join(EXPORTS)}")
+    given = {"--day": day, "--since": since, "--until": until, "--viewer": viewer,
+             "--bots": bots or None, "--min_minutes": None if min_minutes == 10 else min_minutes}
+    wanted = {"overlap": {"--since", "--until", "--bots", "--min_minutes"},
+              "profiles": {"--viewer"}}.get(what, {"--day"})
+    extra = sorted(flag for flag, value in given.items() if value is not None and flag not in wanted)
+    if extra:
+        raise UsageError(f"export {what} does not take {', '.join(extra)}")
+    if what == "overlap":
+        if since is None or until is None:
+            raise UsageError("export overlap needs --since YYYY-MM-DD --until YYYY-MM-DD")
+        return export_overlap(config, parse_day(since), parse_day(until), float(min_minutes),
+                              bool(bots), out)
+    if what == "profiles":
+        return export_profiles(config, viewer, out)
+    if day is None:
+        raise UsageError(f"export {what} needs --day YYYY-MM-DD")
+    if what == "viewer_days":
+        return export_viewer_days(config, parse_day(day), out)
+    return export_day_results(config, what, parse_day(day), out)
+
+
+def analyse_days(config: settings.Config, day: str | int | None, since: str | int | None,
+                 until: str | int | None) -> list[str]:
+    """The days `analyse` is asked for: --day D, the processed days of --since/--until, or
+    yesterday."""
+    from tpdask.lake import processed_days
+
+    if day is not None and (since is not None or until is not None):
+        raise UsageError("analyse takes --day D or --since D1 --until D2, not both")
+    if (since is None) != (until is None):
+        raise UsageError("analyse --since D1 needs --until D2 (and the other way round)")
+    if since is None:
+        return [parse_day(day) if day is not None else yesterday()]
+    first, last = parse_day(since), parse_day(until)
+    days = [d for d in processed_days(config.lake_dir) if first <= d <= last]
+    if not days:
+        raise ConfigError(f"no processed day in {first} … {last}: run `tpdask process` first")
+    return days
+
+
+def print_analyse_report(report: dict) -> None:
+    print(f"\nanalysed {len(report['days'])} days in {report['seconds']} s on "
+          f"{report['workers']} workers ({report['processed_days']} processed days in the "
+          f"profiles, {report['profiles_written']:,} profiles written)")
+    for day, counts in report["per_day"].items():
+        reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(counts["bot_reasons"].items()))
+        print(f"  {day}: {counts['viewers']:,} viewers, {counts['streamers']} streamers, "
+              f"{counts['bots']:,} bots" + (f" ({reasons})" if reasons else ""))
+
+
 def print_report(report: dict) -> None:
     print(f"\nday {report['day']} processed in {report['seconds']} s on {report['workers']} workers")
     for key in ("samples_read", "files_quarantined", "invalid_entries", "entries",
@@ -289,6 +370,9 @@ def run(argv: list[str]) -> int:
     except NoRecordsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_NO_RECORDS
+    except UsageError as exc:        # a flag combination only the command itself can judge
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except TpdaskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR

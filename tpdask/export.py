@@ -21,8 +21,7 @@ def export_viewer_days(config: Config, day: str, out: str | None = None) -> int:
     """Write the day's viewer-day records as JSON lines, sorted by viewer; returns the count.
 
     The store must exist (it is not created) and hold the day: otherwise NoRecordsError,
-    and nothing is written. To a file, the export is written to a temporary name and
-    renamed at the end, so a reader never sees half an export.
+    and nothing is written.
     """
     with open_store(config.store, create=False) as store:
         records = store.iter_viewer_days(day)
@@ -30,18 +29,26 @@ def export_viewer_days(config: Config, day: str, out: str | None = None) -> int:
         if first is None:
             raise NoRecordsError(f"no viewer-day records of {day} in {redact_uri(config.store)}; "
                                  f"`tpdask process --day {day}` makes them")
-        records = chain([first], records)
-        if out is None:
-            return _write(records, sys.stdout.buffer)
-        target = Path(out)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-        try:
-            with open(tmp, "wb") as f:
-                count = _write(records, f)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        return write_lines(chain([first], records), out)
+
+
+def write_lines(docs: Iterable[dict], out: str | None) -> int:
+    """Write ``docs`` as JSON lines to the file ``out`` or, when None, standard output.
+
+    To a file, the export is written to a temporary name and renamed at the end, so a
+    reader never sees half an export (and a failed export leaves no file).
+    """
+    if out is None:
+        return _write(docs, sys.stdout.buffer)
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            count = _write(docs, f)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
     return count
 
 

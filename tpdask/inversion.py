@@ -1,4 +1,4 @@
-"""The inversion rule of DESIGN.md as numpy kernels: observations in, viewer-days out.
+"""The inversion rule of docs/contracts.md as numpy kernels: observations in, viewer-days out.
 
 Input is columnar: one row per observation (sample ts, streamer code, viewer code), all
 valid and normalised. Codes are ranks in sorted order (viewer code 0 is the
@@ -111,7 +111,7 @@ def minutes(samples: int, interval: int) -> int | float:
 
 
 def records(inv: Inverted, day: str, interval: int) -> Iterator[dict]:
-    """The viewer-day records of DESIGN.md, in viewer order."""
+    """The viewer-day records of docs/contracts.md, in viewer order."""
     names = inv.streamer_names
     pair_offsets = inv.pair_offsets.tolist()
     pair_streamer = inv.pair_streamer.tolist()

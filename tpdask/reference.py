@@ -1,4 +1,4 @@
-"""A plain-Python reference of the inversion rule, written straight from DESIGN.md.
+"""A plain-Python reference of the inversion rule, written straight from docs/contracts.md.
 
 Slow and obvious on purpose: the tests check that the Dask job gives exactly what this
 gives, and `tpdask bench` runs it as the baseline (the whole day in Python dicts, the

@@ -10,7 +10,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from tpdask.analysis.bots import KNOWN_BOTS
+
+if TYPE_CHECKING:
+    from tpdask.analysis.bots import BotRules
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,13 @@ SETTINGS: tuple[Setting, ...] = (
             "base URL of an endpoint serving the old tmi chatters JSON"),
     Setting("dashboard_host", "127.0.0.1", "TPDASK_DASHBOARD_HOST",
             "address the local Dask cluster's dashboard listens on (0.0.0.0: every interface)"),
+    Setting("bot_concurrent", 3, "TPDASK_BOT_CONCURRENT",
+            "a viewer in the chats of more streams than this at one sample is a bot that day", int),
+    Setting("bot_hours", 20.0, "TPDASK_BOT_HOURS",
+            "a viewer present this many hours of a day (samples × interval) is a bot that day",
+            float),
+    Setting("bot_list", ",".join(KNOWN_BOTS), "TPDASK_BOT_LIST",
+            "known bot accounts, comma-separated (default: the shipped list)"),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -59,7 +71,16 @@ class Config:
     irc_url: str = BY_NAME["irc_url"].default
     tmi_url: str = BY_NAME["tmi_url"].default
     dashboard_host: str = BY_NAME["dashboard_host"].default
+    bot_concurrent: int = 3
+    bot_hours: float = 20.0
+    bot_list: str = BY_NAME["bot_list"].default
     extra: dict = field(default_factory=dict)
+
+    def bot_rules(self) -> "BotRules":
+        from tpdask.analysis.bots import BotRules
+
+        known = tuple(sorted({n.strip().lower() for n in self.bot_list.split(",") if n.strip()}))
+        return BotRules(concurrent=self.bot_concurrent, hours=self.bot_hours, known=known)
 
     @property
     def samples_dir(self) -> Path:
@@ -96,17 +117,27 @@ def resolve(**given: Any) -> Config:
             value = os.environ.get(s.env)
         if value is None:
             value = s.default
-        if value is not None and s.kind is int:
-            try:
-                value = int(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"--{s.name} must be a whole number, got {value!r}") from None
-            if value <= 0:
-                raise ConfigError(f"--{s.name} must be positive, got {value}")
+        if value is not None and s.kind in (int, float):
+            value = _positive(s, value)
+        if s.kind is str and isinstance(value, (tuple, list)):   # fire reads a,b as a tuple
+            value = ",".join(str(v) for v in value)
         values[s.name] = value
     data_dir = absolute(str(values.pop("data_dir")))
     store = values.pop("store") or f"sqlite:///{data_dir}/tpdask.sqlite"
     return Config(data_dir=data_dir, store=absolute_store(str(store)), **values)
+
+
+def _positive(s: Setting, value: Any) -> int | float:
+    from tpdask.errors import ConfigError
+
+    what = "a whole number" if s.kind is int else "a number"
+    try:
+        number = s.kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"--{s.name} must be {what}, got {value!r}") from None
+    if not number > 0 or number == float("inf"):
+        raise ConfigError(f"--{s.name} must be positive, got {value}")
+    return number
 
 
 def absolute(path: str) -> Path:
