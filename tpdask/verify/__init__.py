@@ -1,0 +1,27 @@
+"""The verifier: which accounts seen in the chats still exist (the account status contract).
+
+It owns the accounts' statuses: ``verify`` adds the viewers of the published days to the
+store's accounts (with the user ids the lake's ``chatter_ids`` table gives), checks them
+through Helix ``users`` — never-checked first, then the longest unchecked; 100 keys a
+call, ``login=`` first, ``id=`` for those not found by login whose id is known — and
+keeps each status (``active``, ``renamed``, ``gone``) and every change in a history that
+follows the user id. ``export_status`` writes the statuses as JSON lines;
+``account_history`` reads an account's history; ``bench_verify`` measures calls and
+seconds against the simulator.
+
+Modules: resolve.py (what a call asks, what its answer means), run.py (the run: sync,
+calls, ledger), export.py (JSON lines, history), bench.py (the benchmark). The store side
+is tpdask/stores/accounts_sqlite.py and accounts_mongo.py.
+"""
+
+from tpdask.verify.export import account_history, export_status
+from tpdask.verify.run import verify
+
+__all__ = ["account_history", "bench_verify", "export_status", "verify"]
+
+
+def bench_verify(*args, **kwargs):  # noqa: ANN002, ANN003 - see tpdask.verify.bench
+    """See :func:`tpdask.verify.bench.bench_verify` (imported on use: it starts a simulator)."""
+    from tpdask.verify.bench import bench_verify as run
+
+    return run(*args, **kwargs)
