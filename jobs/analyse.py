@@ -125,7 +125,17 @@ def _analyse(config: Config, days: list[str], runs: dict[str, str], executor: Ex
         "seconds": round(time.time() - started, 2),
         "phase_seconds": {"contributions": round(contribution_seconds, 2),
                           "merge": round(merge_seconds, 2)},
+        "merge_task_seconds": _sum_seconds(merges),
     }
+
+
+def _sum_seconds(merges: list[MergeReport]) -> dict:
+    """Task seconds of the merge phase summed over buckets, per step."""
+    total: dict[str, float] = {}
+    for m in merges:
+        for step, seconds in m.seconds.items():
+            total[step] = round(total.get(step, 0) + seconds, 2)
+    return total
 
 
 def _contribution_tasks(config: Config, day: str, run: str, rules: BotRules

@@ -16,6 +16,7 @@ gone from the lake makes the bucket rebuild from every day's contributions.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,7 @@ class MergeReport:
     rebuilt: bool = False
     profiles: int = 0                                # profiles written to the store
     new_returning: dict = field(default_factory=dict)  # day → streamer → [new, returning]
+    seconds: dict = field(default_factory=dict)        # merge, profiles, store, new_returning
 
 
 def bucket_dir(state_dir: str, bucket: int) -> Path:
@@ -74,6 +76,14 @@ def read_state(folder: Path) -> tuple[pa.Table, pa.Table, dict[str, str]]:
 def merge_bucket(task: MergeTask) -> MergeReport:
     """Bring one bucket's state up to date with the lake; write the profiles that changed."""
     report = MergeReport(bucket=task.bucket)
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        report.seconds[name] = round(report.seconds.get(name, 0) + now - clock, 3)
+        clock = now
+
     folder = bucket_dir(task.state_dir, task.bucket)
     viewers, pairs, merged = read_state(folder)
     current = {day: run for day, run, _ in task.days}
@@ -89,12 +99,16 @@ def merge_bucket(task: MergeTask) -> MergeReport:
         merged.update((day, run) for day, run, _ in todo)
         _write_state(folder, task.run, viewers, pairs, merged)
         report.merged = [day for day, _, _ in todo]
-        changed = pa.concat_tables(day_viewers).column("viewer")
-        report.profiles = _write_profiles(task.store, viewers, pairs, changed)
+        lap("merge")
+        docs = profile_docs(viewers, pairs, pa.concat_tables(day_viewers).column("viewer"))
+        lap("profiles")
+        report.profiles = _write_profiles(task.store, docs)
+        lap("store")
     contrib_of = {day: contrib for day, _, contrib in task.days}
     for day in task.report_days:
         report.new_returning[day] = new_and_returning(
             _read(contrib_of[day], "pairs", task.bucket, PAIRS_SCHEMA), pairs, day)
+    lap("new_returning")
     return report
 
 
@@ -128,8 +142,9 @@ def merge_viewers(tables: list[pa.Table]) -> pa.Table:
     sums = sums.sort_by("viewer")
     viewer = sums.column("viewer").combine_chunks()
     code = np.asarray(pc.index_in(t.column("viewer"), value_set=viewer))
-    hours = np.zeros((len(viewer), 24))
-    np.add.at(hours, code, np.asarray(t.column("hours").combine_chunks().flatten()).reshape(-1, 24))
+    rows = np.asarray(t.column("hours").combine_chunks().flatten()).reshape(-1, 24)
+    hours = np.stack([np.bincount(code, weights=rows[:, h], minlength=len(viewer))
+                      for h in range(24)], axis=1)
     reasons: list[set] = [set() for _ in range(len(viewer))]
     bot = t.column("bot").combine_chunks()
     for i in np.flatnonzero(np.asarray(pc.list_value_length(bot).fill_null(0)) > 0).tolist():
@@ -178,40 +193,67 @@ def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else float(value)
 
 
+def _numbers(values: np.ndarray) -> list:
+    """A float array as Python numbers, int where whole (fast when all are whole)."""
+    if (values == np.floor(values)).all():
+        return values.astype(np.int64).tolist()
+    return [_number(v) for v in values.tolist()]
+
+
 def profile_docs(viewers: pa.Table, pairs: pa.Table, only: pa.Array | None = None) -> dict:
-    """viewer → its profile document (the analytics contract's fields)."""
+    """viewer → its profile document (the analytics contract's fields).
+
+    Vectorised where it counts: the top streamers are ranked with one sort, hours and
+    minutes converted as arrays; only the documents themselves are built in Python.
+    """
     if only is not None:
-        viewers = viewers.filter(pc.is_in(viewers.column("viewer"), value_set=pc.unique(only)))
-        pairs = pairs.filter(pc.is_in(pairs.column("viewer"), value_set=pc.unique(only)))
-    by_viewer = _streamer_minutes(pairs)
+        keep = pc.unique(only)
+        viewers = viewers.filter(pc.is_in(viewers.column("viewer"), value_set=keep))
+        pairs = pairs.filter(pc.is_in(pairs.column("viewer"), value_set=keep))
+    names = viewers.column("viewer").combine_chunks()
+    top, total = _top_streamers(pairs, names)
+    hours = np.asarray(viewers.column("hours").combine_chunks().flatten()).reshape(-1, 24)
+    hour_values = _numbers(hours.ravel())
+    minutes = _numbers(np.asarray(viewers.column("minutes"), dtype=np.float64))
+    columns = zip(names.to_pylist(), viewers.column("first_day").to_pylist(),
+                  viewers.column("last_day").to_pylist(),
+                  viewers.column("days_active").to_pylist(), minutes,
+                  viewers.column("bot").to_pylist())
     docs = {}
-    for row in viewers.to_pylist():
-        streamers = by_viewer.get(row["viewer"], [])
-        ranked = sorted(streamers, key=lambda sm: (-sm[1], sm[0]))[:TOP_STREAMERS]
-        total = sum(m for _, m in streamers)
-        docs[row["viewer"]] = {
-            "viewer": row["viewer"], "first_day": row["first_day"], "last_day": row["last_day"],
-            "days_active": row["days_active"], "minutes": _number(row["minutes"]),
-            "streamers": {s: _number(m) for s, m in ranked},
+    for i, (viewer, first, last, days, mins, bot) in enumerate(columns):
+        ranked = top[i]
+        docs[viewer] = {
+            "viewer": viewer, "first_day": first, "last_day": last, "days_active": days,
+            "minutes": mins, "streamers": dict(ranked),
             "main_streamer": ranked[0][0] if ranked else None,
-            "loyalty": ranked[0][1] / total if ranked and total else None,
-            "hours": [_number(h) for h in row["hours"]],
-            "bot": row["bot"] or None,
+            "loyalty": ranked[0][1] / total[i] if ranked and total[i] else None,
+            "hours": hour_values[24 * i: 24 * i + 24], "bot": bot or None,
         }
     return docs
 
 
-def _streamer_minutes(pairs: pa.Table) -> dict[str, list[tuple[str, float]]]:
-    out: dict[str, list[tuple[str, float]]] = {}
-    for v, s, m in zip(pairs.column("viewer").to_pylist(), pairs.column("streamer").to_pylist(),
-                       pairs.column("minutes").to_pylist()):
-        out.setdefault(v, []).append((s, m))
-    return out
+def _top_streamers(pairs: pa.Table, names: pa.Array) -> tuple[list[list], list[float]]:
+    """Per viewer of ``names`` (in order): its TOP_STREAMERS (streamer, minutes) by minutes,
+    ties by login; and its minutes over all its streamers."""
+    code = np.asarray(pc.index_in(pairs.column("viewer"), value_set=names))
+    minutes = np.asarray(pairs.column("minutes"), dtype=np.float64)
+    total = np.bincount(code, weights=minutes, minlength=len(names)).tolist()
+    streamer = pairs.column("streamer").combine_chunks()
+    login_rank = np.empty(len(streamer), dtype=np.int64)
+    login_rank[np.asarray(pc.sort_indices(streamer))] = np.arange(len(streamer))
+    order = np.lexsort((login_rank, -minutes, code))
+    code = code[order]
+    rank = np.arange(len(code)) - np.searchsorted(code, code)
+    keep = order[rank < TOP_STREAMERS]
+    top: list[list] = [[] for _ in range(len(names))]
+    for c, s, m in zip(code[rank < TOP_STREAMERS].tolist(),
+                       streamer.take(pa.array(keep)).to_pylist(), _numbers(minutes[keep])):
+        top[c].append((s, m))
+    return top, total
 
 
-def _write_profiles(store_uri: str, viewers: pa.Table, pairs: pa.Table, changed: pa.Array) -> int:
+def _write_profiles(store_uri: str, docs: dict) -> int:
     from tpdask.stores import store_for
 
-    docs = profile_docs(viewers, pairs, changed)
     store_for(store_uri).upsert_results("profiles", "", docs)
     return len(docs)

@@ -385,9 +385,11 @@ class SQLiteStore(AccountsSQLiteMixin, Store):
         self, kind: str, scope: str | None = None, key: str | None = None
     ) -> Iterator[tuple[str, str, dict[str, Any]]]:
         with self._errors(f"read the {kind} of"):
+            # only the conditions given, so that SQLite picks the index that serves them
+            where = ["kind = :kind"] + [f"{name} = :{name}" for name, value in
+                                         (("scope", scope), ("key", key)) if value is not None]
             cursor = self._conn().execute(
-                "SELECT scope, key, doc FROM results WHERE kind = :kind "
-                "AND (:scope IS NULL OR scope = :scope) AND (:key IS NULL OR key = :key) "
+                f"SELECT scope, key, doc FROM results WHERE {' AND '.join(where)} "
                 "ORDER BY scope, key",
                 {"kind": kind, "scope": scope, "key": key},
             )
