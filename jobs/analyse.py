@@ -118,7 +118,8 @@ def _analyse(config: Config, days: list[str], runs: dict[str, str], executor: Ex
         mine = [p for t, p in zip(tasks, parts) if t.day == day]
         per_day[day] = _write_day(config, day, mine, merges, store)
     return {
-        "days": days, "processed_days": len(runs), "contributed_days": len(todo),
+        "days": days, "viewers": sum(d["viewers"] for d in per_day.values()),
+        "processed_days": len(runs), "contributed_days": len(todo),
         "profiles_written": sum(m.profiles for m in merges),
         "rebuilt_buckets": sum(m.rebuilt for m in merges),
         "per_day": per_day, "workers": executor.workers,

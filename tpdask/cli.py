@@ -29,7 +29,8 @@ COMMANDS = (
     ("archive", "pack a day's samples into archive/<day>.7z, verified, then delete them"),
     ("process", "turn a day's samples into viewer-days in the lake and the store (Dask)"),
     ("analyse", "bots, streamer-day statistics and profiles from processed days (Dask)"),
-    ("export", "export viewer_days, bots, streamer_days, overlap or profiles as JSON lines"),
+    ("verify", "check the accounts seen in the chats through Helix users: active, renamed, gone"),
+    ("export", "export viewer_days, bots, streamer_days, overlap, profiles or status as JSON lines"),
     ("import_tmi", "turn old tmi chatters dumps (DIR/<channel>/…) into samples"),
     ("bench", "time the day job at a given scale from a .7z archive, against a baseline"),
     ("status", "what the store holds: days, and the last job runs"),
@@ -156,14 +157,36 @@ class Tpdask:
                      workers=workers, local=local, rules=config.bot_rules())
         print_analyse_report(report)
 
+    def verify(self, limit: int | None = None, secrets_file: str | None = None) -> None:
+        """Check the accounts seen in the chats through Helix users: active, renamed or gone.
+
+        Never-checked accounts first, then those checked longest ago; --limit N checks at
+        most N. 100 keys a call (logins, then the ids of those not found), inside the rate
+        limit; each call's results are stored before the next, so a killed run loses at most
+        one call and the next run picks up the accounts it did not reach. Credentials:
+        TPDASK_CLIENT_ID and TPDASK_CLIENT_SECRET (an app token is enough), or
+        --secrets_file (0600). Prints the report, which is also kept in the job ledger.
+        """
+        from tpdask.verify import verify
+
+        report = verify(self._existing_config(), limit=limit, secrets_file=secrets_file)
+        print(f"\nverified {report['checked']:,} accounts in {report['seconds']} s with "
+              f"{report['calls']:,} Helix users calls")
+        for key in ("active", "renamed", "gone", "changed", "new_accounts", "synced_days"):
+            value = report[key]
+            print(count_row(key, len(value) if isinstance(value, list) else value))
+        store = report.get("store", {})
+        print("  accounts in the store: " + ", ".join(f"{k} {v:,}" for k, v in sorted(store.items())))
+
     def export(self, what: str, day: str | int | None = None, since: str | int | None = None,
                until: str | int | None = None, min_minutes: float = 10, bots: bool = False,
                viewer: str | None = None, out: str | None = None) -> None:
         """Export WHAT as JSON lines, to --out FILE (written atomically) or standard output (-).
 
         viewer_days --day D, bots --day D, streamer_days --day D, overlap --since D1 --until
-        D2 [--min_minutes 10] [--bots], profiles [--viewer LOGIN]. Nothing to export (a day
-        not processed or not analysed, an unknown viewer) is an error (exit 3), no file written.
+        D2 [--min_minutes 10] [--bots], profiles [--viewer LOGIN], status (account statuses
+        by viewer). Nothing to export (a day not processed or not analysed, an unknown
+        viewer, no account checked) is an error (exit 3), and no file is written.
         """
         target = None if out in (None, "-") else str(out)
         count = run_export(self._existing_config(), str(what), day=day, since=since,
@@ -214,18 +237,28 @@ class Tpdask:
         print(table(run_bench(self._config(), plan)))
 
     def status(self) -> None:
-        """Days in the store and the most recent job runs."""
+        """Days in the store, analysed days and bots, accounts by status, the last job runs."""
         from tpdask.stores import open_store
 
         config = self._existing_config()
         with open_store(config.store, create=False) as store:
             days = store.days()
+            analysed = store.result_scopes("streamer_days")
             print(f"store: {config.store}")
             print(f"days with viewer_days: {len(days)}" + (f" ({days[0]} … {days[-1]})" if days else ""))
+            print(f"analysed days: {len(analysed)}" + (f" ({analysed[0]} … {analysed[-1]})"
+                                                        if analysed else ""))
+            if analysed:
+                bots = sum(1 for _ in store.iter_results("bots", analysed[-1]))
+                print(f"bots on {analysed[-1]}: {bots:,}")
+            counts = store.status_counts()
+            print("accounts: " + (", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
+                                  or "none yet"))
             for run in store.job_runs()[:10]:
                 r = run["report"]
-                print(f"  {run['job']:<8} {run['day']}  {run['status']:<6} "
-                      f"viewers={r.get('viewers', '-')} seconds={r.get('seconds', '-')}")
+                print(f"  {run['job']:<8} {run['day'] or '-':<22} {run['status']:<6} "
+                      f"viewers={r.get('viewers', r.get('checked', '-'))} "
+                      f"seconds={r.get('seconds', '-')}")
 
     def simulate(self, port: int = 8080, irc_port: int = 6667, day: str | int | None = None,
                  speed: float = 60.0, scale: float = 0.01, seed: int = 1,
@@ -264,7 +297,7 @@ class Tpdask:
         sim.serve_forever()
 
 
-EXPORTS = ("viewer_days", "bots", "streamer_days", "overlap", "profiles")
+EXPORTS = ("viewer_days", "bots", "streamer_days", "overlap", "profiles", "status")
 
 
 def run_export(config: settings.Config, what: str, day: str | int | None,
@@ -279,7 +312,7 @@ def run_export(config: settings.Config, what: str, day: str | int | None,
     given = {"--day": day, "--since": since, "--until": until, "--viewer": viewer,
              "--bots": bots or None, "--min_minutes": None if min_minutes == 10 else min_minutes}
     wanted = {"overlap": {"--since", "--until", "--bots", "--min_minutes"},
-              "profiles": {"--viewer"}}.get(what, {"--day"})
+              "profiles": {"--viewer"}, "status": set()}.get(what, {"--day"})
     extra = sorted(flag for flag, value in given.items() if value is not None and flag not in wanted)
     if extra:
         raise UsageError(f"export {what} does not take {', '.join(extra)}")
@@ -290,6 +323,10 @@ def run_export(config: settings.Config, what: str, day: str | int | None,
                               bool(bots), out)
     if what == "profiles":
         return export_profiles(config, viewer, out)
+    if what == "status":
+        from tpdask.verify import export_status
+
+        return export_status(config, out)
     if day is None:
         raise UsageError(f"export {what} needs --day YYYY-MM-DD")
     if what == "viewer_days":
