@@ -21,7 +21,8 @@ from typing import Iterator
 from tpdask import lake
 from tpdask.analysis import STATE_BUCKETS, BotRules
 from tpdask.analysis.contributions import ContributionReport, ContributionTask, contribute
-from tpdask.analysis.state import MergeReport, MergeTask, merge_bucket
+from tpdask.analysis.state import (LoadTask, MergeReport, MergeTask, load_profiles,
+                                   merge_bucket, publish_state)
 from tpdask.analysis.streams import read_streams, stream_stats
 from tpdask.errors import ConfigError, JobError
 from tpdask.executor import Executor
@@ -77,6 +78,7 @@ def analyse(config: Config, days: list[str], executor: Executor, rules: BotRules
     """Analyse ``days`` (and merge every processed day into the profiles); the job report."""
     runs = check_days(config, days)
     with analyse_lock(config), open_store(config.store) as store:
+        _clean_leftovers(config, log)
         started = time.time()
         scope = days[0] if len(days) == 1 else f"{days[0]}..{days[-1]}"
         try:
@@ -105,14 +107,23 @@ def _analyse(config: Config, days: list[str], runs: dict[str, str], executor: Ex
         (out / "_lake_run").write_text(runs[day] + "\n")
         lake.swap_dir(out, contrib_dir(config, day))
     contribution_seconds = time.time() - clock
+    scratch = config.scratch_dir / f"analyse-{run}"
     merge_tasks = [MergeTask(bucket=b, state_dir=str(analysis_dir(config) / "state"),
                              days=tuple((d, runs[d], str(contrib_dir(config, d)))
                                         for d in sorted(runs)),
-                             report_days=tuple(days), store=config.store, run=run)
+                             report_days=tuple(days), out_dir=str(scratch), run=run)
                    for b in range(STATE_BUCKETS)]
     clock = time.time()
     merges = executor.map(merge_bucket, merge_tasks, "merge")
     merge_seconds = time.time() - clock
+    clock = time.time()
+    files = tuple(str(scratch / f"profiles-b{m.bucket:03d}.parquet") for m in merges if m.staged)
+    executor.map(load_profiles, [LoadTask(files=files, store=config.store)], "store profiles")
+    for m in merges:               # only now: a kill before leaves the old state, redone next run
+        if m.staged:
+            publish_state(m.staged)
+    store_seconds = time.time() - clock
+    shutil.rmtree(scratch, ignore_errors=True)
     per_day = {}
     for day in days:
         mine = [p for t, p in zip(tasks, parts) if t.day == day]
@@ -125,7 +136,8 @@ def _analyse(config: Config, days: list[str], runs: dict[str, str], executor: Ex
         "per_day": per_day, "workers": executor.workers,
         "seconds": round(time.time() - started, 2),
         "phase_seconds": {"contributions": round(contribution_seconds, 2),
-                          "merge": round(merge_seconds, 2)},
+                          "merge": round(merge_seconds, 2),
+                          "store profiles": round(store_seconds, 2)},
         "merge_task_seconds": _sum_seconds(merges),
     }
 
@@ -137,6 +149,18 @@ def _sum_seconds(merges: list[MergeReport]) -> dict:
         for step, seconds in m.seconds.items():
             total[step] = round(total.get(step, 0) + seconds, 2)
     return total
+
+
+def _clean_leftovers(config: Config, log: Log) -> None:
+    """What a killed analyse left (under the lock, so no live run owns it): its scratch, its
+    unpublished contributions and state buckets."""
+    found = list(config.scratch_dir.glob("analyse-*"))
+    for folder in (analysis_dir(config) / "contrib", analysis_dir(config) / "state"):
+        found += [p for p in folder.glob(".*") if p.is_dir()] if folder.is_dir() else []
+    for path in found:
+        shutil.rmtree(path, ignore_errors=True)
+    if found:
+        log(f"cleaned {len(found)} folders a killed analyse left")
 
 
 def _contribution_tasks(config: Config, day: str, run: str, rules: BotRules

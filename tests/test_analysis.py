@@ -140,3 +140,32 @@ def test_a_day_processed_again_is_taken_into_the_profiles(tmp_path, raw_days):
     report = analyse(config, [DAYS[2]], local=True, **QUIET)
     assert report["rebuilt_buckets"] > 0
     assert_same(results(config, "profiles"), reference_profiles(samples_of(fewer)))
+
+
+def test_a_killed_analyse_is_finished_by_the_next(tmp_path, raw_days):
+    """SIGKILL while the buckets merge: the state keeps the old buckets, nothing half-stored
+    is taken for done, and the next run leaves exactly the reference's profiles."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = processed(tmp_path, raw_days)
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tpdask", "--data_dir", str(config.data_dir), "analyse",
+         "--since", DAYS[0], "--until", DAYS[2], "--local"],
+        env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(config.scratch_dir.glob("analyse-*/profiles-b*.parquet")):
+        assert proc.poll() is None and time.monotonic() < deadline, "no bucket was merged"
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    analyse(config, DAYS, local=True, **QUIET)
+    assert_same(results(config, "profiles"), reference_profiles(samples_of(raw_days)))
+    assert not list(config.scratch_dir.glob("analyse-*"))
+    state = config.lake_dir / "analysis" / "state"
+    assert sorted(p.name for p in state.iterdir()) == [f"bucket={b:03d}" for b in range(16)]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -46,7 +47,7 @@ class MergeTask:
     state_dir: str                       # lake/analysis/state
     days: tuple[tuple[str, str, str], ...]   # every processed day: (day, lake run, contrib dir)
     report_days: tuple[str, ...]         # days whose new/returning viewers are wanted
-    store: str                           # where the changed profiles go
+    out_dir: str                         # where this run leaves the encoded profiles
     run: str
 
 
@@ -55,7 +56,8 @@ class MergeReport:
     bucket: int
     merged: list = field(default_factory=list)       # days merged in this run
     rebuilt: bool = False
-    profiles: int = 0                                # profiles written to the store
+    profiles: int = 0                                # profiles encoded for the store
+    staged: str | None = None        # the new state folder, swapped in once profiles are stored
     new_returning: dict = field(default_factory=dict)  # day → streamer → [new, returning]
     seconds: dict = field(default_factory=dict)        # merge, profiles, store, new_returning
 
@@ -97,13 +99,13 @@ def merge_bucket(task: MergeTask) -> MergeReport:
         viewers = merge_viewers([viewers, *day_viewers])
         pairs = merge_pairs([pairs, *day_pairs])
         merged.update((day, run) for day, run, _ in todo)
-        _write_state(folder, task.run, viewers, pairs, merged)
+        report.staged = str(_stage_state(folder, task.run, viewers, pairs, merged))
         report.merged = [day for day, _, _ in todo]
         lap("merge")
         docs = profile_docs(viewers, pairs, pa.concat_tables(day_viewers).column("viewer"))
         lap("profiles")
-        report.profiles = _write_profiles(task.store, docs)
-        lap("store")
+        report.profiles = _write_encoded(task.out_dir, task.bucket, docs)
+        lap("encode")
     contrib_of = {day: contrib for day, _, contrib in task.days}
     for day in task.report_days:
         report.new_returning[day] = new_and_returning(
@@ -180,13 +182,21 @@ def new_and_returning(day_pairs: pa.Table, state_pairs: pa.Table, day: str) -> d
                                                      counted.column("one_sum").to_pylist())}
 
 
-def _write_state(folder: Path, run: str, viewers: pa.Table, pairs: pa.Table,
-                 merged: dict[str, str]) -> None:
+def _stage_state(folder: Path, run: str, viewers: pa.Table, pairs: pa.Table,
+                 merged: dict[str, str]) -> Path:
+    """Write the bucket's new state beside the old one; :func:`publish_state` swaps it in
+    after the profiles it produced are in the store, so a kill in between leaves the old
+    state, and the next run merges (and stores) the same days again."""
     new = folder.with_name(f".{folder.name}.{run}")
     meta = {"merged": json.dumps(dict(sorted(merged.items())))}
     write_part(new, "viewers.parquet", viewers.replace_schema_metadata(meta))
     write_part(new, "pairs.parquet", pairs)
-    swap_dir(new, folder)
+    return new
+
+
+def publish_state(staged: str) -> None:
+    new = Path(staged)
+    swap_dir(new, new.with_name(new.name.split(".")[1]))
 
 
 def _number(value: float) -> int | float:
@@ -252,8 +262,32 @@ def _top_streamers(pairs: pa.Table, names: pa.Array) -> tuple[list[list], list[f
     return top, total
 
 
-def _write_profiles(store_uri: str, docs: dict) -> int:
+PROFILES_SCHEMA = pa.schema([("key", pa.string()), ("doc", pa.string())])
+
+
+def _write_encoded(out_dir: str, bucket: int, docs: dict) -> int:
+    """The bucket's profiles as (viewer, JSON) rows for the one writer that stores them."""
+    table = pa.table({"key": list(docs),
+                      "doc": [orjson.dumps(doc).decode() for doc in docs.values()]},
+                     schema=PROFILES_SCHEMA)
+    write_part(out_dir, f"profiles-b{bucket:03d}.parquet", table)
+    return len(docs)
+
+
+@dataclass(frozen=True)
+class LoadTask:
+    files: tuple[str, ...]
+    store: str
+
+
+def load_profiles(task: LoadTask) -> int:
+    """Store the encoded profiles of every bucket: one writer, a file at a time."""
     from tpdask.stores import store_for
 
-    store_for(store_uri).upsert_results("profiles", "", docs)
-    return len(docs)
+    store = store_for(task.store)
+    written = 0
+    for path in task.files:
+        table = pq.read_table(path)
+        rows = list(zip(table.column("key").to_pylist(), table.column("doc").to_pylist()))
+        written += store.upsert_encoded_results("profiles", "", rows)
+    return written

@@ -112,9 +112,19 @@ class Store(ABC):
         ``profiles`` (scope ``""``; key: viewer). Returns how many documents were written.
         """
 
-    @abstractmethod
     def upsert_results(self, kind: str, scope: str, docs: dict[str, dict[str, Any]]) -> int:
         """Write ``docs`` into ``(kind, scope)``, replacing those of the same keys only."""
+        rows = [(key, orjson.dumps(doc).decode()) for key, doc in docs.items()]
+        return self.upsert_encoded_results(kind, scope, rows)
+
+    @abstractmethod
+    def upsert_encoded_results(self, kind: str, scope: str, rows: list[tuple[str, str]]) -> int:
+        """:meth:`upsert_results` with each document already JSON text: ``(key, json)``.
+
+        For one writer fed by tasks that built and encoded the documents in parallel (the
+        analyser's profiles): SQLite has one writer at a time, and workers queueing for it
+        cost more than the writes.
+        """
 
     @abstractmethod
     def iter_results(

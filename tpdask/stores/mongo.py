@@ -303,23 +303,24 @@ class MongoStore(AccountsMongoMixin, Store):
             self._write_results(kind, scope, docs)
         return len(docs)
 
-    def upsert_results(self, kind: str, scope: str, docs: dict[str, dict[str, Any]]) -> int:
+    def upsert_encoded_results(self, kind: str, scope: str, rows: list[tuple[str, str]]) -> int:
         with self._errors(f"write the {kind} of {scope or 'all'} to"):
             # delete then insert: FerretDB replaces a document ~100x slower than it inserts one
-            for keys in batched(list(docs)):
-                ids = [_result_id(kind, scope, key) for key in keys]
+            for batch in batched(rows):
+                ids = [_result_id(kind, scope, key) for key, _ in batch]
                 self._results.delete_many({"_id": {"$in": ids}})
-                self._write_results(kind, scope, {key: docs[key] for key in keys})
-        return len(docs)
+                self._insert_encoded(kind, scope, batch)
+        return len(rows)
 
     def _write_results(self, kind: str, scope: str, docs: dict[str, dict[str, Any]]) -> None:
-        for keys in batched(list(docs)):
-            batch = [
-                {"_id": _result_id(kind, scope, key), "kind": kind, "scope": scope, "key": key,
-                 "doc": orjson.dumps(docs[key]).decode()}
-                for key in keys
-            ]
-            self._replace(self._results, self._insert_new(self._results, batch))
+        rows = [(key, orjson.dumps(doc).decode()) for key, doc in docs.items()]
+        for batch in batched(rows):
+            self._insert_encoded(kind, scope, batch)
+
+    def _insert_encoded(self, kind: str, scope: str, rows: list[tuple[str, str]]) -> None:
+        docs = [{"_id": _result_id(kind, scope, key), "kind": kind, "scope": scope, "key": key,
+                 "doc": doc} for key, doc in rows]
+        self._replace(self._results, self._insert_new(self._results, docs))
 
     def iter_results(
         self, kind: str, scope: str | None = None, key: str | None = None

@@ -370,8 +370,8 @@ class SQLiteStore(AccountsSQLiteMixin, Store):
             tx.executemany("INSERT INTO results (kind, scope, key, doc) VALUES (?, ?, ?, ?)", rows)
         return len(rows)
 
-    def upsert_results(self, kind: str, scope: str, docs: dict[str, dict[str, Any]]) -> int:
-        rows = _result_rows(kind, scope, docs)
+    def upsert_encoded_results(self, kind: str, scope: str, rows: list[tuple[str, str]]) -> int:
+        rows = [(kind, scope, key, doc) for key, doc in rows]
         with self._errors(f"write the {kind} of {scope or 'all'} to"):
             for batch in batched(rows, 5000):
                 with self._transaction() as tx:
