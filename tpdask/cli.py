@@ -25,7 +25,7 @@ EXIT_ERROR, EXIT_USAGE, EXIT_NO_RECORDS, EXIT_INTERRUPTED, EXIT_PIPE = 1, 2, 3, 
 
 COMMANDS = (
     ("collect", "the always-on collector: one sample of the tracked chats every interval"),
-    ("demo", "collect a simulated day from the Twitch simulator, archive, process, summarise"),
+    ("demo", "a simulated day through every stage: collect, archive, process, analyse, verify"),
     ("archive", "pack a day's samples into archive/<day>.7z, verified, then delete them"),
     ("process", "turn a day's samples into viewer-days in the lake and the store (Dask)"),
     ("analyse", "bots, streamer-day statistics and profiles from processed days (Dask)"),
@@ -197,7 +197,7 @@ class Tpdask:
 
     def demo(self, day: str | int = "2022-08-01", scale: float = 0.02, workers: int = 2,
              speed: float = 800) -> None:
-        """Collect a simulated day from the Twitch simulator, archive it, process it, summarise.
+        """A simulated day through every stage: collect, archive, process, analyse, verify.
 
         --scale S of the audience model (0.02: ~18,000 viewers), --speed S simulated seconds
         per real second (800: a day in 108 s), --workers N for the Dask cluster.
@@ -215,23 +215,55 @@ class Tpdask:
         print(f"  {'streamer':<24} {'minutes':>10} {'viewers':>8}")
         for streamer, minutes, viewers in result.top:
             print(f"  {streamer:<24} {minutes:>10,.0f} {viewers:>8,}")
+        counts = result.analysis["per_day"][result.day]
+        reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(counts["bot_reasons"].items()))
+        print(f"\nAnalysed: {counts['viewers']:,} viewers, {counts['streamers']} streamers, "
+              f"{counts['bots']:,} bots ({reasons or 'none'})")
+        print(f"Top overlapping pairs of {result.day} ({len(result.overlap):,} pairs, "
+              f"{result.communities} communities):")
+        print(f"  {'a':<20} {'b':<20} {'shared':>7} {'jaccard':>8}")
+        for pair in result.overlap[:5]:
+            print(f"  {pair['a']:<20} {pair['b']:<20} {pair['shared']:>7,} {pair['jaccard']:>8.3f}")
+        v = result.verify
+        print(f"Verified {v['checked']:,} accounts with {v['calls']:,} Helix users calls: "
+              f"{v['active']:,} active, {v['renamed']:,} renamed, {v['gone']:,} gone "
+              f"({result.wrong_statuses} unlike the simulator's truth)")
         print("\nWhere the data is:")
         print(f"  archive     {config.archive_dir / (result.day + '.7z')} (+ .manifest.json)")
         print(f"  quarantine  {config.quarantine_dir / result.day}/")
         print(f"  lake        {lake_day_dir(config, result.day)}/")
         print(f"  store       {config.store}")
-        print(f"\nNext: tpdask --data_dir {config.data_dir} export viewer_days --day {result.day}")
+        print(f"\nNext: tpdask --data_dir {config.data_dir} export streamer_days --day {result.day}"
+              f"\n      tpdask --data_dir {config.data_dir} export profiles | head")
 
     def bench(self, scale: float = 1.0, workers: int | None = None,
-              baseline_scale: float = 0.25) -> None:
-        """Time `process` on the seeded scale-S day (1 = 100 streamers, ~20M observations).
+              baseline_scale: float = 0.25, job: str = "process", days: int = 7,
+              accounts: int = 10_000) -> None:
+        """Time a job at scale S (1 = 100 streamers, ~20M observations, ~900K viewers a day).
 
-        The store is --store when given (e.g. a MongoDB URI), else a fresh SQLite file;
-        --baseline_scale 0 skips the single-process baseline. Figures go to data/bench/.
+        --job process (default): `process` of the seeded day from its .7z, against the
+        single-process baseline at --baseline_scale (0 skips it). --job analyse: `analyse`
+        of each of --days N days after the ones before, then their overlap. --job verify:
+        `verify` of --accounts N accounts against the simulator. The store is --store when
+        given (e.g. a MongoDB URI), else a fresh SQLite file. Figures go to data/bench/.
         """
+        store = self._given["store"] or os.environ.get("TPDASK_STORE")
+        if job == "analyse":
+            from tpdask.analysis.bench import bench_analyse, table as analyse_table
+
+            print(analyse_table(bench_analyse(self._config(), float(scale), int(days),
+                                              workers=workers, store=store)))
+            return
+        if job == "verify":
+            from tpdask.verify.bench import bench_verify
+
+            result = bench_verify(int(accounts), store=store)
+            print(", ".join(f"{k} {v}" for k, v in result.items()))
+            return
+        if job != "process":
+            raise UsageError(f"bench --job {job!r}: choose process, analyse or verify")
         from tpdask.bench import BenchPlan, run_bench, table
 
-        store = self._given["store"] or os.environ.get("TPDASK_STORE")
         plan = BenchPlan(scale=float(scale), store=store, workers=workers,
                          baseline_scale=float(baseline_scale))
         print(table(run_bench(self._config(), plan)))

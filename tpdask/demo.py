@@ -2,8 +2,11 @@
 
 The Twitch simulator serves a day of the audience model with its clock running fast; the
 real collector (helix source: the moderator token's chats, in full) collects that day
-over HTTP, the archiver packs and verifies it, and the day processor turns it into
-viewer-days on a local Dask cluster.
+over HTTP, the archiver packs and verifies it, the day processor turns it into viewer-days
+on a local Dask cluster, the analyser finds bots, streamer statistics, profiles and the
+day's audience overlap, and the verifier checks every account seen against the
+simulator's Helix `users` (whose renamed, suspended and deleted accounts are known, so the
+demo counts any status that came out wrong).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from tpdask.simulator import Simulator, SimOptions
 from tpdask.sources.helix import HelixSource
 from tpdask.summary import read_lake_day, top_streamers
 from tpdask.twitch import TwitchClient
+from tpdask.verify import verify
 
 
 @dataclass
@@ -34,26 +38,24 @@ class DemoResult:
     archive: ArchiveReport
     report: dict
     top: list[tuple[str, float, int]]
+    analysis: dict
+    overlap: list[dict]             # the day's pairs, by Jaccard, highest first
+    communities: int
+    verify: dict
+    wrong_statuses: int             # statuses that differ from the simulator's truth
 
 
-def collect_simulated_day(config: Config, day: str, scale: float, speed: float,
-                          moderated: int, log: Log) -> tuple[int, list[int]]:
+def collect_simulated_day(config: Config, sim: Simulator, client: TwitchClient,
+                          day: str) -> tuple[int, list[int]]:
     """Run the collector against the simulator for one whole simulated day."""
     start = day_bounds(day)[0]
-    # the demo compresses a day into about a minute, so it lifts the real-time rate limit
-    options = SimOptions(mod_top=moderated, rate_limit=1_000_000)
-    with Simulator(day, AudienceConfig(seed=7, scale=scale, interval=config.interval),
-                   speed=speed, start=start, options=options) as sim:
-        creds = Credentials(sim.client_id, sim.client_secret, sim.user_token,
-                            sim.user_refresh_token)
-        client = TwitchClient(creds, sim.urls["helix_url"], sim.urls["auth_url"], log=log)
-        select = helix_selector(client, "fr", 100, [])
-        source = HelixSource(client, log=lambda m: None)
-        source.observe(select(start))       # warm-up: tokens, the model of the day, the 403s
-        sim.clock.reanchor(start)
-        collector = Collector(config.samples_dir, select, source, sim.clock, config.interval,
-                              log=lambda m: None)
-        results = collector.run(first_ts=start, until_ts=start + 86400)
+    select = helix_selector(client, "fr", 100, [])
+    source = HelixSource(client, log=lambda m: None)
+    source.observe(select(start))       # warm-up: tokens, the model of the day, the 403s
+    sim.clock.reanchor(start)
+    collector = Collector(config.samples_dir, select, source, sim.clock, config.interval,
+                          log=lambda m: None)
+    results = collector.run(first_ts=start, until_ts=start + 86400)
     written = {r.ts for r in results if r.path}
     missed = [ts for ts in range(start, start + 86400, config.interval) if ts not in written]
     return len(written), missed
@@ -79,20 +81,49 @@ def _fresh_demo_day(config: Config, day: str) -> None:
 
 def run_demo(config: Config, day: str, scale: float = 0.02, workers: int = 2,
              speed: float = 800, moderated: int = 10, log: Log = print_log) -> DemoResult:
+    from jobs.analyse import run as analyse
+    from jobs.overlap import overlap
     from jobs.process_day import lake_day_dir, run
 
     _fresh_demo_day(config, day)
-    log(f"1/4 collecting {day} from the Twitch simulator (scale {scale}, {speed:g}x real time, "
-        f"helix source over HTTP; the token moderates the top {moderated} channels, the "
-        "others answer 403 and are skipped) ...")
-    samples, missed = collect_simulated_day(config, day, scale, speed, moderated, log)
-    log(f"    {samples} samples written, {len(missed)} ticks missed (collector overran)")
-    log("2/4 archiving the day (verified before the raw files go) ...")
-    archive = archive_day(config, day, log)
-    log(f"3/4 processing the archive on a local Dask cluster of {workers} workers ...")
-    report = run(config, day, workers=workers, log=log)
-    log("4/4 summarising from the lake")
+    # the demo compresses a day into about a minute, so it lifts the real-time rate limit
+    options = SimOptions(mod_top=moderated, rate_limit=1_000_000)
+    with Simulator(day, AudienceConfig(seed=7, scale=scale, interval=config.interval),
+                   speed=speed, start=day_bounds(day)[0], options=options) as sim:
+        creds = Credentials(sim.client_id, sim.client_secret, sim.user_token,
+                            sim.user_refresh_token)
+        client = TwitchClient(creds, sim.urls["helix_url"], sim.urls["auth_url"], log=log)
+        log(f"1/6 collecting {day} from the Twitch simulator (scale {scale}, {speed:g}x real "
+            f"time, helix source over HTTP; the token moderates the top {moderated} channels, "
+            "the others answer 403 and are skipped) ...")
+        samples, missed = collect_simulated_day(config, sim, client, day)
+        log(f"    {samples} samples written, {len(missed)} ticks missed (collector overran)")
+        log("2/6 archiving the day (verified before the raw files go) ...")
+        archive = archive_day(config, day, log)
+        log(f"3/6 processing the archive on a local Dask cluster of {workers} workers ...")
+        report = run(config, day, workers=workers, log=log)
+        log("4/6 analysing it: bots, streamer statistics, profiles ...")
+        analysis = analyse(config, [day], workers=workers, rules=config.bot_rules(), log=log)
+        log("5/6 the day's audience overlap and its communities ...")
+        pairs, groups = overlap(config, day, day, log=log)
+        log("6/6 verifying every account seen through the simulator's Helix users ...")
+        checked = verify(config, log=log, client=client)
+        wrong = _wrong_statuses(config, sim)
     table = read_lake_day(lake_day_dir(config, day))
     top = top_streamers(table, 10) if table is not None else []
     return DemoResult(day=day, ticks=samples + len(missed), samples=samples, missed=missed,
-                      archive=archive, report=report, top=top)
+                      archive=archive, report=report, top=top, analysis=analysis,
+                      overlap=sorted(pairs, key=lambda d: (-d["jaccard"], d["a"], d["b"])),
+                      communities=len(set(groups.values())), verify=checked,
+                      wrong_statuses=wrong)
+
+
+def _wrong_statuses(config: Config, sim: Simulator) -> int:
+    """Statuses unlike the simulator's truth (every collected viewer had its id)."""
+    from tpdask.stores import open_store
+    from tpdask.verify.bench import expected_status
+
+    with open_store(config.store) as store:
+        return sum(1 for s in store.iter_statuses()
+                   if (s["status"], s["login_now"]) != expected_status(sim.world.accounts,
+                                                                       s["viewer"]))

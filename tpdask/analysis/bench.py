@@ -1,0 +1,110 @@
+"""`tpdask bench --job analyse`: the analyser's cost day after day, and the overlap's.
+
+Days of the audience model (seeds 1, 2, …, one day each from 2022-08-01) are generated
+and archived once (data/bench/inputs/). A fresh run folder then, day after day, processes
+the next day (not measured) and times `tpdask analyse --day D` as a separate command
+whose whole process tree is sampled — so day k's figure is the cost of analysing a new
+day on top of k−1 analysed ones. Last, `tpdask export overlap` over all the days is timed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from tpdask.archive import build_archive
+from tpdask.audience import AudienceConfig, write_day
+from tpdask.errors import JobError
+from tpdask.log import Log, print_log
+from tpdask.procmon import Measured, run_measured
+from tpdask.settings import Config
+
+FIRST_DAY = dt.date(2022, 8, 1)
+
+
+def bench_days(n: int) -> list[str]:
+    return [(FIRST_DAY + dt.timedelta(days=i)).isoformat() for i in range(n)]
+
+
+def _input_archive(inputs: Path, scale: float, day: str, seed: int, log: Log) -> Path:
+    target = inputs / f"scale-{scale:g}-seed-{seed}-{day}.7z"
+    if not target.exists():
+        log(f"generating {day} at scale {scale:g} (seed {seed}) and archiving it ...")
+        folder = inputs / f"tmp-{day}"
+        shutil.rmtree(folder, ignore_errors=True)
+        write_day(folder, day, AudienceConfig(seed=seed, scale=scale))
+        build_archive(day, sorted((folder / day).glob("*.json")), target)
+        shutil.rmtree(folder)
+    return target
+
+
+def _tpdask(run_dir: Path, store: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "tpdask", "--data_dir", str(run_dir), "--store", store, *args]
+
+
+def _measured(cmd: list[str], what: str) -> Measured:
+    m = run_measured(cmd)
+    if m.returncode != 0:
+        raise JobError(f"{what} failed (exit {m.returncode}):\n{m.stderr[-3000:]}")
+    return m
+
+
+def _figures(m: Measured) -> dict:
+    return {"wall_seconds": round(m.wall_seconds, 2), "cpu_seconds": round(m.cpu_seconds, 2),
+            "peak_rss_mb": round(m.peak_rss_bytes / 2**20, 1)}
+
+
+def bench_analyse(config: Config, scale: float, n_days: int, workers: int | None = None,
+                  store: str | None = None, log: Log = print_log) -> dict:
+    """Time analysing each of ``n_days`` days after the previous ones, then their overlap."""
+    inputs = config.data_dir / "bench" / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    run_dir = config.data_dir / "bench" / "analyse-run"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    (run_dir / "archive").mkdir(parents=True)
+    store = store or f"sqlite:///{run_dir / 'tpdask.sqlite'}"
+    extra = ["--workers", str(workers)] if workers else []
+    days = bench_days(n_days)
+    rows = []
+    for seed, day in enumerate(days, 1):
+        archive = _input_archive(inputs, scale, day, seed, log)
+        os.link(archive, run_dir / "archive" / f"{day}.7z")
+        log(f"processing {day} (not timed) ...")
+        _measured(_tpdask(run_dir, store, "process", "--day", day, *extra), "tpdask process")
+        log(f"timing `tpdask analyse --day {day}` ...")
+        m = _measured(_tpdask(run_dir, store, "analyse", "--day", day, *extra), "tpdask analyse")
+        rows.append({"day": day, **_figures(m), **_job_report(store, day)})
+    log(f"timing `tpdask export overlap` over {n_days} days ...")
+    m = _measured(_tpdask(run_dir, store, "export", "overlap", "--since", days[0], "--until",
+                          days[-1], "--out", str(run_dir / "overlap.jsonl")), "export overlap")
+    pairs = sum(1 for _ in open(run_dir / "overlap.jsonl"))
+    return {"scale": scale, "days": rows, "store": store.split("://")[0],
+            "overlap": {**_figures(m), "days": n_days, "pairs": pairs},
+            "day_n_over_day_1": round(rows[-1]["wall_seconds"] / rows[0]["wall_seconds"], 2)}
+
+
+def _job_report(store_uri: str, day: str) -> dict:
+    from tpdask.stores import open_store
+
+    with open_store(store_uri) as store:
+        report = store.job_runs("analyse", day)[0]["report"]
+    return {"viewers": report["viewers"], "profiles_written": report["profiles_written"],
+            "phase_seconds": report["phase_seconds"]}
+
+
+def table(result: dict) -> str:
+    lines = [f"bench analyse: scale {result['scale']:g}, store {result['store']}",
+             f"  {'day':<11} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} {'viewers':>9} "
+             f"{'profiles':>9}  phases (s)"]
+    for r in result["days"]:
+        lines.append(f"  {r['day']:<11} {r['wall_seconds']:>8} {r['cpu_seconds']:>8} "
+                     f"{r['peak_rss_mb']:>9} {r['viewers']:>9,} {r['profiles_written']:>9,}  "
+                     f"{r['phase_seconds']}")
+    o = result["overlap"]
+    lines.append(f"  overlap over {o['days']} days: {o['wall_seconds']} s wall, "
+                 f"{o['cpu_seconds']} CPU s, peak {o['peak_rss_mb']} MiB, {o['pairs']:,} pairs")
+    lines.append(f"  last day / first day (wall): {result['day_n_over_day_1']}")
+    return "\n".join(lines)
