@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 from jobs.analyse import contrib_dir, _contrib_run, check_days
-from tpdask import lake
 from tpdask.analysis import STATE_BUCKETS
 from tpdask.analysis.overlap import OverlapTask, combine, communities, overlap_part
 from tpdask.days import parse_day

@@ -30,7 +30,7 @@ def test_analyse_a_period_then_export_every_result(two_days):
     config, samples = two_days
     data = ["--data_dir", str(config.data_dir)]
     out = tpdask(*data, "analyse", "--since", DAYS[0], "--until", DAYS[1], "--local").stdout
-    assert f"analysed 2 days" in out and DAYS[1] in out
+    assert "analysed 2 days" in out and DAYS[1] in out
     bots = lines(tpdask(*data, "export", "bots", "--day", DAYS[0]).stdout)
     assert bots == [b for b in reference_bots(samples) if b["day"] == DAYS[0]]
     days = lines(tpdask(*data, "export", "streamer_days", "--day", DAYS[1]).stdout)

@@ -10,7 +10,6 @@ the job publishes the day.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pyarrow.compute as pc
 
 from tpdask.inversion import Inverted, invert, lake_table, records
 from tpdask.lake import write_part
+from tpdask.log import StepTimer
 from tpdask.partition import bucket_dir
 
 
@@ -84,13 +84,7 @@ def process_bucket(task: BucketTask) -> BucketReport:
     from tpdask.stores import store_for
 
     report = BucketReport(bucket=task.bucket)
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        report.seconds[name] = round(now - clock, 3)
-        clock = now
+    lap = StepTimer(report.seconds).lap
 
     table = read_bucket(task.scratch, task.bucket)
     lap("read")

@@ -35,8 +35,8 @@ def export_viewer_days(config: Config, day: str, out: str | None = None) -> int:
 def write_lines(docs: Iterable[dict], out: str | None) -> int:
     """Write ``docs`` as JSON lines to the file ``out`` or, when None, standard output.
 
-    To a file, the export is written to a temporary name and renamed at the end, so a
-    reader never sees half an export (and a failed export leaves no file).
+    To a file, the export is written to a temporary name, fsynced and renamed at the end,
+    so a reader never sees half an export (and a failed export leaves no file).
     """
     if out is None:
         return _write(docs, sys.stdout.buffer)
@@ -46,6 +46,7 @@ def write_lines(docs: Iterable[dict], out: str | None) -> int:
     try:
         with open(tmp, "wb") as f:
             count = _write(docs, f)
+            os.fsync(f.fileno())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -4,6 +4,7 @@ to standard error, tests pass one that collects or ignores."""
 from __future__ import annotations
 
 import sys
+import time
 from typing import Callable
 
 Log = Callable[[str], None]
@@ -16,3 +17,17 @@ def print_log(message: str) -> None:
 def count_row(label: str, value: int, suffix: str = "") -> str:
     """One line of a printed report: the label, then the count right-aligned."""
     return f"  {label:<18} {value:>12,}{suffix}"
+
+
+class StepTimer:
+    """Seconds per named step of one task, added up into ``seconds`` (a task's report)."""
+
+    def __init__(self, seconds: dict[str, float]):
+        self.seconds = seconds
+        self._clock = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        """Charge the time since the last lap to ``step``."""
+        now = time.perf_counter()
+        self.seconds[step] = round(self.seconds.get(step, 0) + now - self._clock, 3)
+        self._clock = now

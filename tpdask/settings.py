@@ -108,8 +108,6 @@ class Config:
 
 def resolve(**given: Any) -> Config:
     """Build a Config from command-line values (None = not given), the environment and defaults."""
-    from tpdask.errors import ConfigError
-
     values: dict[str, Any] = {}
     for s in SETTINGS:
         value = given.get(s.name)

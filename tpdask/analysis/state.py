@@ -16,7 +16,6 @@ gone from the lake makes the bucket rebuild from every day's contributions.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import pyarrow.parquet as pq
 
 from tpdask.analysis.contributions import PAIRS_SCHEMA, VIEWERS_SCHEMA
 from tpdask.lake import swap_dir, write_part
+from tpdask.log import StepTimer
 
 STATE_VIEWERS = pa.schema([
     ("viewer", pa.string()), ("first_day", pa.string()), ("last_day", pa.string()),
@@ -78,13 +78,7 @@ def read_state(folder: Path) -> tuple[pa.Table, pa.Table, dict[str, str]]:
 def merge_bucket(task: MergeTask) -> MergeReport:
     """Bring one bucket's state up to date with the lake; write the profiles that changed."""
     report = MergeReport(bucket=task.bucket)
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        report.seconds[name] = round(report.seconds.get(name, 0) + now - clock, 3)
-        clock = now
+    lap = StepTimer(report.seconds).lap
 
     folder = bucket_dir(task.state_dir, task.bucket)
     viewers, pairs, merged = read_state(folder)

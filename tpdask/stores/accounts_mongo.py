@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pymongo
-from pymongo import InsertOne, ReplaceOne, UpdateOne
+from pymongo import ReplaceOne, UpdateOne
 
 from tpdask.stores.base import STATUS_KEYS, batched, check_statuses
 

@@ -12,16 +12,12 @@ check as an ISO-8601 UTC string, whole seconds (Twitch's own format for times).
 from __future__ import annotations
 
 import datetime as dt
-import os
-import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from itertools import chain
-from pathlib import Path
-from typing import Any, BinaryIO
-
-import orjson
+from typing import Any
 
 from tpdask.errors import NoRecordsError
+from tpdask.export import write_lines
 from tpdask.settings import Config
 from tpdask.stores import Store, open_store
 from tpdask.stores.base import redact_uri
@@ -50,21 +46,7 @@ def export_status(config: Config, out: str | None = None) -> int:
         if first is None:
             raise NoRecordsError(f"no checked accounts in {redact_uri(config.store)}; "
                                  "`tpdask verify` checks them")
-        lines = chain([first], lines)
-        if out is None or out == "-":
-            return _write(lines, sys.stdout.buffer)
-        target = Path(out)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-        try:
-            with open(tmp, "wb") as f:
-                count = _write(lines, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return count
+        return write_lines(chain([first], lines), None if out == "-" else out)
 
 
 def account_history(store: Store, login: str) -> list[dict[str, Any]]:
@@ -77,12 +59,3 @@ def account_history(store: Store, login: str) -> list[dict[str, Any]]:
     entries = {(h["at"], h["viewer"], h["status"], h["login_now"] or "", h["user_id"] or ""): h
                for h in chain(own, *(store.status_history(user_id=i) for i in sorted(ids)))}
     return [entries[k] for k in sorted(entries)]
-
-
-def _write(records: Iterable[dict], stream: BinaryIO) -> int:
-    count = 0
-    for record in records:
-        stream.write(orjson.dumps(record) + b"\n")
-        count += 1
-    stream.flush()
-    return count
