@@ -39,8 +39,9 @@ def samples_of(raw_days: dict[str, list[Path]]) -> dict[str, list[dict]]:
     return {day: [orjson.loads(p.read_bytes()) for p in paths] for day, paths in raw_days.items()}
 
 
-def processed(tmp_path: Path, raw_days: dict[str, list[Path]], name: str = "data"):
-    config = make_config(tmp_path / name)
+def processed(tmp_path: Path, raw_days: dict[str, list[Path]], name: str = "data",
+              store: str | None = None):
+    config = make_config(tmp_path / name, store=store)
     for day, paths in raw_days.items():
         folder = config.samples_dir / day
         folder.mkdir(parents=True)
@@ -169,3 +170,14 @@ def test_a_killed_analyse_is_finished_by_the_next(tmp_path, raw_days):
     assert not list(config.scratch_dir.glob("analyse-*"))
     state = config.lake_dir / "analysis" / "state"
     assert sorted(p.name for p in state.iterdir()) == [f"bucket={b:03d}" for b in range(16)]
+
+
+def test_on_the_mongodb_store_too(tmp_path, raw_days, mongo_database_uri):
+    config = processed(tmp_path, raw_days, store=mongo_database_uri)
+    analyse(config, DAYS, workers=2, **QUIET)
+    samples = samples_of(raw_days)
+    assert_same(results(config, "profiles"), reference_profiles(samples))
+    assert_same(results(config, "streamer_days", DAYS[1]),
+                reference_streamer_days(samples, DAYS[1]))
+    assert results(config, "bots", DAYS[2]) == [b for b in reference_bots(samples)
+                                                 if b["day"] == DAYS[2]]
