@@ -10,7 +10,6 @@ buckets wrote the profiles that changed. Runs on the same executors as `process`
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import time
@@ -26,7 +25,8 @@ from tpdask.analysis.state import (LoadTask, MergeReport, MergeTask, load_profil
 from tpdask.analysis.streams import read_streams, stream_stats
 from tpdask.errors import ConfigError, JobError
 from tpdask.executor import Executor
-from tpdask.log import Log, print_log
+from tpdask.files import try_lock
+from tpdask.log import Log, print_log, sum_step_seconds
 from tpdask.settings import Config
 from tpdask.stores import Store, open_store
 
@@ -63,13 +63,10 @@ def check_days(config: Config, days: list[str]) -> dict[str, str]:
 @contextmanager
 def analyse_lock(config: Config) -> Iterator[None]:
     """One analyser at a time per data folder (the state buckets are read-modify-write)."""
-    config.scratch_dir.mkdir(parents=True, exist_ok=True)
-    with open(config.scratch_dir / "analyse.lock", "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with try_lock(config.scratch_dir / "analyse.lock") as held:
+        if held is None:
             raise JobError("another `tpdask analyse` is running on this data folder; wait for "
-                           "it to finish and run analyse again") from None
+                           "it to finish and run analyse again")
         yield
 
 
@@ -138,17 +135,8 @@ def _analyse(config: Config, days: list[str], runs: dict[str, str], executor: Ex
         "phase_seconds": {"contributions": round(contribution_seconds, 2),
                           "merge": round(merge_seconds, 2),
                           "store profiles": round(store_seconds, 2)},
-        "merge_task_seconds": _sum_seconds(merges),
+        "merge_task_seconds": sum_step_seconds(merges),
     }
-
-
-def _sum_seconds(merges: list[MergeReport]) -> dict:
-    """Task seconds of the merge phase summed over buckets, per step."""
-    total: dict[str, float] = {}
-    for m in merges:
-        for step, seconds in m.seconds.items():
-            total[step] = round(total.get(step, 0) + seconds, 2)
-    return total
 
 
 def _clean_leftovers(config: Config, log: Log) -> None:

@@ -7,13 +7,12 @@ store records. Run it with an executor from tpdask.executor (Dask, or in-process
 
 from __future__ import annotations
 
-import fcntl
 import math
 import os
 import re
 import shutil
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -22,7 +21,8 @@ from tpdask.archive import manifest_path, read_manifest
 from tpdask.bucket import BucketTask, process_bucket
 from tpdask.errors import ArchiveError, ConfigError, JobError, TpdaskError
 from tpdask.executor import Executor
-from tpdask.log import Log, print_log
+from tpdask.files import try_lock
+from tpdask.log import Log, print_log, sum_step_seconds
 from tpdask.partition import PartitionTask, partition
 from tpdask.samples import DayFiles, list_day
 from tpdask.settings import Config
@@ -114,8 +114,7 @@ def expected_members(config: Config, files: DayFiles) -> tuple[tuple[str, int, s
 def day_lock(config: Config, day: str) -> Iterator[None]:
     """Hold the day for this run: a second `process` of the same day refuses to start.
 
-    The lock is an flock on tmp/process-<day>.lock, released by the kernel when the
-    process dies, so a killed run never leaves the day locked.
+    The lock is an flock on tmp/process-<day>.lock (tpdask.files.try_lock).
     """
     with _flock(config, day) as f:
         if f is None:
@@ -129,17 +128,9 @@ def day_lock(config: Config, day: str) -> Iterator[None]:
         yield
 
 
-@contextmanager
-def _flock(config: Config, day: str) -> Iterator[IO[str] | None]:
+def _flock(config: Config, day: str) -> AbstractContextManager[IO[str] | None]:
     """The day's lock file, locked by this process; None when another process holds it."""
-    config.scratch_dir.mkdir(parents=True, exist_ok=True)
-    with open(config.scratch_dir / f"process-{day}.lock", "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield None
-            return
-        yield f
+    return try_lock(config.scratch_dir / f"process-{day}.lock")
 
 
 def clean_dead_runs(config: Config, store: Store, log: Log) -> None:
@@ -233,7 +224,7 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
             "seconds": round(time.time() - started, 2),
             "phase_seconds": {"parse+partition": round(partition_seconds, 2),
                               "invert+write": round(invert_seconds, 2)},
-            "bucket_seconds": _sum_seconds(buckets),
+            "bucket_seconds": sum_step_seconds(buckets),
             "quarantined": [f"{name}: {why}" for p in parts for name, why in p.quarantined],
         }
         store.record_job("process", day, "done", report, started, time.time())
@@ -259,15 +250,6 @@ def _after_failure(store: Store, day: str, exc: BaseException, started: float) -
             step()
         except TpdaskError:
             pass
-
-
-def _sum_seconds(buckets: list) -> dict:
-    """Task seconds of phase 2 summed over buckets, per step (read, invert, lake, store)."""
-    total: dict[str, float] = {}
-    for b in buckets:
-        for step, seconds in b.seconds.items():
-            total[step] = round(total.get(step, 0) + seconds, 2)
-    return total
 
 
 def run(config: Config, day: str, scheduler: str | None = None, workers: int | None = None,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 
 def fsync_dir(folder: Path) -> None:
@@ -26,3 +30,18 @@ def atomic_write(path: Path, data: bytes, sync_dir: bool = True) -> Path:
     if sync_dir:
         fsync_dir(path.parent)
     return path
+
+
+@contextmanager
+def try_lock(path: Path) -> Iterator[IO[str] | None]:
+    """Hold an exclusive flock on ``path`` (created if missing), or yield None when another
+    process holds it. The kernel drops the lock when its holder dies, so a killed run never
+    leaves it behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        yield f

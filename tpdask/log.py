@@ -31,3 +31,12 @@ class StepTimer:
         now = time.perf_counter()
         self.seconds[step] = round(self.seconds.get(step, 0) + now - self._clock, 3)
         self._clock = now
+
+
+def sum_step_seconds(reports: list) -> dict[str, float]:
+    """The ``seconds`` of many tasks' reports (see StepTimer) added up per step."""
+    total: dict[str, float] = {}
+    for report in reports:
+        for step, seconds in report.seconds.items():
+            total[step] = round(total.get(step, 0) + seconds, 2)
+    return total
