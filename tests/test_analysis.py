@@ -181,3 +181,14 @@ def test_on_the_mongodb_store_too(tmp_path, raw_days, mongo_database_uri):
                 reference_streamer_days(samples, DAYS[1]))
     assert results(config, "bots", DAYS[2]) == [b for b in reference_bots(samples)
                                                  if b["day"] == DAYS[2]]
+
+
+def test_a_second_analyse_on_the_same_data_folder_refuses_to_start(tmp_path):
+    from jobs.analyse import analyse_lock
+    from tpdask.errors import JobError
+
+    config = make_config(tmp_path)
+    with analyse_lock(config):
+        with pytest.raises(JobError, match="another `tpdask analyse` is running"):
+            with analyse_lock(config):
+                pass
