@@ -15,7 +15,10 @@ gone from the lake makes the bucket rebuild from every day's contributions.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -275,13 +278,25 @@ class LoadTask:
 
 
 def load_profiles(task: LoadTask) -> int:
-    """Store the encoded profiles of every bucket: one writer, a file at a time."""
+    """Store the encoded profiles of every bucket with one writer, in viewer order.
+
+    Each bucket's file is sorted by viewer; they are merged into one sorted stream, since
+    SQLite upserts keys in order about 10x faster than keys spread over the index
+    (measured: 300K documents into 300K, 3.7 s sorted against 33.6 s scattered).
+    """
     from tpdask.stores import store_for
 
     store = store_for(task.store)
+    rows = heapq.merge(*(_encoded_rows(path) for path in task.files))
     written = 0
-    for path in task.files:
-        table = pq.read_table(path)
-        rows = list(zip(table.column("key").to_pylist(), table.column("doc").to_pylist()))
-        written += store.upsert_encoded_results("profiles", "", rows)
+    for batch in iter(lambda: list(itertools.islice(rows, LOAD_BATCH)), []):
+        written += store.upsert_encoded_results("profiles", "", batch)
     return written
+
+
+LOAD_BATCH = 20_000
+
+
+def _encoded_rows(path: str) -> Iterator[tuple[str, str]]:
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=LOAD_BATCH):
+        yield from zip(batch.column("key").to_pylist(), batch.column("doc").to_pylist())
