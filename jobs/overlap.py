@@ -10,7 +10,7 @@ from tpdask.analysis import STATE_BUCKETS
 from tpdask.analysis.overlap import OverlapTask, combine, communities, overlap_part
 from tpdask.days import parse_day
 from tpdask.errors import ConfigError
-from tpdask.executor import Executor, LocalExecutor
+from tpdask.executor import Executor, ThreadExecutor
 from tpdask.log import Log, print_log
 from tpdask.settings import Config
 from tpdask.stores import open_store
@@ -41,7 +41,7 @@ def overlap(config: Config, since: str, until: str, min_minutes: float = 10,
     """The period's overlap documents by (a, b) and its communities; stored as well."""
     started = time.time()
     days = period_days(config, since, until)
-    executor = executor or LocalExecutor(lambda m: None)
+    executor = executor or ThreadExecutor(log=lambda m: None)
     tasks = [OverlapTask(bucket=b, contrib_dirs=tuple(str(contrib_dir(config, d)) for d in days),
                          min_minutes=float(min_minutes), bots=bool(bots))
              for b in range(STATE_BUCKETS)]

@@ -41,6 +41,24 @@ class LocalExecutor:
         return results
 
 
+class ThreadExecutor:
+    """Runs tasks on threads of this process: for short jobs whose tasks spend their time
+    in pyarrow and numpy, which release the GIL (the overlap of an export), where starting
+    a Dask cluster would cost more than it saves."""
+
+    def __init__(self, workers: int | None = None, log: Log = print_log):
+        self.workers = int(workers or os.cpu_count() or 1)
+        self.log = log
+
+    def map(self, fn: Callable[[T], R], tasks: Sequence[T], label: str) -> list[R]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            results = list(pool.map(fn, tasks))
+        self.log(f"  {label}: {len(tasks)}/{len(tasks)}")
+        return results
+
+
 class DaskExecutor:
     """Runs tasks on a Dask cluster through a distributed Client, reporting progress."""
 

@@ -1,7 +1,8 @@
 """`tpdask bench --job analyse`: the analyser's cost day after day, and the overlap's.
 
-Days of the audience model (seeds 1, 2, …, one day each from 2022-08-01) are generated
-and archived once (data/bench/inputs/). A fresh run folder then, day after day, processes
+Days of the audience model (one population, seed 1, on consecutive days from 2022-08-01:
+the same viewers with the same favourite streamers, other stays each day — as a real
+audience) are generated and archived once (data/bench/inputs/). A fresh run folder then, day after day, processes
 the next day (not measured) and times `tpdask analyse --day D` as a separate command
 whose whole process tree is sampled — so day k's figure is the cost of analysing a new
 day on top of k−1 analysed ones. Last, `tpdask export overlap` over all the days is timed.
@@ -23,6 +24,7 @@ from tpdask.procmon import Measured, run_measured
 from tpdask.settings import Config
 
 FIRST_DAY = dt.date(2022, 8, 1)
+SEED = 1
 
 
 def bench_days(n: int) -> list[str]:
@@ -69,8 +71,8 @@ def bench_analyse(config: Config, scale: float, n_days: int, workers: int | None
     extra = ["--workers", str(workers)] if workers else []
     days = bench_days(n_days)
     rows = []
-    for seed, day in enumerate(days, 1):
-        archive = _input_archive(inputs, scale, day, seed, log)
+    for day in days:
+        archive = _input_archive(inputs, scale, day, SEED, log)
         os.link(archive, run_dir / "archive" / f"{day}.7z")
         log(f"processing {day} (not timed) ...")
         _measured(_tpdask(run_dir, store, "process", "--day", day, *extra), "tpdask process")
