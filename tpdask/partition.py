@@ -53,7 +53,13 @@ def bucket_of(logins: pa.Array, n_buckets: int) -> np.ndarray:
     """
     if len(logins) == 0:
         return np.zeros(0, dtype=np.int32)
-    encoded = pc.dictionary_encode(logins)
+    return buckets_of_encoded(pc.dictionary_encode(logins), n_buckets)
+
+
+def buckets_of_encoded(encoded: pa.DictionaryArray, n_buckets: int) -> np.ndarray:
+    """:func:`bucket_of` for logins already dictionary-encoded."""
+    if len(encoded) == 0:
+        return np.zeros(0, dtype=np.int32)
     per_login = (_hash_strings(encoded.dictionary) % np.uint64(n_buckets)).astype(np.int32)
     return per_login[np.asarray(encoded.indices)]
 
@@ -118,9 +124,9 @@ class _Partitioner:
     def flush(self) -> None:
         if not self.pending:
             return
-        table = self._observations(self.pending)
+        table, encoded = self._observations(self.pending)
         self.pending, self.pending_bytes = [], 0
-        buckets = bucket_of(table.column("viewer").chunk(0), self.task.n_buckets)
+        buckets = buckets_of_encoded(encoded, self.task.n_buckets)
         order = np.argsort(buckets, kind="stable")
         bounds = np.searchsorted(buckets[order], np.arange(self.task.n_buckets + 1))
         for b in range(self.task.n_buckets):
@@ -131,8 +137,9 @@ class _Partitioner:
             write_chunk(Path(self.task.scratch) / bucket_dir(b) / name, rows)
         self.report.chunks += 1
 
-    def _observations(self, samples: list[Sample]) -> pa.Table:
-        """Valid, normalised observations (ts, streamer, viewer) of a batch of samples.
+    def _observations(self, samples: list[Sample]) -> tuple[pa.Table, pa.DictionaryArray]:
+        """Valid, normalised observations (ts, streamer, viewer) of a batch of samples, and
+        the viewers dictionary-encoded (for their buckets and the streams' distinct counts).
 
         Also keeps, for the lake, each stream's metadata with its count of distinct valid
         logins, and the (viewer, user_id) pairs of sources that report ids.
@@ -159,8 +166,9 @@ class _Partitioner:
         keep = np.flatnonzero(valid)
         self.report.observations += len(keep)
         kept_viewers = viewers.take(pa.array(keep))
+        encoded = pc.dictionary_encode(kept_viewers)
         entry_stream = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)[keep]
-        self.streams.append(_stream_rows(stream_ts, metas, entry_stream, kept_viewers))
+        self.streams.append(_stream_rows(stream_ts, metas, entry_stream, encoded))
         if ids is not None:
             self.ids.append(_id_pairs(kept_viewers, [ids[i] for i in keep.tolist()]))
         names = pa.array(list(streamer_codes), pa.string())
@@ -169,7 +177,7 @@ class _Partitioner:
             "ts": pa.array(np.repeat(np.asarray(stream_ts, dtype=np.int64), lengths)[keep]),
             "streamer": pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), names),
             "viewer": kept_viewers,
-        })
+        }), encoded
 
     def write_lake_tables(self) -> None:
         """This task's part of the day's streams and chatter_ids tables (always written, so a
@@ -191,13 +199,15 @@ def _count(value: object) -> int | None:
 
 
 def _stream_rows(stream_ts: list[int], metas: list[tuple[str, dict]], entry_stream: np.ndarray,
-                 viewers: pa.Array) -> pa.Table:
-    """One row per (sample, stream): metadata as recorded, and the distinct valid logins."""
-    chatters = np.zeros(len(metas), dtype=np.int64)
-    if len(entry_stream):
-        counted = _distinct(pa.table({"s": entry_stream, "v": viewers}), ["s", "v"])
-        per_stream = np.bincount(np.asarray(counted.column("s")), minlength=len(metas))
-        chatters[:] = per_stream
+                 viewers: pa.DictionaryArray) -> pa.Table:
+    """One row per (sample, stream): metadata as recorded, and the distinct valid logins
+    (one sort of integer (stream, login code) keys: a login listed twice counts once)."""
+    width = max(len(viewers.dictionary), 1)
+    # a sort and a diff, not np.unique: numpy 2's hashing unique took 5.3 s here against
+    # 0.3 s for 4.2M keys
+    keys = np.sort(entry_stream * width + np.asarray(viewers.indices))
+    first = np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.zeros(0, bool)
+    chatters = np.bincount(keys[first] // width, minlength=len(metas)).astype(np.int64)
     return pa.table({
         "ts": pa.array(stream_ts, pa.int64()),
         "streamer": pa.array([login for login, _ in metas], pa.string()),
