@@ -97,12 +97,3 @@ def mongo_database_uri(mongo_uri: str) -> Iterator[str]:
     client: pymongo.MongoClient = pymongo.MongoClient(uri)
     client.drop_database(database)
     client.close()
-
-
-@pytest.fixture(autouse=True)
-def _no_faults_left(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A test that used a module's simulator (`sim` fixture) leaves no fault switched on."""
-    yield
-    if "sim" in request.fixturenames:
-        request.getfixturevalue("sim").set_faults(reset=True)
-

@@ -38,6 +38,13 @@ def sim():
         yield s
 
 
+@pytest.fixture(autouse=True)
+def _no_faults_left(request):
+    yield
+    if "sim" in request.fixturenames:
+        request.getfixturevalue("sim").set_faults(reset=True)
+
+
 def app_token(sim) -> str:
     r = requests.post(sim.urls["auth_url"] + "/token", data={
         "client_id": sim.client_id, "client_secret": sim.client_secret,

@@ -36,6 +36,13 @@ def sim():
         yield s
 
 
+@pytest.fixture(autouse=True)
+def _no_faults_left(request):
+    yield
+    if "sim" in request.fixturenames:
+        request.getfixturevalue("sim").set_faults(reset=True)
+
+
 def client_of(sim) -> TwitchClient:
     return TwitchClient(Credentials(sim.client_id, sim.client_secret), sim.urls["helix_url"],
                         sim.urls["auth_url"], log=lambda m: None, sleep=time.sleep)
