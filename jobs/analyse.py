@@ -39,7 +39,7 @@ def contrib_dir(config: Config, day: str) -> Path:
     return analysis_dir(config) / "contrib" / f"day={day}"
 
 
-def _contrib_run(config: Config, day: str) -> str | None:
+def contrib_run(config: Config, day: str) -> str | None:
     marker = contrib_dir(config, day) / "_lake_run"
     return marker.read_text().strip() if marker.exists() else None
 
@@ -90,7 +90,7 @@ def analyse(config: Config, days: list[str], executor: Executor, rules: BotRules
 def _analyse(config: Config, days: list[str], runs: dict[str, str], executor: Executor,
              rules: BotRules, store: Store, log: Log, started: float) -> dict:
     run = f"{int(started)}-{os.getpid()}"
-    stale = [d for d in runs if d not in days and _contrib_run(config, d) != runs[d]]
+    stale = [d for d in runs if d not in days and contrib_run(config, d) != runs[d]]
     todo = days + stale
     log(f"analyse {len(days)} days ({len(stale)} other processed days need contributions), "
         f"{len(runs)} processed days into {STATE_BUCKETS} state buckets, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from jobs.analyse import contrib_dir, _contrib_run, check_days
+from jobs.analyse import check_days, contrib_dir, contrib_run
 from tpdask.analysis import STATE_BUCKETS
 from tpdask.analysis.overlap import OverlapTask, combine, communities, overlap_part
 from tpdask.days import parse_day
@@ -28,7 +28,7 @@ def period_days(config: Config, since: str, until: str) -> list[str]:
         raise ConfigError(f"--since {since} is after --until {until}")
     runs = check_days(config, [])
     days = [d for d in sorted(runs) if since <= d <= until]
-    stale = [d for d in days if _contrib_run(config, d) != runs[d]]
+    stale = [d for d in days if contrib_run(config, d) != runs[d]]
     if stale:
         raise ConfigError(f"{len(stale)} days of the period are not analysed as processed "
                           f"({stale[0]} …): run `tpdask analyse --since {since} --until {until}`")
