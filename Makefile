@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 FERRETDB := .cache/bin/ferretdb
 
-.PHONY: install demo test bench ferretdb clean
+.PHONY: install demo test bench ferretdb clean chromium
 
 install: $(VENV)/.installed
 
@@ -18,9 +18,25 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: install
 	$(BIN)/tpdask --data_dir data/demo demo
 
+# Debian's Chromium and ChromeDriver for the browser tests (tests/test_web_browser.py).
+# Quick when both are there; as root, installs them (apt-get update first only when the
+# package lists are missing or too old to install from); otherwise says what to run.
+chromium:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" != 0 ]; then \
+	  echo "chromium/chromedriver missing: run 'sudo apt-get install chromium chromium-driver' (browser tests fail under CI=true, skip otherwise)"; \
+	else \
+	  echo "installing Debian's chromium and chromium-driver ..."; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q chromium chromium-driver >/tmp/tpdask-apt.log 2>&1 || \
+	  { apt-get update -q >>/tmp/tpdask-apt.log 2>&1 && \
+	    apt-get install -y -q chromium chromium-driver >>/tmp/tpdask-apt.log 2>&1; } || \
+	  { tail -20 /tmp/tpdask-apt.log; exit 1; }; \
+	fi
+
 # Builds FerretDB once (cached in .cache/bin), starts it on a free loopback port, runs
 # pytest against it and stops it afterwards, also when tests fail.
-test: install
+test: install chromium
 	$(PY) scripts/ferretdb.py --bin $(FERRETDB) -- $(PY) -m pytest -v -p no:cacheprovider tests
 
 bench: install
