@@ -35,7 +35,12 @@ COMMANDS = (
     ("bench", "time the day job at a given scale from a .7z archive, against a baseline"),
     ("status", "what the store holds: days, and the last job runs"),
     ("simulate", "serve the Twitch simulator (Helix, OAuth, IRC, tmi) driven by the audience model"),
+    ("web", "serve the website: dashboard, streamers, overlap, bots, anonymised viewers"),
+    ("users", "the website's accounts: users add NAME --role admin|visitor, users list, users remove NAME"),
 )
+
+#: optional parameters a command also takes as positional words (`users add NAME`)
+POSITIONAL = {"users": ("name",)}
 
 
 def usage() -> str:
@@ -55,12 +60,19 @@ class Tpdask:
                  helix_url: str | None = None, auth_url: str | None = None,
                  irc_url: str | None = None, tmi_url: str | None = None,
                  dashboard_host: str | None = None, bot_concurrent: int | None = None,
-                 bot_hours: float | None = None, bot_list: str | tuple | None = None):
+                 bot_hours: float | None = None, bot_list: str | tuple | None = None,
+                 web_workers: int | None = None, web_session_hours: float | None = None,
+                 web_login_failures: int | None = None, web_login_window: int | None = None,
+                 web_secure_cookies: bool | None = None):
         self._given = dict(data_dir=data_dir, store=store, interval=interval, max_gap=max_gap,
                            helix_url=helix_url, auth_url=auth_url, irc_url=irc_url,
                            tmi_url=tmi_url, dashboard_host=dashboard_host,
                            bot_concurrent=bot_concurrent, bot_hours=bot_hours,
-                           bot_list=bot_list)
+                           bot_list=bot_list, web_workers=web_workers,
+                           web_session_hours=web_session_hours,
+                           web_login_failures=web_login_failures,
+                           web_login_window=web_login_window,
+                           web_secure_cookies=web_secure_cookies)
 
     def _config(self) -> settings.Config:
         return settings.resolve(**self._given)
@@ -329,6 +341,58 @@ class Tpdask:
         sim.serve_forever()
 
 
+    def web(self, host: str = "127.0.0.1", port: int = 8000) -> None:
+        """Serve the website on http://HOST:PORT (uvicorn) until Ctrl-C or SIGTERM.
+
+        Reads the configured store, the lake and the archives while jobs write them;
+        --web_workers N server processes. Accounts: `tpdask users add`. Logins and
+        passwords are never logged (the access log is off).
+        """
+        from tpdask.web.server import serve
+
+        serve(self._existing_config(), host=str(host), port=int(port))
+
+    def users(self, action: str, name: str | None = None, role: str | None = None) -> None:
+        """The website's accounts: add NAME --role admin|visitor, list, remove NAME.
+
+        `add` reads the password from TPDASK_NEW_PASSWORD when set, else asks for it twice
+        (at least 8 characters); adding an existing name replaces its role and password and
+        ends its sessions. `remove` ends the user's sessions too. Accounts live in
+        <data_dir>/web/site.sqlite (0600), not in the analytics store.
+        """
+        from tpdask.web import accounts
+
+        data_dir = self._config().data_dir
+        if action == "list":
+            if name is not None or role is not None:
+                raise UsageError("users list takes no NAME nor --role")
+            for user, user_role, created in accounts.list_users(data_dir):
+                print(f"{user:<32} {user_role:<8} since {format_time(created)}")
+            return
+        if action not in ("add", "remove"):
+            raise UsageError(f"users {action!r}: choose add, list or remove")
+        if name is None:
+            raise UsageError(f"users {action} needs NAME: tpdask users {action} NAME")
+        accounts.check_name(name)
+        if action == "remove":
+            if role is not None:
+                raise UsageError("users remove takes no --role")
+            ended = accounts.remove_user(data_dir, str(name))
+            print(f"removed {name} ({ended} sessions ended)")
+            return
+        if role is None:
+            raise UsageError("users add needs --role admin or --role visitor")
+        accounts.check_role(role)
+        new = accounts.add_user(data_dir, str(name), str(role), accounts.read_new_password())
+        print(f"{'added' if new else 'updated'} {role} {name}")
+
+
+def format_time(ts: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+
+
 EXPORTS = ("viewer_days", "bots", "streamer_days", "overlap", "profiles", "status")
 
 
@@ -404,7 +468,8 @@ def print_report(report: dict) -> None:
         print(f"  quarantined: {line}")
 
 
-COMMAND_SPECS = {name: cli_args.command_spec(name, text, getattr(Tpdask, name))
+COMMAND_SPECS = {name: cli_args.command_spec(name, text, getattr(Tpdask, name),
+                                             POSITIONAL.get(name, ()))
                  for name, text in COMMANDS}
 GLOBAL_FLAGS = {s.name: cli_args.Flag(s.name, s.kind, s.default) for s in settings.SETTINGS}
 

@@ -55,9 +55,12 @@ class Command:
     summary: str
     doc: str
     flags: dict[str, Flag]
+    #: optional parameters that may also come as positional words, after the required ones
+    positional: tuple[str, ...] = ()
 
     def usage(self) -> str:
-        words = [f.name.upper() if f.required else f.usage() for f in self.flags.values()]
+        words = [f.name.upper() if f.required else f"[{f.name.upper()}]"
+                 if f.name in self.positional else f.usage() for f in self.flags.values()]
         return " ".join(["tpdask", self.name, *words])
 
 
@@ -77,7 +80,8 @@ def kind_of(hint: Any) -> type:
     return options.pop() if len(options) == 1 and options <= {bool, int, float} else str
 
 
-def command_spec(name: str, summary: str, method: Callable) -> Command:
+def command_spec(name: str, summary: str, method: Callable,
+                 positional: tuple[str, ...] = ()) -> Command:
     """The flags of a command, read from its method's signature and type hints."""
     hints = typing.get_type_hints(method)
     flags = {}
@@ -87,7 +91,7 @@ def command_spec(name: str, summary: str, method: Callable) -> Command:
         required = p.default is inspect.Parameter.empty
         flags[p.name] = Flag(p.name, kind_of(hints.get(p.name, str)),
                              None if required else p.default, required)
-    return Command(name, summary, inspect.getdoc(method) or "", flags)
+    return Command(name, summary, inspect.getdoc(method) or "", flags, positional)
 
 
 def is_flag(token: str) -> bool:
@@ -222,6 +226,9 @@ def parse(argv: list[str], commands: dict[str, Command], globals_: dict[str, Fla
             raise UsageError(f"`tpdask {command.name}` needs {flag.name.upper()}; "
                              f"usage: {command.usage()}")
         values[flag.name] = check_value(flag, extra.pop(0))
+    for name in command.positional:
+        if extra and name not in values:
+            values[name] = check_value(command.flags[name], extra.pop(0))
     if extra:
         raise UsageError(f"unexpected argument {extra[0]!r} for `tpdask {command.name}`; "
                          f"usage: {command.usage()}")

@@ -53,6 +53,18 @@ SETTINGS: tuple[Setting, ...] = (
             float),
     Setting("bot_list", ",".join(KNOWN_BOTS), "TPDASK_BOT_LIST",
             "known bot accounts, comma-separated (default: the shipped list)"),
+    Setting("web_workers", 1, "TPDASK_WEB_WORKERS",
+            "server processes of `tpdask web` (each with its own thread pool and caches)", int),
+    Setting("web_session_hours", 12.0, "TPDASK_WEB_SESSION_HOURS",
+            "how long a website login lasts, hours", float),
+    Setting("web_login_failures", 10, "TPDASK_WEB_LOGIN_FAILURES",
+            "failed logins per client address, and per account, before the site refuses "
+            "logins (429) for the rest of the window", int),
+    Setting("web_login_window", 900, "TPDASK_WEB_LOGIN_WINDOW",
+            "the login throttle's sliding window, seconds", int),
+    Setting("web_secure_cookies", False, "TPDASK_WEB_SECURE_COOKIES",
+            "mark the site's cookies Secure (set it when the site is served behind HTTPS)",
+            bool),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -74,6 +86,11 @@ class Config:
     bot_concurrent: int = 3
     bot_hours: float = 20.0
     bot_list: str = BY_NAME["bot_list"].default
+    web_workers: int = 1
+    web_session_hours: float = 12.0
+    web_login_failures: int = 10
+    web_login_window: int = 900
+    web_secure_cookies: bool = False
     extra: dict = field(default_factory=dict)
 
     def bot_rules(self) -> "BotRules":
@@ -117,6 +134,8 @@ def resolve(**given: Any) -> Config:
             value = s.default
         if value is not None and s.kind in (int, float):
             value = _positive(s, value)
+        if s.kind is bool and not isinstance(value, bool):
+            value = _switch(s, value)
         if s.kind is str and isinstance(value, (tuple, list)):   # fire reads a,b as a tuple
             value = ",".join(str(v) for v in value)
         values[s.name] = value
@@ -136,6 +155,15 @@ def _positive(s: Setting, value: Any) -> int | float:
     if not number > 0 or number == float("inf"):
         raise ConfigError(f"--{s.name} must be positive, got {value}")
     return number
+
+
+def _switch(s: Setting, value: Any) -> bool:
+    from tpdask.errors import ConfigError
+
+    word = str(value).strip().lower()
+    if word not in ("1", "true", "yes", "0", "false", "no"):
+        raise ConfigError(f"--{s.name} ({s.env}) is a switch: true or false, got {value!r}")
+    return word in ("1", "true", "yes")
 
 
 def absolute(path: str) -> Path:

@@ -186,6 +186,26 @@ class Store(ABC):
     def status_counts(self) -> dict[str, int]:
         """How many accounts have each status, never-checked ones as ``"unchecked"``."""
 
+    # -- website reads: what the site needs beyond the jobs' interface -------------------
+    # (tpdask/stores/site_sqlite.py, site_mongo.py; every argument is a plain str or int)
+
+    @abstractmethod
+    def viewer_history(self, viewer: str) -> list[dict[str, Any]]:
+        """The viewer's published viewer-day records, by day (served by the viewer index)."""
+
+    @abstractmethod
+    def result_keys(self, kind: str, scope: str, start: str = "", limit: int = 100) -> list[str]:
+        """Up to ``limit`` keys of ``(kind, scope)`` that are ≥ ``start``, sorted (an index
+        range: a random profile is the first key after a random string)."""
+
+    @abstractmethod
+    def count_results(self, kind: str, scope: str | None = None) -> int:
+        """How many documents ``kind`` has (in ``scope`` when given)."""
+
+    @abstractmethod
+    def latest_jobs(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The newest ``limit`` ledger entries, as :meth:`job_runs` gives them."""
+
     def record_job(
         self,
         job: str,

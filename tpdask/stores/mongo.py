@@ -50,6 +50,7 @@ from pymongo.errors import (
 from tpdask.errors import ConfigError, StoreError
 from tpdask.stores.accounts_mongo import AccountsMongoMixin
 from tpdask.stores.base import RECORD_KEYS, Store, batched, check_records, redact_uri
+from tpdask.stores.site_mongo import SiteMongoMixin
 
 #: The database used when the URI names none.
 DEFAULT_DATABASE = "tpdask"
@@ -67,7 +68,7 @@ INDEX_NOT_FOUND = 27
 SERVER_SELECTION_TIMEOUT_MS = 5000
 
 
-class MongoStore(AccountsMongoMixin, Store):
+class MongoStore(AccountsMongoMixin, SiteMongoMixin, Store):
     """The store in the database named by ``uri`` (``mongodb://host:port/dbname``)."""
 
     def __init__(self, uri: str, create: bool = True) -> None:

@@ -28,6 +28,7 @@ import orjson
 from tpdask.errors import StoreError
 from tpdask.stores.accounts_sqlite import ACCOUNT_MIGRATION, AccountsSQLiteMixin
 from tpdask.stores.base import RECORD_KEYS, Store, batched, check_records
+from tpdask.stores.site_sqlite import SiteSQLiteMixin
 
 #: How long a connection waits for another writer's lock before giving up.
 BUSY_TIMEOUT_S = 60.0
@@ -153,7 +154,7 @@ def _switch_to_wal(conn: sqlite3.Connection) -> None:
         return
 
 
-class SQLiteStore(AccountsSQLiteMixin, Store):
+class SQLiteStore(AccountsSQLiteMixin, SiteSQLiteMixin, Store):
     """The store in one SQLite file at ``path`` (its folder is created when missing)."""
 
     def __init__(self, path: str | Path) -> None:

@@ -1,0 +1,310 @@
+"""What the website's pages show, read from the store, the lake and the archives.
+
+A page is a few indexed store reads plus aggregates that change only when a job runs:
+those (the dashboard's series, the streamer list, an overlap period's layout) are cached
+in this process under a *data version* — the newest job ledger entry and the published
+days —, which is itself read at most once every :data:`VERSION_TTL` seconds. So a page
+costs a query or two while nothing changes, and shows a job's results within seconds of
+the job recording its run.
+
+Everything returned here is safe for a visitor unless a function says otherwise: viewer
+logins never appear (viewers are pseudonyms, see :mod:`tpdask.web.pseudonyms`); streamer
+channel names are public. Arguments are validated by the caller (:mod:`tpdask.web.app`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tpdask.settings import Config
+from tpdask.stores.base import Store
+from tpdask.web.pseudonyms import Pseudonyms, display_name
+
+#: Seconds the data version is trusted before it is read again.
+VERSION_TTL = 2.0
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class SiteData:
+    def __init__(self, config: Config, store: Store, pseudonyms: Pseudonyms) -> None:
+        self.config = config
+        self.store = store
+        self.pseudonyms = pseudonyms
+        self._lock = threading.Lock()
+        self._version: tuple[float, Any] = (0.0, None)
+        self._cache: dict[str, tuple[Any, Any]] = {}
+        self._dask: tuple[float, str | None] = (0.0, None)
+
+    # -- caching -------------------------------------------------------------------------
+
+    def version(self) -> Any:
+        checked, version = self._version
+        if time.monotonic() - checked < VERSION_TTL and version is not None:
+            return version
+        jobs = self.store.latest_jobs(1)
+        last = tuple((jobs[0][k] for k in ("job", "day", "status", "started_at",
+                                            "finished_at"))) if jobs else ()
+        version = (last, tuple(self.store.days()))
+        self._version = (time.monotonic(), version)
+        return version
+
+    def cached(self, name: str, compute: Callable[[], Any]) -> Any:
+        version = self.version()
+        hit = self._cache.get(name)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        value = compute()
+        with self._lock:
+            if len(self._cache) > 256:
+                self._cache.clear()
+            self._cache[name] = (version, value)
+        return value
+
+    # -- dashboard -----------------------------------------------------------------------
+
+    def dashboard(self, admin: bool) -> dict[str, Any]:
+        base = self.cached("dashboard", self._dashboard)
+        jobs = [dict(job, report=flat_report(job["report"], admin))
+                for job in self.cached("jobs", lambda: self.store.latest_jobs(10))]
+        return {**base, "jobs": jobs, "dask_dashboard": self.dask_dashboard()}
+
+    def _dashboard(self) -> dict[str, Any]:
+        from tpdask.lake import read_times
+
+        days = self.store.days()
+        analysed = set(self.store.result_scopes("streamer_days"))
+        daily = []
+        for day in days:
+            times = read_times(self.config.lake_dir, day).to_pylist()
+            daily.append({"day": day, "viewers": self.store.count_viewer_days(day),
+                          "analysed": day in analysed, **collection_gaps(times, day,
+                                                                          self.config.interval)})
+        archives = [{"day": p.name.removesuffix(".7z"), "bytes": p.stat().st_size}
+                    for p in sorted(Path(self.config.archive_dir).glob("*.7z"))
+                    if DAY.match(p.name.removesuffix(".7z"))]
+        return {"viewers_tracked": self.store.count_results("profiles", ""),
+                "days_processed": len(days), "days_analysed": len(analysed & set(days)),
+                "daily": daily, "archives": archives,
+                "archive_bytes": sum(a["bytes"] for a in archives),
+                "accounts": self.store.status_counts()}
+
+    def dask_dashboard(self) -> str | None:
+        """The local Dask dashboard's address while a job's cluster serves it (probed at
+        most every 5 s, 0.2 s at most; the jobs' clusters listen on dashboard_host:8787)."""
+        checked, url = self._dask
+        if time.monotonic() - checked < 5:
+            return url
+        host = self.config.dashboard_host
+        link = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:8787/status"
+        try:
+            answer = requests.get(link.replace("/status", "/health"), timeout=0.2)
+            url = link if answer.ok else None
+        except requests.RequestException:
+            url = None
+        self._dask = (time.monotonic(), url)
+        return url
+
+    # -- streamers -----------------------------------------------------------------------
+
+    def streamers(self) -> list[dict[str, Any]]:
+        return self.cached("streamers", self._streamers)
+
+    def _streamers(self) -> list[dict[str, Any]]:
+        by: dict[str, dict[str, Any]] = {}
+        for day, name, doc in self.store.iter_results("streamer_days"):
+            s = by.setdefault(name, {"streamer": name, "days": 0, "minutes": 0.0,
+                                     "viewers_sum": 0, "peak_viewers": 0, "last_day": day,
+                                     "peak_viewer_count": 0})
+            s["days"] += 1
+            s["minutes"] += doc.get("minutes", 0)
+            s["viewers_sum"] += doc.get("viewers", 0)
+            s["peak_viewers"] = max(s["peak_viewers"], doc.get("viewers", 0))
+            s["peak_viewer_count"] = max(s["peak_viewer_count"], doc.get("peak_viewer_count") or 0)
+            s["last_day"] = max(s["last_day"], day)
+        rows = []
+        for s in by.values():
+            s["avg_viewers"] = round(s.pop("viewers_sum") / s["days"], 1)
+            s["minutes"] = round(s["minutes"])
+            rows.append(s)
+        return sorted(rows, key=lambda s: (-s["minutes"], s["streamer"]))
+
+    def streamer(self, login: str) -> dict[str, Any] | None:
+        days = [doc for _, _, doc in self.store.iter_results("streamer_days", key=login)]
+        if not days:
+            return None
+        series = [{k: d.get(k) for k in ("day", "samples", "viewers", "minutes", "new_viewers",
+                                         "returning_viewers", "avg_chatters", "peak_chatters",
+                                         "avg_viewer_count", "peak_viewer_count")}
+                  for d in days]
+        games: dict[str, int] = {}
+        for d in days:
+            for game, samples in (d.get("games") or {}).items():
+                games[game] = games.get(game, 0) + samples
+        period = self.default_period()
+        neighbours = self.overlap(period)["by_streamer"].get(login, []) if period else []
+        community = self.overlap(period)["communities"].get(login) if period else None
+        return {"streamer": login, "days": series,
+                "games": sorted(games.items(), key=lambda g: (-g[1], g[0]))[:15],
+                "period": period, "community": community, "neighbours": neighbours[:20]}
+
+    # -- overlap -------------------------------------------------------------------------
+
+    def periods(self) -> list[str]:
+        return self.cached("periods", lambda: self.store.result_scopes("overlap"))
+
+    def default_period(self) -> str | None:
+        """The newest period (latest end, then the widest), at the default threshold
+        without bots when there is one."""
+        periods = self.periods()
+        if not periods:
+            return None
+
+        def rank(scope: str) -> tuple:
+            span, _, rest = scope.partition(":")
+            since, _, until = span.partition("..")
+            return (until, -_ordinal(since), rest == "min_minutes=10:bots=0")
+        return max(periods, key=rank)
+
+    def overlap(self, period: str) -> dict[str, Any]:
+        return self.cached("overlap:" + period, lambda: self._overlap(period))
+
+    def _overlap(self, period: str) -> dict[str, Any]:
+        import networkx as nx
+
+        pairs = [doc for _, _, doc in self.store.iter_results("overlap", period)]
+        groups = {key: doc["community"]
+                  for _, key, doc in self.store.iter_results("communities", period)}
+        audience: dict[str, int] = {}
+        by_streamer: dict[str, list[dict[str, Any]]] = {}
+        for p in pairs:
+            if p["share_a"]:
+                audience[p["a"]] = round(p["shared"] / p["share_a"])
+            if p["share_b"]:
+                audience[p["b"]] = round(p["shared"] / p["share_b"])
+            for me, other, share in ((p["a"], p["b"], p["share_a"]), (p["b"], p["a"], p["share_b"])):
+                by_streamer.setdefault(me, []).append(
+                    {"streamer": other, "shared": p["shared"], "jaccard": round(p["jaccard"], 4),
+                     "share": round(share, 4)})
+        for rows in by_streamer.values():
+            rows.sort(key=lambda r: (-r["jaccard"], r["streamer"]))
+        strongest = sorted(pairs, key=lambda p: (-p["jaccard"], p["a"], p["b"]))[:400]
+        graph = nx.Graph()
+        graph.add_nodes_from(sorted(audience))
+        graph.add_weighted_edges_from(((p["a"], p["b"], p["jaccard"]) for p in strongest),
+                                      weight="jaccard")
+        layout = nx.spring_layout(graph, weight="jaccard", seed=1) if len(graph) else {}
+        nodes = [{"streamer": s, "x": round(float(layout[s][0]), 4),
+                  "y": round(float(layout[s][1]), 4), "audience": audience.get(s, 0),
+                  "community": groups.get(s, -1)} for s in sorted(layout)]
+        edges = [{"a": p["a"], "b": p["b"], "jaccard": round(p["jaccard"], 4),
+                  "x0": nodes_xy(layout, p["a"])[0], "y0": nodes_xy(layout, p["a"])[1],
+                  "x1": nodes_xy(layout, p["b"])[0], "y1": nodes_xy(layout, p["b"])[1]}
+                 for p in strongest]
+        members: dict[int, list[str]] = {}
+        for s, k in groups.items():
+            members.setdefault(k, []).append(s)
+        return {"period": period, "pairs": len(pairs), "nodes": nodes, "edges": edges,
+                "communities": groups,
+                "community_members": [{"community": k, "streamers": sorted(v)}
+                                      for k, v in sorted(members.items())],
+                "top_pairs": [{k: p[k] for k in ("a", "b", "shared", "jaccard")}
+                              for p in strongest[:30]],
+                "by_streamer": by_streamer}
+
+    # -- bots and accounts ---------------------------------------------------------------
+
+    def bot_days(self) -> list[str]:
+        return self.cached("bot_days", lambda: self.store.result_scopes("bots"))
+
+    def bots(self, day: str, admin: bool) -> dict[str, Any]:
+        docs = [doc for _, _, doc in self.store.iter_results("bots", day)]
+        reasons: dict[str, int] = {}
+        rows = []
+        for doc in docs:
+            for r in doc["reasons"]:
+                reasons[r] = reasons.get(r, 0) + 1
+            token = self.pseudonyms.token(doc["viewer"])
+            row = {"token": token, "name": display_name(token), "reasons": doc["reasons"]}
+            if admin:
+                row["login"] = doc["viewer"]
+            rows.append(row)
+        rows.sort(key=lambda r: r["name"])
+        per_day = self.cached("bots_per_day", lambda: [
+            {"day": d, "bots": self.store.count_results("bots", d)} for d in self.bot_days()])
+        return {"day": day, "days": self.bot_days(), "bots": rows[:500], "count": len(rows),
+                "reasons": reasons, "per_day": per_day,
+                "accounts": self.cached("accounts", self.store.status_counts)}
+
+    def account_list(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Admins only: the first statuses by login."""
+        from itertools import islice
+
+        return list(islice(self.store.iter_statuses(), limit))
+
+    # -- viewers -------------------------------------------------------------------------
+
+    def random_viewer(self, start: str) -> str | None:
+        keys = self.store.result_keys("profiles", "", start, 1) or \
+            self.store.result_keys("profiles", "", "", 1)
+        return keys[0] if keys else None
+
+
+def nodes_xy(layout: dict, name: str) -> tuple[float, float]:
+    x, y = layout[name]
+    return round(float(x), 4), round(float(y), 4)
+
+
+def _ordinal(day: str) -> int:
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(day).toordinal()
+    except ValueError:
+        return 0
+
+
+def collection_gaps(times: list[int], day: str, interval: int) -> dict[str, Any]:
+    """Samples of a day, the ticks missed (against one per interval from midnight) and the
+    longest stretch without a sample, minutes."""
+    from tpdask.days import day_bounds
+
+    start, end = day_bounds(day)[0], day_bounds(day)[0] + 86400
+    expected = 86400 // interval
+    if not times:
+        return {"samples": 0, "missed": expected, "longest_gap_minutes": 1440}
+    edges = [start - interval, *sorted(times), end]
+    longest = max(b - a for a, b in zip(edges, edges[1:])) - interval
+    return {"samples": len(times), "missed": max(expected - len(set(times)), 0),
+            "longest_gap_minutes": round(max(longest, 0) / 60)}
+
+
+def flat_report(report: Any, admin: bool, prefix: str = "", depth: int = 0) -> list[list]:
+    """A job report as [key, value] rows: numbers, list lengths, days; other text only
+    for admins (a report may one day name a viewer; a visitor never sees one)."""
+    rows: list[list] = []
+    if isinstance(report, dict):
+        if depth >= 3:
+            return [[prefix.rstrip("."), f"{len(report)} entries"]]
+        for key, value in report.items():
+            name = f"{prefix}{key}"
+            rows += flat_report(value, admin, name + "." if isinstance(value, dict) else name,
+                                depth + 1)
+        return rows
+    if isinstance(report, bool) or report is None:
+        return [[prefix, str(report).lower()]]
+    if isinstance(report, (int, float)):
+        return [[prefix, report]]
+    if isinstance(report, list):
+        if report and all(isinstance(v, str) and DAY.match(v) for v in report):
+            return [[prefix, ", ".join(report[:5]) + (" …" if len(report) > 5 else "")]]
+        return [[prefix, f"{len(report)} items"]]
+    if isinstance(report, str) and (admin or DAY.match(report)):
+        return [[prefix, report[:300]]]
+    return []

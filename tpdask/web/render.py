@@ -1,0 +1,63 @@
+"""Pages from Jinja2 templates (autoescaped), and the data blocks the charts read.
+
+Charts are drawn in the browser by BokehJS from JSON embedded in the page as
+``<script type="application/json">`` blocks: not executed, so the Content-Security-Policy
+can stay ``script-src 'self'``. :func:`json_block` escapes ``<``, ``>`` and ``&`` as
+``\\u003c`` …, so no value (a stream title with ``</script>`` in it) can end the block.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import orjson
+from markupsafe import Markup
+
+HERE = Path(__file__).parent
+
+
+def json_block(data: Any) -> Markup:
+    text = orjson.dumps(data).decode()
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)
+
+
+def when(ts: float | None) -> str:
+    if ts is None:
+        return "–"
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def number(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and digits:
+        return f"{value:,.{digits}f}"
+    try:
+        return f"{round(value):,}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def size(nbytes: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if nbytes < 1024 or unit == "GB":
+            return f"{nbytes:,.0f} {unit}" if unit == "B" else f"{nbytes:,.1f} {unit}"
+        nbytes /= 1024
+    return str(nbytes)
+
+
+ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    auto_reload=False,
+)
+ENV.filters.update(json_block=json_block, when=when, number=number, size=size)
+
+
+def render(name: str, **context: Any) -> str:
+    return ENV.get_template(name).render(**context)

@@ -1,0 +1,89 @@
+"""`tpdask web`: the site served by uvicorn, a real ASGI server, not a development server.
+
+The listening socket is bound here, before uvicorn starts, so the address printed is one
+that already accepts connections (``--port 0`` picks a free port and prints it). With the
+``web_workers`` setting above 1, uvicorn runs that many server processes on the socket;
+each builds the application from the import string ``tpdask.web.server:app_from_env``
+and the settings passed in ``TPDASK_WEB_CONFIG``. The access log is off: an admin's
+lookup URL carries a login, and logins are never logged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from tpdask.errors import ConfigError
+from tpdask.settings import Config
+from tpdask.stores import open_store
+
+ENV = "TPDASK_WEB_CONFIG"
+
+
+def app_from_env() -> Any:
+    """The application of a server process (uvicorn's app factory)."""
+    from tpdask.web.app import create_app
+
+    values = json.loads(os.environ[ENV])
+    values["data_dir"] = Path(values["data_dir"])
+    return create_app(Config(**values))
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror} — choose another "
+                          "--port (or --host)") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def address(sock: socket.socket, host: str) -> str:
+    port = sock.getsockname()[1]
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
+
+
+def serve(config: Config, host: str = "127.0.0.1", port: int = 8000,
+          banner: str = "") -> None:
+    """Serve until Ctrl-C or SIGTERM (then return normally)."""
+    import uvicorn
+
+    open_store(config.store, create=False).close()   # a wrong --store is an error now
+    from tpdask.web.sitedb import SiteDB, server_secret
+
+    SiteDB(config.data_dir).close()
+    server_secret(config.data_dir)
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    values["data_dir"] = str(config.data_dir)
+    os.environ[ENV] = json.dumps(values)
+    sock = bind(host, port)
+    print(f"tpdask web: serving {address(sock, host)} "
+          f"({config.web_workers} server process{'es' if config.web_workers > 1 else ''}; "
+          "Ctrl-C stops it)", flush=True)
+    if banner:
+        print(banner, flush=True)
+    uvicorn_config = uvicorn.Config("tpdask.web.server:app_from_env", factory=True,
+                                    fd=sock.fileno(), workers=config.web_workers,
+                                    access_log=False, log_level="warning",
+                                    server_header=False, proxy_headers=False)
+    try:
+        if config.web_workers > 1:
+            from uvicorn.supervisors import Multiprocess
+
+            server = uvicorn.Server(uvicorn_config)
+            Multiprocess(uvicorn_config, target=server.run, sockets=[sock]).run()
+        else:
+            uvicorn.Server(uvicorn_config).run(sockets=[sock])
+    finally:
+        sock.close()
