@@ -1,0 +1,9 @@
+"""The website (`tpdask web`): operators and visitors see the data, viewers anonymised.
+
+Modules, one idea each: ``app`` (routes, sessions on requests, security headers),
+``server`` (uvicorn on a pre-bound socket), ``data`` (what the pages show, cached per data
+version), ``profile`` (a viewer's anonymised profile), ``pseudonyms`` (AES-SIV tokens),
+``accounts`` (site users, scrypt), ``sessions`` (sessions and the login throttle),
+``sitedb`` (``<data_dir>/web/site.sqlite`` and the server secret), ``render`` (Jinja2 and
+the charts' JSON blocks); ``bench`` times it (`tpdask bench web`). See docs/web.md.
+"""
