@@ -174,7 +174,7 @@ class Browser:
     def text(self) -> str:
         return self.driver.execute_script("return document.body.innerText")
 
-    def screenshot(self, target: Path, max_height: int = 4000) -> Path:
+    def screenshot(self, target: Path, max_height: int = 2400) -> Path:
         """A PNG of the whole page (up to ``max_height`` pixels tall)."""
         height = min(int(self.driver.execute_script(_FULL_HEIGHT_JS)), max_height)
         shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
