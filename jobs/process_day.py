@@ -1,8 +1,10 @@
 """The day processor: a day's samples → viewer-days in the lake and the serving store.
 
 Plan: phase 1 parses batches of sample files and hash-partitions their observations by
-viewer into buckets on disk; phase 2 inverts each bucket and writes its lake part and
-store records. Run it with an executor from tpdask.executor (Dask, or in-process).
+viewer into buckets on disk; phase 2 inverts each bucket, writes its lake part and
+encodes its store records, which one writer thread of this process stages in the store
+while the other buckets still invert (tpdask.store_writer). Run it with an executor from
+tpdask.executor (Dask, or in-process).
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from tpdask.log import Log, print_log, sum_step_seconds
 from tpdask.partition import PartitionTask, partition
 from tpdask.samples import DayFiles, list_day
 from tpdask.settings import Config
+from tpdask.store_writer import StoreWriter
+from tpdask.unpack import ArchiveUnpacker
 from tpdask.stores import Store, open_store
 
 BUCKET_BYTES = 32 << 20        # raw JSON per viewer bucket: ~2M observations
 TASK_BYTES = 64 << 20          # raw JSON per phase-1 task of loose files
+UNPACKED_TASK_BYTES = 24 << 20  # raw JSON per phase-1 task of archive members
 MIN_BUCKETS = 4
 
 
@@ -64,11 +69,11 @@ def plan_partition(files: DayFiles, members: tuple[tuple[str, int, str], ...], n
                   streams_dir=str(lake.run_dir(lake_dir, "streams", files.day, run)),
                   ids_dir=str(lake.run_dir(lake_dir, "chatter_ids", files.day, run)))
     tasks = []
-    # a solid archive is streamed whole by each reader: one reader per worker, members striped
-    readers = max(1, min(parallel, len(members)))
-    for r in range(readers if members else 0):
-        tasks.append(PartitionTask(task_id=len(tasks), archive=files.archive,
-                                   archive_members=tuple(members[r::readers]), **common))
+    # the archive is unpacked once, in order, by the client (tpdask.unpack): tasks take
+    # consecutive members, small enough that every worker follows the unpacker closely
+    for batch in _batches([(name, size) for name, size, _ in members], UNPACKED_TASK_BYTES):
+        tasks.append(PartitionTask(task_id=len(tasks), unpacked_dir=str(scratch / "raw"),
+                                   unpacked_files=batch, **common))
     loose_bytes = sum(size for _, size in files.folder_files)
     limit = max(1, min(TASK_BYTES, math.ceil(loose_bytes / parallel)))   # every worker busy
     for batch in _batches(list(files.folder_files), limit):
@@ -192,19 +197,42 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
         tasks = plan_partition(files, members, n_buckets, scratch, config.quarantine_dir,
                                executor.workers, lake_dir=config.lake_dir, run=run)
         phase_started = time.time()
-        parts = executor.map(partition, tasks, "parse+partition")
+        unpacker = (ArchiveUnpacker(files.archive, members, scratch / "raw", day).start()
+                    if files.archive is not None else None)
+        try:
+            parts = executor.map(partition, tasks, "parse+partition")
+        except BaseException:
+            if unpacker is not None and unpacker.error is not None:
+                raise unpacker.error from None     # what the tasks stopped for, as it was
+            raise
+        finally:
+            if unpacker is not None:
+                unpacker.stop()
+        if unpacker is not None:
+            unpacker.finish()
+            shutil.rmtree(scratch / "raw", ignore_errors=True)
         partition_seconds = time.time() - phase_started
         times = tuple(sorted({ts for p in parts for _, ts in p.samples}))
         lake.write_times(config.lake_dir, day, run, times)
+        rows_dir = scratch / "store"
         bucket_tasks = [BucketTask(day=day, bucket=b, scratch=str(scratch), times=times,
                                    interval=config.interval, max_gap=config.max_gap,
                                    lake_dir=str(lake.run_dir(config.lake_dir, "viewer_days", day, run)),
-                                   store=config.store, load=run)
+                                   store=config.store, load=run, rows_dir=str(rows_dir))
                         for b in range(n_buckets)]
         phase_started = time.time()
-        buckets = executor.map(process_bucket, bucket_tasks, "invert+write")
-        invert_seconds = time.time() - phase_started
+        writer = StoreWriter(store, rows_dir, day, run).start()
+        try:
+            buckets = executor.map(process_bucket, bucket_tasks, "invert+write")
+            invert_seconds = time.time() - phase_started
+            staged = writer.finish()
+        finally:
+            writer.stop()
+        store_tail_seconds = time.time() - phase_started - invert_seconds
         viewers = sum(b.viewers for b in buckets)
+        if staged != viewers:
+            raise JobError(f"the store writer staged {staged} records of day {day} where the "
+                           f"buckets made {viewers}: run process again")
         lake.publish_day(config.lake_dir, day, run)
         published = store.publish_day(day, run)
         if published != viewers:
@@ -223,8 +251,10 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
             "workers": executor.workers,
             "seconds": round(time.time() - started, 2),
             "phase_seconds": {"parse+partition": round(partition_seconds, 2),
-                              "invert+write": round(invert_seconds, 2)},
+                              "invert+write": round(invert_seconds, 2),
+                              "store after the buckets": round(store_tail_seconds, 2)},
             "bucket_seconds": sum_step_seconds(buckets),
+            "store_writer_seconds": round(writer.seconds, 2),
             "quarantined": [f"{name}: {why}" for p in parts for name, why in p.quarantined],
         }
         store.record_job("process", day, "done", report, started, time.time())

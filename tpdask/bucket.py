@@ -1,11 +1,13 @@
 """Phase 2 of the day job: invert one viewer bucket and write it out.
 
 A task reads its bucket's Arrow chunks from the scratch folder, encodes logins and
-streamers as sorted codes, runs the inversion kernel, and writes the bucket's lake file
-and store records itself, so no day-sized data ever reaches the client. Every write is
-keyed (part file name, (viewer, day) upsert under the run's load id), so a task re-run
-after a worker died writes the same thing again; nothing is visible to readers until
-the job publishes the day.
+streamers as sorted codes, runs the inversion kernel, writes the bucket's lake file, and
+encodes its store records for the backend into a scratch file that the job's one store
+writer stages while other buckets still invert (:mod:`tpdask.store_writer`), so no
+day-sized data ever reaches the client. Every write is keyed (part file names; the
+writer's (viewer, day) upsert under the run's load id), so a task re-run after a worker
+died writes the same thing again; nothing is visible to readers until the job publishes
+the day.
 """
 
 from __future__ import annotations
@@ -17,13 +19,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tpdask.inversion import Inverted, invert, lake_table, records
+from tpdask.inversion import Inverted, invert, lake_table
 from tpdask.lake import write_part
 from tpdask.log import StepTimer
 from tpdask.partition import bucket_dir
-
-
-STORE_BATCH = 5000
+from tpdask.store_rows import encode, write_rows
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,9 @@ class BucketTask:
     interval: int
     max_gap: int
     lake_dir: str                   # the folder this run writes part files into
-    store: str                      # store URI
+    store: str                      # store URI: which encoding the rows take
     load: str                       # this run's load id: records stay staged until published
+    rows_dir: str                   # where the store rows go for the job's writer
 
 
 @dataclass
@@ -45,7 +46,7 @@ class BucketReport:
     observations: int = 0
     viewers: int = 0
     sessions: int = 0
-    seconds: dict = field(default_factory=dict)   # read, invert, lake, store
+    seconds: dict = field(default_factory=dict)   # read, invert, lake, encode
 
 
 def read_bucket(scratch: str, bucket: int) -> pa.Table | None:
@@ -81,8 +82,6 @@ def invert_table(table: pa.Table, times: np.ndarray, max_gap: int) -> Inverted:
 
 def process_bucket(task: BucketTask) -> BucketReport:
     """Run one phase-2 task; returns its counts and where its time went."""
-    from tpdask.stores import store_for
-
     report = BucketReport(bucket=task.bucket)
     lap = StepTimer(report.seconds).lap
 
@@ -96,16 +95,9 @@ def process_bucket(task: BucketTask) -> BucketReport:
     write_part(task.lake_dir, f"part-{task.bucket:05d}.parquet",
                lake_table(inv, task.day, task.interval))
     lap("lake")
-    store = store_for(task.store)
-    batch: list[dict] = []
-    for record in records(inv, task.day, task.interval):
-        batch.append(record)
-        if len(batch) >= STORE_BATCH:
-            store.write_viewer_days(batch, load=task.load)
-            batch = []
-    if batch:
-        store.write_viewer_days(batch, load=task.load)
-    lap("store")
+    write_rows(task.rows_dir, task.bucket, encode(inv, task.day, task.interval, task.store,
+                                                  task.load))
+    lap("encode")
     report.observations = int(inv.pair_samples.sum())
     report.viewers = len(inv.viewers)
     report.sessions = inv.n_sessions

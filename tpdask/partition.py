@@ -9,7 +9,6 @@ until phase 2 reads its bucket, so memory is bounded by the batch size, not the 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +17,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tpdask.errors import ArchiveError, JobError, SampleError
+from tpdask.errors import JobError, SampleError
 from tpdask.lake import CHATTER_IDS_SCHEMA, STREAMS_SCHEMA, write_part
-from tpdask.samples import (LOGIN_PATTERN, Sample, normalise_login, parse_sample,
-                            quarantine, stream_archive)
+from tpdask.samples import LOGIN_PATTERN, Sample, normalise_login, parse_sample, quarantine
+from tpdask.unpack import wait_for_member
 
 USER_ID_PATTERN = "^[0-9]{1,20}$"
 
@@ -75,8 +74,8 @@ class PartitionTask:
     quarantine_dir: str
     folder: str | None = None
     folder_files: tuple[str, ...] = ()
-    archive: str | None = None
-    archive_members: tuple[tuple[str, int, str], ...] = ()   # (name, size, sha256 or "")
+    unpacked_dir: str | None = None    # the run's folder of archive members (tpdask.unpack)
+    unpacked_files: tuple[str, ...] = ()   # members to read there, as the unpacker writes them
     streams_dir: str | None = None     # the run's folder of the lake's streams table
     ids_dir: str | None = None         # the run's folder of the lake's chatter_ids table
     flush_bytes: int = 16 << 20
@@ -283,35 +282,10 @@ def partition(task: PartitionTask) -> PartitionReport:
                 part.already_quarantined(name)
                 continue
             part.accept(name, path.read_bytes(), origin=path)
-    if task.archive is not None:
-        _read_archive(task, part)
+    if task.unpacked_dir is not None:
+        unpacked = Path(task.unpacked_dir)
+        for name in task.unpacked_files:
+            part.accept(name, wait_for_member(unpacked, name))   # quarantine copies it
     part.flush()
     part.write_lake_tables()
     return part.report
-
-
-def _read_archive(task: PartitionTask, part: _Partitioner) -> None:
-    """Stream the task's members, each checked against the manifest before it is used.
-
-    A member handed over with other bytes (a broken archive, or a reader that lost its
-    place) or never handed over stops the job: a day read wrong must not be recorded done.
-    """
-    expected = {name: (size, sha) for name, size, sha in task.archive_members}
-    seen: set[str] = set()
-    wrong: list[str] = []
-
-    def on_member(name: str, raw: bytes) -> None:
-        seen.add(name)
-        size, sha = expected[name]
-        if len(raw) != size or (sha and hashlib.sha256(raw).hexdigest() != sha):
-            wrong.append(f"{name} ({len(raw)} bytes read, {size} listed)")
-            return
-        part.accept(name, raw)
-
-    stream_archive(task.archive, on_member, set(expected))
-    missing = sorted(set(expected) - seen)
-    if wrong or missing:
-        problems = [f"{len(wrong)} read with other bytes than the manifest: {wrong[:3]}"] if wrong else []
-        problems += [f"{len(missing)} never read: {missing[:3]}"] if missing else []
-        raise ArchiveError(f"{task.archive}: {'; '.join(problems)}. Check it with "
-                           f"`tpdask archive --day {task.day}` (it verifies the archive)")

@@ -82,6 +82,18 @@ class Store(ABC):
         """
 
     @abstractmethod
+    def stage_encoded_viewer_days(self, day: str, load: str, rows: Any) -> int:
+        """Stage a bucket of ``day``'s records under ``load``, encoded for this backend.
+
+        ``rows`` is a pyarrow Table that :func:`tpdask.store_rows.encode` made for this
+        store's URI (SQLite: the columns with ``streamers`` as JSON text; MongoDB: each
+        document's BSON). The day job's one writer calls this while other buckets still
+        invert. Same staging as ``write_viewer_days(records, load)``: invisible until
+        :meth:`publish_day`, and a record staged twice under one load is kept once.
+        Returns how many records were staged.
+        """
+
+    @abstractmethod
     def drop_unpublished(self, day: str) -> int:
         """Remove the staged rows of ``day`` that no reader sees (runs that died or failed)."""
 

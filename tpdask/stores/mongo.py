@@ -58,6 +58,10 @@ DEFAULT_DATABASE = "tpdask"
 #: Replacements per ``update`` command; FerretDB 1.24 deadlocks at 100 matched documents.
 REPLACE_BATCH_SIZE = 50
 
+#: BSON bytes per ``insert`` command of the day job's writer (MongoDB's limit is 48 MB;
+#: a few MB keep the server's memory and each command's latency low).
+INSERT_BATCH_BYTES = 4 << 20
+
 #: MongoDB's error code for a duplicate key.
 DUPLICATE_KEY = 11000
 
@@ -247,6 +251,25 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, Store):
                     f"{self.where} (its reply lacked {e}) — check the server's log"
                 ) from e
 
+    def stage_encoded_viewer_days(self, day: str, load: str, rows: Any) -> int:
+        from bson.raw_bson import RawBSONDocument
+
+        blobs = rows.column("bson").to_pylist()
+        with self._errors(f"stage day {day} in"):
+            for batch in _batches_by_bytes(blobs, INSERT_BATCH_BYTES):
+                docs = [RawBSONDocument(blob) for blob in batch]
+                try:
+                    # unordered: the server may apply a batch in any order, and one
+                    # duplicate (a document staged before) does not stop the rest
+                    self._viewer_days.insert_many(docs, ordered=False)
+                except BulkWriteError as e:
+                    errors = e.details.get("writeErrors", [])
+                    if not errors or any(err.get("code") != DUPLICATE_KEY for err in errors):
+                        raise
+                    again = [dict(docs[err["index"]].items()) for err in errors]
+                    self._replace(self._viewer_days, again)
+        return len(blobs)
+
     def publish_day(self, day: str, load: str) -> int:
         with self._errors(f"publish day {day} in"):
             # one document's replacement is atomic: readers switch loads at this instant
@@ -381,6 +404,20 @@ def _to_doc(record: dict[str, Any], load: str) -> dict[str, Any]:
         for login, s in record["streamers"].items()
     }
     return doc
+
+
+def _batches_by_bytes(blobs: list[bytes], limit: int) -> Iterator[list[bytes]]:
+    """Consecutive runs of ``blobs`` of about ``limit`` bytes (at least one blob each)."""
+    batch: list[bytes] = []
+    size = 0
+    for blob in blobs:
+        if batch and size + len(blob) > limit:
+            yield batch
+            batch, size = [], 0
+        batch.append(blob)
+        size += len(blob)
+    if batch:
+        yield batch
 
 
 def _result_id(kind: str, scope: str, key: str) -> str:

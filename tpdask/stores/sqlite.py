@@ -37,6 +37,9 @@ BUSY_TIMEOUT_S = 60.0
 #: which each worker's upserts touch at random places.
 CACHE_KIB = 65536
 
+#: Rows per transaction of the day job's writer (~0.5 s of write lock at most).
+STAGE_BATCH = 50_000
+
 #: (version, what it does, statements). Append only: never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
     (
@@ -309,6 +312,18 @@ class SQLiteStore(AccountsSQLiteMixin, SiteSQLiteMixin, Store):
                 ).fetchone()[0]
             self.drop_unpublished(day)
         return count
+
+    def stage_encoded_viewer_days(self, day: str, load: str, rows: Any) -> int:
+        from tpdask.store_rows import sqlite_tuples
+
+        tuples = sqlite_tuples(rows, day, load)
+        with self._errors(f"stage day {day} in"):
+            # big transactions: one writer, readers never wait (WAL); each commit still
+            # lets another writer in within a fraction of a second
+            for batch in batched(tuples, STAGE_BATCH):
+                with self._transaction() as tx:
+                    tx.executemany(_UPSERT, batch)
+        return len(tuples)
 
     def drop_unpublished(self, day: str) -> int:
         with self._errors(f"drop the unpublished loads of day {day} from"):
