@@ -32,7 +32,7 @@ COMMANDS = (
     ("verify", "check the accounts seen in the chats through Helix users: active, renamed, gone"),
     ("export", "export viewer_days, bots, streamer_days, overlap, profiles or status as JSON lines"),
     ("import_tmi", "turn old tmi chatters dumps (DIR/<channel>/…) into samples"),
-    ("bench", "time the day job at a given scale from a .7z archive, against a baseline"),
+    ("bench", "time a job (process, analyse, verify) or the website (web) on generated data"),
     ("status", "what the store holds: days, and the last job runs"),
     ("simulate", "serve the Twitch simulator (Helix, OAuth, IRC, tmi) driven by the audience model"),
     ("web", "serve the website: dashboard, streamers, overlap, bots, anonymised viewers"),
@@ -40,7 +40,7 @@ COMMANDS = (
 )
 
 #: optional parameters a command also takes as positional words (`users add NAME`)
-POSITIONAL = {"users": ("name",)}
+POSITIONAL = {"users": ("name",), "bench": ("job",)}
 
 
 def usage() -> str:
@@ -248,22 +248,34 @@ class Tpdask:
         print(f"\nNext: tpdask --data_dir {config.data_dir} export streamer_days --day {result.day}"
               f"\n      tpdask --data_dir {config.data_dir} export profiles | head")
 
-    def bench(self, scale: float = 1.0, workers: int | None = None,
-              baseline_scale: float = 0.25, job: str = "process", days: int = 7,
-              accounts: int = 10_000) -> None:
+    def bench(self, job: str = "process", scale: float = 1.0, workers: int | None = None,
+              baseline_scale: float = 0.25, days: int | None = None,
+              accounts: int = 10_000, records: int = 1_000_000, clients: int = 8,
+              seconds: float = 30) -> None:
         """Time a job at scale S (1 = 100 streamers, ~20M observations, ~900K viewers a day).
 
-        --job process (default): `process` of the seeded day from its .7z, against the
-        single-process baseline at --baseline_scale (0 skips it). --job analyse: `analyse`
-        of each of --days N days after the ones before, then their overlap. --job verify:
-        `verify` of --accounts N accounts against the simulator. The store is --store when
-        given (e.g. a MongoDB URI), else a fresh SQLite file. Figures go to data/bench/.
+        JOB (or --job) process (default): `process` of the seeded day from its .7z, against
+        the single-process baseline at --baseline_scale (0 skips it). analyse: `analyse` of
+        each of --days N (7) days after the ones before, then their overlap. verify: `verify`
+        of --accounts N accounts against the simulator. The store is --store when given
+        (e.g. a MongoDB URI), else a fresh SQLite file. web: the website's answer times
+        (dashboard, a streamer page, a viewer page) with --clients N (8) concurrent clients
+        for --seconds S (30), on a data folder of about --records N (1,000,000) viewer-day
+        records over --days N (30) processed and analysed days, built once under
+        <data_dir>/bench/web-<records>-<days>/. Figures go to <data_dir>/bench/.
         """
+        if job == "web":
+            from tpdask.web.bench import bench_web, table as web_table
+
+            print(web_table(bench_web(self._config(), int(records), int(days or 30),
+                                      clients=int(clients), seconds=float(seconds),
+                                      workers=workers)))
+            return
         store = self._given["store"] or os.environ.get("TPDASK_STORE")
         if job == "analyse":
             from tpdask.analysis.bench import bench_analyse, table as analyse_table
 
-            print(analyse_table(bench_analyse(self._config(), float(scale), int(days),
+            print(analyse_table(bench_analyse(self._config(), float(scale), int(days or 7),
                                               workers=workers, store=store)))
             return
         if job == "verify":
@@ -273,7 +285,7 @@ class Tpdask:
             print(", ".join(f"{k} {v}" for k, v in result.items()))
             return
         if job != "process":
-            raise UsageError(f"bench --job {job!r}: choose process, analyse or verify")
+            raise UsageError(f"bench --job {job!r}: choose process, analyse, verify or web")
         from tpdask.bench import BenchPlan, run_bench, table
 
         plan = BenchPlan(scale=float(scale), store=store, workers=workers,
