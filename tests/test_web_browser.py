@@ -155,3 +155,16 @@ def test_logging_out_ends_the_session(site, shots):
         assert not browser.console_errors()
     finally:
         browser.close()
+
+
+def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(monkeypatch, tmp_path):
+    """`make test` under CI must not pass by skipping the browser tests."""
+    import tests.browser_support as support
+
+    monkeypatch.setattr(support, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install chromium"):
+        support.require_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="no-chromium"):
+        support.require_chromium()
