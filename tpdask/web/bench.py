@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import orjson
+import psutil
 import requests
 
 from tpdask.errors import JobError
@@ -305,9 +306,27 @@ def summary(clients: list[Client], seconds: float) -> dict:
             "errors": len(errors), "first_errors": errors[:10]}
 
 
+def _cpu_seconds(pid: int | None) -> float:
+    """CPU seconds used so far by a process and its children (the server's workers)."""
+    if pid is None:
+        return 0.0
+    try:
+        root = psutil.Process(pid)
+        total = 0.0
+        for proc in [root, *root.children(recursive=True)]:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        return total
+    except psutil.Error:
+        return 0.0
+
+
 def _phase(url: str, sessions: list[requests.Session], streamers: list[str],
-           seconds: float) -> dict:
+           seconds: float, server_pid: int | None = None) -> dict:
+    """The clients' loops for ``seconds``; with the CPU seconds the clients (this
+    process) and the server used meanwhile, to see which one the machine spent itself on."""
     clients = [Client(url, s, streamers, seed=i) for i, s in enumerate(sessions)]
+    client_cpu, server_cpu = time.process_time(), _cpu_seconds(server_pid)
     started = time.monotonic()
     deadline = started + seconds
     threads = [threading.Thread(target=c.run_until, args=(deadline,), daemon=True)
@@ -316,11 +335,14 @@ def _phase(url: str, sessions: list[requests.Session], streamers: list[str],
         t.start()
     for t in threads:
         t.join()
-    return summary(clients, time.monotonic() - started)
+    result = summary(clients, time.monotonic() - started)
+    result["client_cpu_seconds"] = round(time.process_time() - client_cpu, 2)
+    result["server_cpu_seconds"] = round(_cpu_seconds(server_pid) - server_cpu, 2)
+    return result
 
 
 def measure(url: str, password: str, clients: int = 8, seconds: float = 30,
-            log: Log = print_log) -> dict:
+            server_pid: int | None = None, log: Log = print_log) -> dict:
     """Warm-up round (first answers timed), one client alone, then ``clients`` at once."""
     sessions = [login(url, BENCH_USER, password) for _ in range(clients)]
     streamers = streamer_pages(sessions[0], url)
@@ -331,10 +353,10 @@ def measure(url: str, password: str, clients: int = 8, seconds: float = 30,
         raise JobError(f"bench web: the site answers errors: {warm.errors[:5]}")
     log(f"first answers (cold caches), ms: {first}")
     log(f"one client alone for {seconds:g} s ...")
-    alone = _phase(url, sessions[:1], streamers, seconds)
+    alone = _phase(url, sessions[:1], streamers, seconds, server_pid)
     log(f"{clients} clients at once for {seconds:g} s ...")
     load_before = os.getloadavg()
-    together = _phase(url, sessions, streamers, seconds)
+    together = _phase(url, sessions, streamers, seconds, server_pid)
     return {"first_ms": first, "streamer_pages": len(streamers), "one_client": alone,
             "concurrent": together, "load_before": [round(x, 2) for x in load_before],
             "load_after": [round(x, 2) for x in os.getloadavg()]}
@@ -350,7 +372,8 @@ def bench_web(config: Config, records: int = 1_000_000, days: int = 30, clients:
                                    log=log)
     password = add_visitor(folder)
     with Server(folder, log) as server:
-        figures = measure(server.url, password, clients=clients, seconds=seconds, log=log)
+        figures = measure(server.url, password, clients=clients, seconds=seconds,
+                          server_pid=server.proc.pid, log=log)
     at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     result = {"at": at, "dataset": str(folder), "counts": counts, "machine": machine(),
               **figures}
@@ -371,7 +394,9 @@ def table(result: dict) -> str:
                                                      "concurrent")):
         phase = result[key]
         lines.append(f"  {label}: {phase['requests']:,} requests in {phase['seconds']} s, "
-                     f"{phase['per_second']} requests/s, {phase['errors']} errors")
+                     f"{phase['per_second']} requests/s, {phase['errors']} errors; CPU s: "
+                     f"server {phase['server_cpu_seconds']}, clients "
+                     f"{phase['client_cpu_seconds']}")
         lines.append(f"    {'page':<14} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} "
                      f"{'max ms':>8} {'req/s':>7}")
         for page, p in phase["pages"].items():
