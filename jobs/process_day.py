@@ -255,6 +255,7 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
                               "store after the buckets": round(store_tail_seconds, 2)},
             "bucket_seconds": sum_step_seconds(buckets),
             "store_writer_seconds": round(writer.seconds, 2),
+            "unpack_seconds": round(unpacker.seconds, 2) if unpacker is not None else None,
             "quarantined": [f"{name}: {why}" for p in parts for name, why in p.quarantined],
         }
         store.record_job("process", day, "done", report, started, time.time())

@@ -20,7 +20,7 @@ import psutil
 
 from tpdask.archive import build_archive
 from tpdask.audience import AudienceConfig, write_day
-from tpdask.errors import JobError
+from tpdask.errors import ConfigError, JobError
 from tpdask.log import Log, print_log
 from tpdask.procmon import Measured, run_measured
 from tpdask.settings import Config
@@ -35,6 +35,7 @@ class BenchPlan:
     store: str | None = None          # default: a fresh SQLite file in the run folder
     workers: int | None = None
     baseline_scale: float = 0.25
+    peer: str | None = None           # "duckdb": the same inversion as a DuckDB query
 
 
 def _fmt_scale(scale: float) -> str:
@@ -92,6 +93,8 @@ def run_tpdask(config: Config, plan: BenchPlan, archive: Path, log: Log) -> dict
         report = s.job_runs("process", BENCH_DAY)[0]["report"]
     return {**_figures(m, report["observations"]), "job_seconds": report["seconds"],
             "phase_seconds": report["phase_seconds"], "bucket_seconds": report["bucket_seconds"],
+            "store_writer_seconds": report.get("store_writer_seconds"),
+            "unpack_seconds": report.get("unpack_seconds"),
             "observations": report["observations"], "viewers": report["viewers"],
             "sessions": report["sessions"], "buckets": report["buckets"],
             "workers": report["workers"], "store": store.split("://")[0]}
@@ -105,6 +108,26 @@ def run_baseline(config: Config, scale: float, log: Log) -> dict:
     counts = orjson.loads(m.stdout.strip().splitlines()[-1])
     return {"scale": scale, **_figures(m, counts["entries"]), "observations": counts["entries"],
             "viewers": counts["viewers"]}
+
+
+def run_peer(config: Config, plan: BenchPlan, job: dict, log: Log) -> dict:
+    """Time the peer on the same day (its loose JSON files), right after the job."""
+    from tpdask.bench_peer import PEERS
+
+    if plan.peer not in PEERS:
+        raise ConfigError(f"bench --peer {plan.peer}: the peers are {', '.join(PEERS)}")
+    folder = _input_day(config.data_dir / "bench" / "inputs", plan.scale, log)
+    out = config.data_dir / "bench" / "run" / f"peer-{plan.peer}.parquet"
+    log(f"timing the {plan.peer} peer on the same day ...")
+    m = run_measured([sys.executable, "-m", "tpdask.bench_peer", str(folder), str(out),
+                      BENCH_DAY, str(config.interval), str(config.max_gap)])
+    _check(m, f"the {plan.peer} peer")
+    counts = orjson.loads(m.stdout.strip().splitlines()[-1])
+    for key in ("viewers", "sessions", "observations"):
+        if counts[key] != job[key]:
+            raise JobError(f"the {plan.peer} peer found {counts[key]:,} {key} where tpdask "
+                           f"process found {job[key]:,}: they did not do the same inversion")
+    return {"peer": plan.peer, **_figures(m, counts["observations"]), **counts}
 
 
 def machine() -> dict:
@@ -123,9 +146,13 @@ def run_bench(config: Config, plan: BenchPlan, log: Log = print_log) -> dict:
         "archive_mb": round(archive.stat().st_size / 1e6, 1),
         "at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine(),
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
         "tpdask": run_tpdask(config, plan, archive, log),
-        "baseline": run_baseline(config, plan.baseline_scale, log) if plan.baseline_scale else None,
     }
+    result["peer"] = run_peer(config, plan, result["tpdask"], log) if plan.peer else None
+    result["baseline"] = (run_baseline(config, plan.baseline_scale, log)
+                          if plan.baseline_scale else None)
+    result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     out = config.data_dir / "bench" / f"bench-scale{_fmt_scale(plan.scale)}-{result['at']}.json"
     out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     result["saved_to"] = str(out)
@@ -133,18 +160,31 @@ def run_bench(config: Config, plan: BenchPlan, log: Log = print_log) -> dict:
 
 
 def table(result: dict) -> str:
-    t, b = result["tpdask"], result["baseline"]
-    rows = [("", "tpdask process", f"baseline (scale {b['scale']:g})" if b else "baseline")]
+    t, b, p = result["tpdask"], result["baseline"], result.get("peer")
+    header = ["", "tpdask process"]
+    header += [f"{p['peer']} peer", "peer / tpdask"] if p else []
+    header += [f"baseline (scale {b['scale']:g})" if b else "baseline"]
+    rows = [tuple(header)]
     for key, label in (("observations", "observations"), ("viewers", "viewers"),
                        ("wall_seconds", "wall seconds"), ("cpu_seconds", "CPU seconds"),
                        ("peak_rss_mb", "peak memory, all processes (MiB)"),
                        ("observations_per_second", "observations per second")):
-        rows.append((label, f"{t[key]:,}", f"{b[key]:,}" if b else "-"))
+        row = [label, f"{t[key]:,}"]
+        if p:
+            row += [f"{p[key]:,}", f"{p[key] / t[key]:.2f}×" if t[key] else "-"]
+        row += [f"{b[key]:,}" if b else "-"]
+        rows.append(tuple(row))
     width = max(len(r[0]) for r in rows)
     lines = [f"bench: scale {result['scale']:g}, {result['raw_json_mb']} MB of JSON, "
              f"archive {result['archive_mb']} MB, store {t['store']}, {t['workers']} workers, "
-             f"{result['machine']['cpus']} CPUs"]
-    lines += [f"  {a:<{width}}  {b_:>16}  {c:>22}" for a, b_, c in rows]
-    lines.append(f"  phases (s): {t['phase_seconds']}; phase-2 task seconds: {t['bucket_seconds']}")
+             f"{result['machine']['cpus']} CPUs, load average {result['load_average_before'][0]}"
+             f" before, {result['load_average_after'][0]} after"]
+    lines += ["  " + f"{r[0]:<{width}}" + "".join(f"  {c:>16}" for c in r[1:]) for r in rows]
+    lines.append(f"  phases (s): {t['phase_seconds']}; phase-2 task seconds: {t['bucket_seconds']}"
+                 f"; unpack seconds: {t.get('unpack_seconds', '-')}"
+                 f"; store writer seconds: {t.get('store_writer_seconds', '-')}")
+    if p:
+        lines.append(f"  the {p['peer']} peer read the day's loose JSON (no .7z to decompress) "
+                     "and found the same viewers, sessions and observations")
     lines.append(f"  saved to {result['saved_to']}")
     return "\n".join(lines)
