@@ -251,13 +251,14 @@ class Tpdask:
     def bench(self, job: str = "process", scale: float = 1.0, workers: int | None = None,
               baseline_scale: float = 0.25, days: int | None = None,
               accounts: int = 10_000, records: int = 1_000_000, clients: int = 8,
-              seconds: float = 30) -> None:
+              seconds: float = 30, peer: str | None = None) -> None:
         """Time a job at scale S (1 = 100 streamers, ~20M observations, ~900K viewers a day).
 
         JOB (or --job) process (default): `process` of the seeded day from its .7z, against
-        the single-process baseline at --baseline_scale (0 skips it). analyse: `analyse` of
-        each of --days N (7) days after the ones before, then their overlap. verify: `verify`
-        of --accounts N accounts against the simulator. The store is --store when given
+        the single-process baseline at --baseline_scale (0 skips it); --peer duckdb also
+        times a DuckDB query doing the same inversion on the same day (bench extra).
+        analyse: `analyse` of each of --days N (7) days after the ones before, then their
+        overlap. verify: `verify` of --accounts N accounts against the simulator. The store is --store when given
         (e.g. a MongoDB URI), else a fresh SQLite file. web: the website's answer times
         (dashboard, a streamer page, a viewer page) with --clients N (8) concurrent clients
         for --seconds S (30), on a data folder of about --records N (1,000,000) viewer-day
@@ -289,7 +290,7 @@ class Tpdask:
         from tpdask.bench import BenchPlan, run_bench, table
 
         plan = BenchPlan(scale=float(scale), store=store, workers=workers,
-                         baseline_scale=float(baseline_scale))
+                         baseline_scale=float(baseline_scale), peer=peer)
         print(table(run_bench(self._config(), plan)))
 
     def status(self) -> None:
