@@ -129,12 +129,29 @@ def test_simulate_h_is_help_not_host(prepared):
     (["status", "now"], "unexpected argument 'now'"),
     (["--data_dir", "x"], "no command given"),
     (["process", "--", "--trace"], "unexpected argument '--'"),
+    (["web", "--port", "http"], "--port must be a whole number, got 'http'"),
+    (["web", "--bind", "x"], "unknown option --bind"),
+    (["users", "add", "ann", "--role", "admin", "again"], "unexpected argument 'again'"),
+    (["users", "add", "ann", "--role"], "--role needs a value"),
+    (["users", "add", "ann", "--rol", "admin"], "did you mean --role?"),
+    (["users"], "needs ACTION"),
+    (["--web_workers", "many", "web"], "--web_workers must be a whole number"),
 ])
 def test_a_wrong_command_line_is_one_line_exit_2_and_nothing_runs(args, message, prepared):
     data, cwd = prepared
     result = run_untouched(args, data, cwd)
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [result.stderr.strip()] and message in result.stderr
+
+
+@pytest.mark.parametrize("args", [["users", "add", "ann", "--role", "admin", "-h"],
+                                  ["users", "remove", "ann", "--help"], ["help", "users"],
+                                  ["users", "list", "-h"], ["web", "--port", "0", "-h"]])
+def test_help_of_web_and_users_creates_no_account_and_serves_nothing(args, prepared):
+    data, cwd = prepared
+    result = run_untouched(args, data, cwd)
+    assert result.returncode == 0 and result.stdout.startswith(f"usage: tpdask {args[-1] if args[0] == 'help' else args[0]}")
+    assert not (data / "web").exists()
 
 
 def test_a_missing_secrets_file_is_a_one_line_error(prepared):

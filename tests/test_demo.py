@@ -13,3 +13,46 @@ def test_the_demo_refuses_a_data_folder_holding_real_data_for_its_day(tmp_path):
     with pytest.raises(ConfigError, match="already holds data for 2022-08-01"):
         run_demo(config, "2022-08-01", log=lambda m: None)
     assert (folder / "1659312000.json").exists()
+
+
+def test_the_demo_ends_with_the_site_serving_its_data_until_ctrl_c(tmp_path):
+    """The whole demo, small and fast, as `make demo` runs it; then its site over HTTP."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from tests.web_support import cli_env, login
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tpdask", "--data_dir", str(tmp_path / "demo"), "demo",
+         "--scale", "0.002", "--speed", "4000", "--workers", "1", "--port", "0"],
+        env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 600
+        while not any(line.startswith("demo visitor account") for line in lines):
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, "".join(lines[-40:])
+            assert time.monotonic() < deadline, "".join(lines[-40:])
+            lines.append(line)
+        address = next(re.search(r"serving (http://\S+?)/? ", line).group(1)
+                       for line in lines if line.startswith("tpdask web: serving"))
+        password = re.search(r"password (\S+)", lines[-1]).group(1)
+        assert requests.get(address + "/", allow_redirects=False).status_code == 303
+        session = login(address, "visitor", password)
+        page = session.get(address + "/")
+        assert page.status_code == 200 and "viewers tracked" in page.text
+        top = session.get(address + "/api/streamers").json()["streamers"][0]["streamer"]
+        assert session.get(address + f"/streamers/{top}").status_code == 200
+        assert session.get(address + "/viewers/random").status_code == 200
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        proc.stdout.close()

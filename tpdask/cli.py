@@ -208,11 +208,13 @@ class Tpdask:
             print(f"wrote {count} {what} records to {target}", file=sys.stderr)
 
     def demo(self, day: str | int = "2022-08-01", scale: float = 0.02, workers: int = 2,
-             speed: float = 800) -> None:
+             speed: float = 800, port: int = 8000) -> None:
         """A simulated day through every stage: collect, archive, process, analyse, verify.
 
         --scale S of the audience model (0.02: ~18,000 viewers), --speed S simulated seconds
-        per real second (800: a day in 108 s), --workers N for the Dask cluster.
+        per real second (800: a day in 108 s), --workers N for the Dask cluster. Then serves
+        the website on http://127.0.0.1:PORT (--port, 0: a free one) with a `visitor`
+        account whose new random password it prints, until Ctrl-C.
         """
         from jobs.process_day import lake_day_dir
         from tpdask.demo import run_demo
@@ -246,7 +248,10 @@ class Tpdask:
         print(f"  lake        {lake_day_dir(config, result.day)}/")
         print(f"  store       {config.store}")
         print(f"\nNext: tpdask --data_dir {config.data_dir} export streamer_days --day {result.day}"
-              f"\n      tpdask --data_dir {config.data_dir} export profiles | head")
+              f"\n      tpdask --data_dir {config.data_dir} export profiles | head\n")
+        from tpdask.demo import serve_demo_site
+
+        serve_demo_site(config, int(port))
 
     def bench(self, job: str = "process", scale: float = 1.0, workers: int | None = None,
               baseline_scale: float = 0.25, days: int | None = None,
@@ -352,7 +357,6 @@ class Tpdask:
               f"(follow it: SimClock.from_state(GET /_sim/state ['clock']))")
         print("These are fake credentials of the simulator. Ctrl-C stops it.", flush=True)
         sim.serve_forever()
-
 
     def web(self, host: str = "127.0.0.1", port: int = 8000) -> None:
         """Serve the website on http://HOST:PORT (uvicorn) until Ctrl-C or SIGTERM.

@@ -6,11 +6,14 @@ over HTTP, the archiver packs and verifies it, the day processor turns it into v
 on a local Dask cluster, the analyser finds bots, streamer statistics, profiles and the
 day's audience overlap, and the verifier checks every account seen against the
 simulator's Helix `users` (whose renamed, suspended and deleted accounts are known, so the
-demo counts any status that came out wrong).
+demo counts any status that came out wrong). It ends with the website serving the demo's
+data, with a `visitor` account whose password is made anew each time
+(:func:`serve_demo_site`).
 """
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from dataclasses import dataclass
 
@@ -127,3 +130,23 @@ def _wrong_statuses(config: Config, sim: Simulator) -> int:
         return sum(1 for s in store.iter_statuses()
                    if (s["status"], s["login_now"]) != expected_status(sim.world.accounts,
                                                                        s["viewer"]))
+
+
+def reset_demo_visitor(config: Config) -> str:
+    """Create (or reset) the demo's ``visitor`` site account; returns its new password."""
+    from tpdask.web.accounts import add_user
+
+    password = secrets.token_urlsafe(12)
+    add_user(config.data_dir, "visitor", "visitor", password)
+    return password
+
+
+def serve_demo_site(config: Config, port: int = 8000) -> None:
+    """Serve the website on the demo's data until Ctrl-C, printing its address and the
+    demo visitor account."""
+    from tpdask.web.server import serve
+
+    password = reset_demo_visitor(config)
+    serve(config, host="127.0.0.1", port=port,
+          banner=f"demo visitor account: user visitor, password {password} "
+                 "(a new password at every demo)")

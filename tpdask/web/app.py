@@ -137,7 +137,8 @@ def one(request: Request, name: str) -> str | None:
 def create_app(config: Config) -> Starlette:
     site = Site(config)
 
-    def guarded(handler: Callable, api: bool, admin: bool = False) -> Callable:
+    def guarded(handler: Callable, api: bool, admin: bool = False,
+                params: tuple[str, ...] = ()) -> Callable:
         def endpoint(request: Request) -> Response:
             session = sessions.get_session(site.db, request.cookies.get(SESSION_COOKIE))
             if session is None:
@@ -146,6 +147,10 @@ def create_app(config: Config) -> Starlette:
                 return RedirectResponse("/login", status_code=303)
             if admin and not session.admin:
                 return site.error(request, 403, "admins only", session)
+            unknown = sorted(set(request.query_params) - set(params))
+            if unknown:     # login[$ne]=… and the like: refused, never read
+                return site.error(request, 400, "unknown parameter: this page takes "
+                                  + (", ".join(params) or "none"), session)
             answer = handler(request, session)
             if isinstance(answer, Response):
                 return answer
@@ -234,6 +239,8 @@ def create_app(config: Config) -> Starlette:
 
     async def form_values(request: Request, names: tuple[str, ...]) -> dict[str, str]:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not kind:
+            return dict.fromkeys(names, "")         # no form at all: no CSRF token → 403
         if kind not in FORM_TYPES:
             raise HTTPException(415, "send the form as application/x-www-form-urlencoded")
         form = await request.form(max_files=0, max_fields=10)
@@ -305,11 +312,15 @@ def create_app(config: Config) -> Starlette:
               Route("/login", login_post, methods=["POST"]),
               Route("/logout", logout, methods=["POST"]),
               Route("/viewers/random", guarded(random_viewer, api=False), methods=["GET"]),
-              Route("/lookup", guarded(lookup, api=False, admin=True), methods=["GET"]),
-              Route("/api/lookup", guarded(lookup, api=True, admin=True), methods=["GET"])]
+              Route("/lookup", guarded(lookup, api=False, admin=True, params=("login",)),
+                    methods=["GET"]),
+              Route("/api/lookup", guarded(lookup, api=True, admin=True, params=("login",)),
+                    methods=["GET"])]
     for path, handler, api_path in pages:
-        routes.append(Route(path, guarded(handler, api=False), methods=["GET"]))
-        routes.append(Route(api_path, guarded(handler, api=True), methods=["GET"]))
+        params = {"overlap": ("period",), "bots": ("day",)}.get(handler.__name__, ())
+        routes.append(Route(path, guarded(handler, api=False, params=params), methods=["GET"]))
+        routes.append(Route(api_path, guarded(handler, api=True, params=params),
+                            methods=["GET"]))
     routes += [Mount("/static/bokeh", StaticFiles(directory=bokeh_static()), name="bokeh"),
                Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
     @contextlib.asynccontextmanager

@@ -251,9 +251,13 @@ class SiteData:
     # -- viewers -------------------------------------------------------------------------
 
     def random_viewer(self, start: str) -> str | None:
-        keys = self.store.result_keys("profiles", "", start, 1) or \
-            self.store.result_keys("profiles", "", "", 1)
-        return keys[0] if keys else None
+        """One of the first profile keys at or after ``start`` (wrapping around): logins
+        cluster, so one of the next 16 rather than always the first after a gap."""
+        import secrets
+
+        keys = self.store.result_keys("profiles", "", start, 16) or \
+            self.store.result_keys("profiles", "", "", 16)
+        return secrets.choice(keys) if keys else None
 
 
 def nodes_xy(layout: dict, name: str) -> tuple[float, float]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import socket
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,9 @@ def serve(config: Config, host: str = "127.0.0.1", port: int = 8000,
                                     fd=sock.fileno(), workers=config.web_workers,
                                     access_log=False, log_level="warning",
                                     server_header=False, proxy_headers=False)
+    # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal again
+    # with the handler it found: both end here, so stopping the site is a normal exit
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
         if config.web_workers > 1:
             from uvicorn.supervisors import Multiprocess
@@ -85,5 +89,17 @@ def serve(config: Config, host: str = "127.0.0.1", port: int = 8000,
             Multiprocess(uvicorn_config, target=server.run, sockets=[sock]).run()
         else:
             uvicorn.Server(uvicorn_config).run(sockets=[sock])
+    except (KeyboardInterrupt, Stopped):
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sock.close()
+    print("tpdask web: stopped", flush=True)
+
+
+class Stopped(Exception):
+    """SIGTERM asked the site to stop."""
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise Stopped()

@@ -1,0 +1,147 @@
+"""Logging in and out of a real `tpdask web`: sessions, cookies, CSRF, the throttle, roles."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from tests.web_support import (PASSWORDS, add_user, build_site_data, csrf_of, login,
+                               running_site)
+
+PAGES = ["/", "/streamers", "/streamers/chan_alpha", "/overlap", "/bots", "/viewers/random",
+         "/lookup"]
+APIS = ["/api/dashboard", "/api/streamers", "/api/streamers/chan_alpha", "/api/overlap",
+        "/api/bots", "/api/lookup?login=x"]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    fixture = build_site_data(tmp_path_factory.mktemp("auth"), viewers=40)
+    for role, password in PASSWORDS.items():
+        add_user(fixture.config.data_dir, role, role, password)
+    with running_site(fixture.config.data_dir) as base:
+        yield fixture, base
+
+
+def test_without_a_session_pages_go_to_login_and_data_answers_401(site):
+    _, base = site
+    for path in PAGES:
+        answer = requests.get(base + path, allow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == "/login", path
+    for path in APIS:
+        answer = requests.get(base + path, allow_redirects=False)
+        assert answer.status_code == 401 and answer.json()["error"], path
+    forged = requests.get(base + "/api/dashboard", cookies={"tpdask_session": "x" * 43})
+    assert forged.status_code == 401
+
+
+def test_login_sets_a_strict_session_cookie_and_logout_ends_it(site):
+    _, base = site
+    session = requests.Session()
+    form = session.get(base + "/login")
+    assert form.status_code == 200 and 'name="username"' in form.text
+    assert 'name="password"' in form.text and 'type="password"' in form.text
+    for name in ("content-security-policy", "x-content-type-options", "referrer-policy",
+                 "x-frame-options"):
+        assert name in form.headers
+    assert "script-src 'self'" in form.headers["content-security-policy"]
+    answer = session.post(base + "/login", allow_redirects=False, data={
+        "username": "visitor", "password": PASSWORDS["visitor"], "csrf_token": csrf_of(form.text)})
+    assert answer.status_code == 303 and answer.headers["location"] == "/"
+    cookie = next(c for c in answer.raw.headers.getlist("set-cookie")
+                  if c.startswith("tpdask_session="))
+    flags = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
+    assert {"httponly", "samesite", "path"} <= flags and "secure" not in flags
+    assert "samesite=lax" in cookie.lower() and "path=/" in cookie.lower()
+    page = session.get(base + "/")
+    assert page.status_code == 200 and "Dashboard" in page.text
+    assert page.headers["cache-control"] == "no-store"
+    logout = session.post(base + "/logout", data={"csrf_token": csrf_of(page.text)},
+                          allow_redirects=False)
+    assert logout.status_code == 303 and logout.headers["location"] == "/login"
+    old_cookie = session.cookies.get("tpdask_session")
+    assert requests.get(base + "/api/dashboard",
+                        cookies={"tpdask_session": old_cookie or "gone"}).status_code == 401
+
+
+def test_a_wrong_password_says_only_that(site):
+    _, base = site
+    session = requests.Session()
+    form = session.get(base + "/login")
+    for name, password in (("visitor", "not-the-password"), ("nobody_at_all", "whatever-1")):
+        answer = session.post(base + "/login", data={"username": name, "password": password,
+                                                     "csrf_token": csrf_of(form.text)})
+        assert answer.status_code == 401 and "wrong user name or password" in answer.text
+        assert "tpdask_session" not in session.cookies
+
+
+def test_csrf_on_login_and_logout(site):
+    _, base = site
+    good = {"username": "visitor", "password": PASSWORDS["visitor"]}
+    session = requests.Session()
+    token = csrf_of(session.get(base + "/login").text)
+    assert session.post(base + "/login", data=good).status_code == 403
+    assert session.post(base + "/login", data={**good, "csrf_token": "0" * 64}).status_code == 403
+    other = requests.Session()
+    other_token = csrf_of(other.get(base + "/login").text)
+    assert session.post(base + "/login", data={**good, "csrf_token": other_token}).status_code == 403
+    assert requests.post(base + "/login", data={**good, "csrf_token": token}).status_code == 403
+    answer = session.post(base + "/login", data={**good, "csrf_token": token},
+                          allow_redirects=False)
+    assert answer.status_code == 303
+    page = session.get(base + "/").text
+    assert session.post(base + "/logout").status_code == 403
+    assert session.post(base + "/logout", data={"csrf_token": "wrong"}).status_code == 403
+    assert session.get(base + "/api/dashboard").status_code == 200     # still logged in
+    assert session.post(base + "/logout", data={"csrf_token": csrf_of(page)},
+                        allow_redirects=False).status_code == 303
+    assert session.get(base + "/api/dashboard").status_code == 401
+
+
+def test_visitors_get_403_on_lookup_and_admins_the_profile(site):
+    fixture, base = site
+    login_name = fixture.viewers[-1]
+    visitor = login(base, "visitor", PASSWORDS["visitor"])
+    assert visitor.get(base + "/lookup").status_code == 403
+    assert visitor.get(base + "/lookup", params={"login": login_name}).status_code == 403
+    answer = visitor.get(base + "/api/lookup", params={"login": login_name})
+    assert answer.status_code == 403 and login_name not in answer.text
+    assert 'href="/lookup"' not in visitor.get(base + "/").text
+    admin = login(base, "admin", PASSWORDS["admin"])
+    assert 'href="/lookup"' in admin.get(base + "/").text
+    page = admin.get(base + "/lookup", params={"login": login_name.upper()})
+    assert page.status_code == 200 and login_name in page.text
+    data = admin.get(base + "/api/lookup", params={"login": login_name}).json()
+    assert data["login"] == login_name and data["days_active"] >= 1
+    assert admin.get(base + "/api/lookup", params={"login": "zq_not_there"}).status_code == 404
+    bots = admin.get(base + "/api/bots").json()
+    assert "nightbot" in {b["login"] for b in bots["bots"]}
+
+
+def test_the_throttle_per_account_and_per_client(tmp_path):
+    fixture = build_site_data(tmp_path, viewers=10)
+    data = fixture.config.data_dir
+    add_user(data, "ann", "visitor", "right-password")
+    add_user(data, "bob", "visitor", "right-password")
+    settings = ("--web_login_failures", "3", "--web_login_window", "4")
+    with running_site(data, args=settings) as base:
+        def attempt(name: str, password: str) -> requests.Response:
+            session = requests.Session()
+            token = csrf_of(session.get(base + "/login").text)
+            return session.post(base + "/login", allow_redirects=False, data={
+                "username": name, "password": password, "csrf_token": token})
+
+        assert [attempt("ann", "wrong-password").status_code for _ in range(3)] == [401] * 3
+        blocked = attempt("ann", "right-password")           # the right one, too late
+        assert blocked.status_code == 429 and 1 <= int(blocked.headers["retry-after"]) <= 5
+        time.sleep(int(blocked.headers["retry-after"]) + 0.5)
+        assert attempt("ann", "right-password").status_code == 303   # the window has passed
+        # per client: failures spread over several accounts from one address add up
+        for name in ("x1", "x2", "x3"):
+            assert attempt(name, "wrong-password").status_code == 401
+        refused = attempt("bob", "right-password")
+        assert refused.status_code == 429 and "retry-after" in refused.headers
+        time.sleep(int(refused.headers["retry-after"]) + 0.5)
+        assert attempt("bob", "right-password").status_code == 303

@@ -1,0 +1,210 @@
+"""A visitor never sees a viewer login; request values never become query operators;
+pages escape what they print; pseudonyms are stable, opaque and unforgeable.
+
+Every test runs against a real `tpdask web` over HTTP, on the embedded SQLite store and on
+the MongoDB store (FerretDB), each with the analysed data of tests/web_support.py.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import deque
+from urllib.parse import urljoin, urlsplit
+
+import pymongo
+import pytest
+import requests
+
+from tests.conftest import with_database
+from tests.web_support import (BOT, PASSWORDS, XSS_GAME, XSS_STREAMER, add_user,
+                               build_site_data, login, running_site)
+
+LINK = re.compile(r'(?:href|src|action)="([^"]+)"')
+
+
+@pytest.fixture(scope="module", params=["sqlite", "mongodb"])
+def site(request, tmp_path_factory):
+    store = database = None
+    if request.param == "mongodb":
+        database = f"tpdask_test_{uuid.uuid4().hex[:12]}"
+        store = with_database(request.getfixturevalue("mongo_uri"), database)
+    fixture = build_site_data(tmp_path_factory.mktemp(f"safety-{request.param}"), store=store)
+    for role, password in PASSWORDS.items():
+        add_user(fixture.config.data_dir, role, role, password)
+    with running_site(fixture.config.data_dir, store) as base:
+        yield fixture, base, store
+    if database:
+        client: pymongo.MongoClient = pymongo.MongoClient(store)
+        client.drop_database(database)
+        client.close()
+
+
+def leak_finder(logins: list[str]) -> re.Pattern:
+    """Any of the logins as a whole word (not inside a longer login-like word)."""
+    assert logins
+    words = "|".join(re.escape(login) for login in sorted(logins, key=len, reverse=True))
+    return re.compile(rf"(?<![a-z0-9_])({words})(?![a-z0-9_])")
+
+
+def api_of(path_and_query: str) -> str | None:
+    """The /api answer mirroring a page, or None for pages without one."""
+    path, _, query = path_and_query.partition("?")
+    if path == "/":
+        path = "/api/dashboard"
+    elif path.split("/")[1] in ("streamers", "overlap", "bots", "viewers") and \
+            path != "/viewers/random":
+        path = "/api" + path
+    else:
+        return None
+    return path + ("?" + query if query else "")
+
+
+def crawl(base: str, session: requests.Session) -> list[requests.Response]:
+    """Every same-site page and data answer a visitor reaches (BokehJS itself aside)."""
+    seen: set[str] = set()
+    answers: list[requests.Response] = []
+    streamers = session.get(base + "/api/streamers").json()["streamers"]
+    start = ["/", "/login", "/static/charts.js", "/static/site.css", "/api/dashboard",
+             "/api/streamers", "/api/overlap", "/api/bots"]
+    start += [f"/streamers/{s['streamer']}" for s in streamers]
+    start += ["/viewers/random"] * 40
+    queue = deque(start)
+    randoms = 40               # /viewers/random answers another viewer each time
+    while queue:
+        path = queue.popleft()
+        if path in seen and not (path == "/viewers/random" and randoms > 0):
+            continue
+        randoms -= path == "/viewers/random"
+        seen.add(path)
+        answer = session.get(base + path, timeout=60)
+        answers.append(answer)
+        assert answer.status_code < 500, (path, answer.status_code)
+        final = urlsplit(answer.url)
+        here = final.path + ("?" + final.query if final.query else "")
+        seen.add(here)
+        mirror = api_of(here)
+        if mirror and mirror not in seen:
+            queue.append(mirror)
+        if "text/html" not in answer.headers.get("content-type", ""):
+            continue
+        for link in LINK.findall(answer.text):
+            target = urlsplit(urljoin(answer.url, link.replace("&amp;", "&")))
+            if target.netloc != final.netloc or target.path.startswith("/static/bokeh/"):
+                continue
+            if target.path == "/logout":
+                continue
+            queue.append(target.path + ("?" + target.query if target.query else ""))
+    return answers
+
+
+def test_a_visitor_never_sees_a_viewer_login(site):
+    fixture, base, _ = site
+    private = fixture.private_logins
+    assert BOT in private and len(private) > 100
+    find = leak_finder(private)
+    visitor = login(base, "visitor", PASSWORDS["visitor"])
+    answers = crawl(base, visitor)
+    pages = {urlsplit(a.url).path for a in answers}
+    assert {"/", "/streamers", "/overlap", "/bots", "/api/dashboard", "/api/bots"} <= pages
+    assert sum(p.startswith("/viewers/") for p in pages) >= 10
+    assert sum(p.startswith("/api/viewers/") for p in pages) >= 10
+    assert len([p for p in pages if p.startswith("/streamers/")]) == len(fixture.streamers)
+    for answer in answers:
+        for hop in [*answer.history, answer]:
+            where = hop.url
+            found = find.search(hop.url)
+            assert not found, f"{where}: its URL names viewer {found.group(1)}"
+            for name, value in hop.headers.items():
+                found = find.search(value)
+                assert not found, f"{where}: header {name} names viewer {found.group(1)}"
+            found = find.search(hop.text)
+            assert not found, f"{where}: the page names viewer {found.group(1)}"
+    # the same search finds them where an admin may see them: the check can see a leak
+    admin = login(base, "admin", PASSWORDS["admin"])
+    assert find.search(admin.get(base + "/bots").text)
+    assert find.search(admin.get(base + "/api/bots").text)
+
+
+def test_pseudonyms_are_stable_opaque_and_unforgeable(site, tmp_path):
+    fixture, base, store = site
+    visitor = login(base, "visitor", PASSWORDS["visitor"])
+    bots = visitor.get(base + "/api/bots").json()["bots"]
+    token = bots[0]["token"]
+    assert visitor.get(base + "/api/bots").json()["bots"][0]["token"] == token
+    assert len(token) == 55 and re.fullmatch(r"[A-Za-z0-9_-]{55}", token)
+    profile = visitor.get(base + f"/api/viewers/{token}").json()
+    assert profile["token"] == token and profile["name"] == "viewer·" + token[:8]
+    assert "login" not in profile
+    for forged in (token[:20] + ("A" if token[20] != "A" else "B") + token[21:], token[:-1],
+                   token + "A", "A" * 55, "%2e%2e", "%00"):
+        assert visitor.get(base + f"/viewers/{forged}").status_code == 404, forged
+        assert visitor.get(base + f"/api/viewers/{forged}").status_code == 404, forged
+    # a restart keeps the secret (its file) and so the tokens; another secret changes them
+    with running_site(fixture.config.data_dir, store) as again:
+        other = login(again, "visitor", PASSWORDS["visitor"])
+        assert other.get(again + "/api/bots").json()["bots"][0]["token"] == token
+    secret = {"TPDASK_WEB_SECRET": "another-secret-of-the-server"}
+    with running_site(fixture.config.data_dir, store, env=secret) as third:
+        other = login(third, "visitor", PASSWORDS["visitor"])
+        assert other.get(third + f"/api/viewers/{token}").status_code == 404
+        assert other.get(third + "/api/bots").json()["bots"][0]["token"] != token
+
+
+def test_request_values_never_become_query_operators(site):
+    fixture, base, _ = site
+    admin = login(base, "admin", PASSWORDS["admin"])
+    visitor = login(base, "visitor", PASSWORDS["visitor"])
+    known = fixture.viewers[-1]
+    for path in ("/api/lookup?login[$ne]=x", "/api/lookup?login[$gt]=", "/lookup?login[$ne]=x",
+                 "/api/lookup?login=a'--", "/api/lookup?login=x' OR '1'='1",
+                 "/api/lookup?login=%7B%22%24ne%22%3A%22%22%7D", "/api/lookup?login=a&login=b",
+                 "/api/bots?day[$ne]=x", "/api/bots?day=2022-08-01' OR 1=1 --",
+                 "/api/overlap?period[$ne]=x", "/api/overlap?period=x' OR '1'='1",
+                 "/api/streamers?x[$where]=1", "/api/dashboard?$ne=1"):
+        answer = admin.get(base + path)
+        assert 400 <= answer.status_code < 500, (path, answer.status_code)
+        assert known not in answer.text and "days_active" not in answer.text, path
+    bodies = ({"login": {"$ne": ""}}, {"login": {"$gt": ""}}, {"username": {"$ne": ""},
+              "password": {"$ne": ""}, "csrf_token": {"$ne": ""}})
+    for body in bodies:
+        for path in ("/login", "/logout", "/api/lookup", "/api/dashboard", "/api/bots",
+                     "/api/viewers/x", "/lookup"):
+            answer = admin.post(base + path, json=body, allow_redirects=False)
+            assert 400 <= answer.status_code < 500, (path, answer.status_code)
+            assert known not in answer.text
+        answer = admin.get(base + "/api/lookup", json=body)
+        assert answer.status_code == 400 and known not in answer.text
+    # form fields named like operators are not the fields: no login, no session
+    fresh = requests.Session()
+    form = fresh.get(base + "/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    answer = fresh.post(base + "/login", data={"username[$ne]": "x", "password[$ne]": "x",
+                                               "csrf_token": token}, allow_redirects=False)
+    assert answer.status_code == 401 and "tpdask_session" not in fresh.cookies
+    answer = fresh.post(base + "/login", data=[("username", "visitor"), ("username", "admin"),
+                                               ("password", "x"), ("csrf_token", token)])
+    assert answer.status_code == 400
+    for odd in ("%00", "%2e%2e", "..%2f..%2fetc", "a" * 300, "chan_alpha%00", "ch%C3%A2n",
+                "%E2%80%AEchan", "chan_alpha'--", "CHAN_ALPHA", "chan alpha", "%7B%22%24ne%22%7D"):
+        for prefix in ("/streamers/", "/api/streamers/"):
+            answer = visitor.get(base + prefix + odd)
+            assert answer.status_code == 404, (prefix + odd, answer.status_code)
+            assert "new_viewers" not in answer.text
+
+
+def test_pages_escape_what_they_print(site):
+    _, base, _ = site
+    visitor = login(base, "visitor", PASSWORDS["visitor"])
+    page = visitor.get(base + f"/streamers/{XSS_STREAMER}")
+    assert page.status_code == 200
+    assert XSS_GAME not in page.text and "<img" not in page.text
+    assert "&lt;img src=x onerror=alert(1)&gt;Games" in page.text
+    data = visitor.get(base + f"/api/streamers/{XSS_STREAMER}").json()
+    assert XSS_GAME in [game for game, _ in data["games"]]   # the data itself is kept as is
+    for path in ("/", "/streamers", "/overlap", "/bots", "/viewers/random"):
+        text = visitor.get(base + path).text
+        assert "<script>alert" not in text and "<img src=x" not in text
+        for block in re.findall(r'<script type="application/json" id="[^"]+">(.*?)</script>',
+                                text, flags=re.S):
+            assert "<" not in block, (path, block[:200])
