@@ -145,3 +145,17 @@ def test_the_throttle_per_account_and_per_client(tmp_path):
         assert refused.status_code == 429 and "retry-after" in refused.headers
         time.sleep(int(refused.headers["retry-after"]) + 0.5)
         assert attempt("bob", "right-password").status_code == 303
+
+
+def test_admins_get_a_link_to_the_dask_dashboard_while_a_cluster_serves_one(site):
+    from distributed import LocalCluster
+
+    _, base = site
+    admin = login(base, "admin", PASSWORDS["admin"])
+    visitor = login(base, "visitor", PASSWORDS["visitor"])
+    with LocalCluster(n_workers=1, processes=False, dashboard_address="127.0.0.1:8787"):
+        time.sleep(5.5)                      # the site probes the dashboard every 5 s
+        assert admin.get(base + "/api/dashboard").json()["dask_dashboard"] == \
+            "http://127.0.0.1:8787/status"
+        assert 'href="http://127.0.0.1:8787/status"' in admin.get(base + "/").text
+        assert visitor.get(base + "/api/dashboard").json()["dask_dashboard"] is None

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -325,6 +326,8 @@ def create_app(config: Config) -> Starlette:
                Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # the caches fill on a thread while the server already answers
+        threading.Thread(target=warm_up, args=(site,), daemon=True, name="warm-up").start()
         yield
         site.close()
 
@@ -333,6 +336,13 @@ def create_app(config: Config) -> Starlette:
                     lifespan=lifespan)
     app.state.site = site
     return SecurityHeaders(app)  # type: ignore[return-value]
+
+
+def warm_up(site: Site) -> None:
+    try:
+        site.data.warm_up()
+    except Exception:  # noqa: BLE001 - a page computes it again, and reports any error
+        pass
 
 
 def random_start() -> str:

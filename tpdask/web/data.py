@@ -41,6 +41,7 @@ class SiteData:
         self._version: tuple[float, Any] = (0.0, None)
         self._cache: dict[str, tuple[Any, Any]] = {}
         self._dask: tuple[float, str | None] = (0.0, None)
+        self._days: dict[tuple[str, str | None], dict[str, Any]] = {}
 
     # -- caching -------------------------------------------------------------------------
 
@@ -73,19 +74,27 @@ class SiteData:
         base = self.cached("dashboard", self._dashboard)
         jobs = [dict(job, report=flat_report(job["report"], admin))
                 for job in self.cached("jobs", lambda: self.store.latest_jobs(10))]
-        return {**base, "jobs": jobs, "dask_dashboard": self.dask_dashboard()}
+        # the Dask dashboard is not protected (task names, worker logs): admins only
+        return {**base, "jobs": jobs, "dask_dashboard": self.dask_dashboard() if admin else None}
 
     def _dashboard(self) -> dict[str, Any]:
         from tpdask.lake import read_times
+
+        from tpdask.lake import day_run
 
         days = self.store.days()
         analysed = set(self.store.result_scopes("streamer_days"))
         daily = []
         for day in days:
-            times = read_times(self.config.lake_dir, day).to_pylist()
-            daily.append({"day": day, "viewers": self.store.count_viewer_days(day),
-                          "analysed": day in analysed, **collection_gaps(times, day,
-                                                                          self.config.interval)})
+            # a day's figures change only when the day is processed again (a new run)
+            key = (day, day_run(self.config.lake_dir, day))
+            figures = self._days.get(key)
+            if figures is None:
+                times = read_times(self.config.lake_dir, day).to_pylist()
+                figures = {"day": day, "viewers": self.store.count_viewer_days(day),
+                           **collection_gaps(times, day, self.config.interval)}
+                self._days[key] = figures
+            daily.append({**figures, "analysed": day in analysed})
         archives = [{"day": p.name.removesuffix(".7z"), "bytes": p.stat().st_size}
                     for p in sorted(Path(self.config.archive_dir).glob("*.7z"))
                     if DAY.match(p.name.removesuffix(".7z"))]
@@ -94,6 +103,14 @@ class SiteData:
                 "daily": daily, "archives": archives,
                 "archive_bytes": sum(a["bytes"] for a in archives),
                 "accounts": self.store.status_counts()}
+
+    def warm_up(self) -> None:
+        """Compute what the first visitors would otherwise wait for (a server starting)."""
+        self.dashboard(admin=False)
+        self.streamers()
+        period = self.default_period()
+        if period:
+            self.overlap(period)
 
     def dask_dashboard(self) -> str | None:
         """The local Dask dashboard's address while a job's cluster serves it (probed at
