@@ -72,24 +72,23 @@ def serve(config: Config, host: str = "127.0.0.1", port: int = 8000,
     values["data_dir"] = str(config.data_dir)
     os.environ[ENV] = json.dumps(values)
     sock = bind(host, port)
-    print(f"tpdask web: serving {address(sock, host)} "
-          f"({config.web_workers} server process{'es' if config.web_workers > 1 else ''}; "
-          "Ctrl-C stops it)", flush=True)
-    if banner:
-        print(banner, flush=True)
     uvicorn_config = uvicorn.Config("tpdask.web.server:app_from_env", factory=True,
                                     fd=sock.fileno(), workers=config.web_workers,
                                     access_log=False, log_level="warning",
                                     server_header=False, proxy_headers=False)
     # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal again
-    # with the handler it found: both end here, so stopping the site is a normal exit
+    # with the handler it found: both end here, so stopping the site is a normal exit,
+    # also when the signal comes before uvicorn has taken them over
     previous = signal.signal(signal.SIGTERM, _stop)
     try:
+        print(f"tpdask web: serving {address(sock, host)} ({config.web_workers} server "
+              f"process{'es' if config.web_workers > 1 else ''}; Ctrl-C stops it)", flush=True)
+        if banner:
+            print(banner, flush=True)
         if config.web_workers > 1:
             from uvicorn.supervisors import Multiprocess
 
-            server = uvicorn.Server(uvicorn_config)
-            Multiprocess(uvicorn_config, target=server.run, sockets=[sock]).run()
+            Multiprocess(uvicorn_config, sockets=[sock]).run()
         else:
             uvicorn.Server(uvicorn_config).run(sockets=[sock])
     except (KeyboardInterrupt, Stopped):
