@@ -56,7 +56,7 @@ def run_bag(folder: Path, day: str, workers: int = 2) -> dict:
     times = sorted(orjson.loads(Path(f).read_bytes())["ts"] for f in files)
     index = {t: k for k, t in enumerate(times)}
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster):
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster):
         records = (db.from_sequence(files, npartitions=max(1, len(files) // 16))
                    .map(_observations, index).flatten()
                    .groupby(lambda row: row[0], shuffle="tasks")

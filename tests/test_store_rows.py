@@ -1,0 +1,88 @@
+"""The day job's encoded store rows: what a bucket encodes is what readers get back.
+
+A real inversion of a small generated bucket is encoded for each backend
+(tpdask.store_rows), staged through ``stage_encoded_viewer_days`` by the job's writer
+path, published, and read back: it must equal ``tpdask.inversion.records`` exactly
+(same keys, same int / float types). Each ``store`` test runs on SQLite and MongoDB.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pytest
+
+from tpdask.bucket import invert_table
+from tpdask.inversion import records
+from tpdask.store_rows import encode, read_rows, sqlite_rows, write_rows
+from tpdask.stores import Store
+from tpdask.stores.sqlite import SQLiteStore
+
+DAY = "2022-08-01"
+T0 = 1659312000
+
+
+def small_bucket(viewers: int = 300, seed: int = 3):
+    """A bucket of random observations with gaps (so several sessions per pair)."""
+    rng = np.random.default_rng(seed)
+    times = np.array([T0 + 300 * k + (1200 if k > 40 else 0) for k in range(96)], np.int64)
+    n = 20_000
+    table = pa.table({
+        "ts": pa.array(times[rng.integers(0, len(times), n)]),
+        "streamer": pa.array([f"s{i}" for i in rng.integers(0, 12, n)]).dictionary_encode(),
+        "viewer": pa.array([f"v{i:04d}" for i in rng.integers(0, viewers, n)]),
+    })
+    return invert_table(table, times, 900)
+
+
+@pytest.mark.parametrize("interval", [300, 7, 90])
+def test_sqlite_rows_hold_the_records_streamers_as_json(interval):
+    inv = small_bucket()
+    rows = sqlite_rows(inv, interval).to_pylist()
+    expected = list(records(inv, DAY, interval))
+    assert len(rows) == len(expected) > 0
+    for row, record in zip(rows, expected, strict=True):
+        assert row["viewer"] == record["viewer"]
+        assert orjson.loads(row["streamers"]) == record["streamers"]
+        # key order too: the JSON text is what SQLite readers decode
+        assert list(orjson.loads(row["streamers"])) == list(record["streamers"])
+        decoded = orjson.loads(row["streamers"]).values()
+        assert [type(s["minutes"]) for s in decoded] == [
+            type(s["minutes"]) for s in record["streamers"].values()]
+
+
+def uri_of(store: Store) -> str:
+    return "sqlite:///x" if isinstance(store, SQLiteStore) else "mongodb://x"
+
+
+@pytest.mark.parametrize("interval", [300, 7])
+def test_staged_encoded_rows_read_back_as_the_records(store: Store, tmp_path, interval):
+    inv = small_bucket()
+    path = write_rows(tmp_path, 3, encode(inv, DAY, interval, uri_of(store), "L1"))
+    assert store.stage_encoded_viewer_days(DAY, "L1", read_rows(path)) == len(inv.viewers)
+    assert store.count_viewer_days(DAY) == 0                    # staged: nobody sees it
+    assert store.publish_day(DAY, "L1") == len(inv.viewers)
+    got = list(store.iter_viewer_days(DAY))
+    expected = list(records(inv, DAY, interval))
+    assert got == expected
+    assert [type(r["minutes"]) for r in got] == [type(r["minutes"]) for r in expected]
+
+
+def test_staging_the_same_rows_twice_keeps_one_copy(store: Store):
+    inv = small_bucket()
+    rows = encode(inv, DAY, 300, uri_of(store), "L1")
+    store.stage_encoded_viewer_days(DAY, "L1", rows)
+    store.stage_encoded_viewer_days(DAY, "L1", rows)          # a re-run bucket
+    assert store.publish_day(DAY, "L1") == len(inv.viewers)
+    assert list(store.iter_viewer_days(DAY)) == list(records(inv, DAY, 300))
+
+
+def test_a_published_day_stays_while_a_new_load_is_staged(store: Store):
+    old, new = small_bucket(seed=1), small_bucket(viewers=500, seed=2)
+    store.stage_encoded_viewer_days(DAY, "old", encode(old, DAY, 300, uri_of(store), "old"))
+    store.publish_day(DAY, "old")
+    store.stage_encoded_viewer_days(DAY, "new", encode(new, DAY, 300, uri_of(store), "new"))
+    assert list(store.iter_viewer_days(DAY)) == list(records(old, DAY, 300))
+    store.publish_day(DAY, "new")
+    assert list(store.iter_viewer_days(DAY)) == list(records(new, DAY, 300))
