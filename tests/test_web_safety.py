@@ -8,6 +8,7 @@ the MongoDB store (FerretDB), each with the analysed data of tests/web_support.p
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections import deque
 from urllib.parse import urljoin, urlsplit
@@ -208,3 +209,34 @@ def test_pages_escape_what_they_print(site):
         for block in re.findall(r'<script type="application/json" id="[^"]+">(.*?)</script>',
                                 text, flags=re.S):
             assert "<" not in block, (path, block[:200])
+
+
+def test_a_streamer_name_with_markup_in_the_store_is_printed_escaped(site):
+    """Names come from the store; one that is not a login (a store written by hand, an old
+    import) is shown escaped, its links URL-encoded, and its own page is a 404."""
+    from tpdask.stores import open_store
+
+    fixture, base, _ = site
+    evil = '<script>alert("x")</script>'
+    day = "2022-08-01"
+    with open_store(fixture.config.store) as store:
+        docs = {key: doc for _, key, doc in store.iter_results("streamer_days", day)}
+        docs[evil] = {**docs["chan_alpha"], "streamer": evil, "games": {evil: 3}}
+        store.replace_results("streamer_days", day, docs)
+        store.record_job("analyse", day, "done", {}, time.time(), time.time())  # as analyse
+    try:
+        visitor = login(base, "visitor", PASSWORDS["visitor"])
+        text = ""
+        for _ in range(30):                  # the site's data version is read every 2 s
+            text = visitor.get(base + "/streamers").text
+            if "&lt;script&gt;" in text:
+                break
+            time.sleep(0.2)
+        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in text
+        assert evil not in text and '<script>alert' not in text
+        assert 'href="/streamers/%3Cscript%3Ealert%28%22x%22%29%3C/script%3E"' in text
+        assert visitor.get(base + "/streamers/%3Cscript%3E").status_code == 404
+    finally:
+        with open_store(fixture.config.store) as store:
+            docs.pop(evil)
+            store.replace_results("streamer_days", day, docs)

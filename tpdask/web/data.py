@@ -29,6 +29,8 @@ from tpdask.web.pseudonyms import Pseudonyms, display_name
 
 #: Seconds the data version is trusted before it is read again.
 VERSION_TTL = 2.0
+#: Seconds after which a cached aggregate is computed again in the background anyway.
+REFRESH_AFTER = 60.0
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -39,7 +41,8 @@ class SiteData:
         self.pseudonyms = pseudonyms
         self._lock = threading.Lock()
         self._version: tuple[float, Any] = (0.0, None)
-        self._cache: dict[str, tuple[Any, Any]] = {}
+        self._cache: dict[str, tuple[Any, Any, float]] = {}
+        self._refreshing: set[str] = set()
         self._dask: tuple[float, str | None] = (0.0, None)
         self._days: dict[tuple[str, str | None], dict[str, Any]] = {}
 
@@ -57,16 +60,35 @@ class SiteData:
         return version
 
     def cached(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, kept while the data version stays. Results written without a
+        ledger entry (the overlap job records none) are caught by an age limit: past
+        :data:`REFRESH_AFTER` seconds the kept value is still served while one thread
+        computes it again, so no page waits for it."""
         version = self.version()
         hit = self._cache.get(name)
         if hit is not None and hit[0] == version:
+            if time.monotonic() - hit[2] > REFRESH_AFTER and name not in self._refreshing:
+                self._refreshing.add(name)
+                threading.Thread(target=self._refresh, args=(name, compute, version),
+                                 daemon=True).start()
             return hit[1]
         value = compute()
+        self._keep(name, version, value)
+        return value
+
+    def _keep(self, name: str, version: Any, value: Any) -> None:
         with self._lock:
             if len(self._cache) > 256:
                 self._cache.clear()
-            self._cache[name] = (version, value)
-        return value
+            self._cache[name] = (version, value, time.monotonic())
+
+    def _refresh(self, name: str, compute: Callable[[], Any], version: Any) -> None:
+        try:
+            self._keep(name, version, compute())
+        except Exception:  # noqa: BLE001 - the next page computes it and reports the error
+            self._cache.pop(name, None)
+        finally:
+            self._refreshing.discard(name)
 
     # -- dashboard -----------------------------------------------------------------------
 
