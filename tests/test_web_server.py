@@ -67,3 +67,15 @@ def test_a_port_in_use_or_a_missing_store_is_a_one_line_error(site, tmp_path):
     proc = web(tmp_path / "empty", "web", "--port", "0")
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and "no store at" in err and "Traceback" not in err
+
+
+def test_secure_cookies_behind_https(site):
+    import requests
+
+    with running_site(site.config.data_dir, args=("--web_secure_cookies",)) as base:
+        form = requests.get(base + "/login")
+        cookie = form.headers["set-cookie"].lower()
+        assert cookie.startswith("tpdask_login=") and "; secure" in cookie
+        assert "httponly" in cookie and "samesite=strict" in cookie
+    with running_site(site.config.data_dir, env={"TPDASK_WEB_SECURE_COOKIES": "false"}) as base:
+        assert "secure" not in requests.get(base + "/login").headers["set-cookie"].lower()
