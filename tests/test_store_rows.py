@@ -86,3 +86,25 @@ def test_a_published_day_stays_while_a_new_load_is_staged(store: Store):
     assert list(store.iter_viewer_days(DAY)) == list(records(old, DAY, 300))
     store.publish_day(DAY, "new")
     assert list(store.iter_viewer_days(DAY)) == list(records(new, DAY, 300))
+
+
+def test_a_mongodb_store_from_before_load_counts_has_its_loads_counted_on_open(
+        mongo_database_uri: str):
+    """Publishing drops the other loads load_counts lists (FerretDB scans for anything
+    else), so a store written before it existed gets its loads counted when opened."""
+    import pymongo
+
+    from tpdask.stores import open_store
+
+    old, new = small_bucket(seed=1), small_bucket(viewers=500, seed=2)
+    with open_store(mongo_database_uri) as store:
+        store.write_viewer_days(list(records(old, DAY, 300)), load="old")
+        store.publish_day(DAY, "old")
+    client: pymongo.MongoClient = pymongo.MongoClient(mongo_database_uri)
+    client.get_default_database().drop_collection("load_counts")       # as before it
+    client.close()
+    with open_store(mongo_database_uri) as store:
+        store.stage_encoded_viewer_days(DAY, "new", encode(new, DAY, 300, "mongodb://", "new"))
+        assert store.publish_day(DAY, "new") == len(new.viewers)
+        assert store.drop_unpublished(DAY) == 0                  # the old load went
+        assert list(store.iter_viewer_days(DAY)) == list(records(new, DAY, 300))

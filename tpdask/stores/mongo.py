@@ -22,6 +22,12 @@ trip); the documents refused as duplicate keys are then replaced (``ReplaceOne``
   ``{"start": start, "end": end}`` and turned back into a pair when read;
 - a job report can be any JSON (arrays of arrays included), so it is stored as JSON text.
 
+FerretDB also answers a count or a delete by ``(day, load)`` with a scan of the whole
+collection (a count of a 900K-document day took over 5 minutes here), so ``load_counts``
+keeps each load's document count, written with its documents: publishing reads it and
+then deletes only the other loads it lists (none, when a day is processed the first
+time). ``drop_unpublished`` (after a failure) still looks at every document of the day.
+
 Streamer logins are keys of the ``streamers`` sub-document: they match
 ``^[a-z0-9_]{1,25}$``, so they never contain the ``.`` or ``$`` that MongoDB keys forbid.
 """
@@ -61,6 +67,9 @@ REPLACE_BATCH_SIZE = 50
 #: BSON bytes per ``insert`` command of the day job's writer (MongoDB's limit is 48 MB;
 #: a few MB keep the server's memory and each command's latency low).
 INSERT_BATCH_BYTES = 4 << 20
+
+#: The ``load_counts`` document that says every load of the store is counted there.
+_ALL_COUNTED = "all loads counted"
 
 #: MongoDB's error code for a duplicate key.
 DUPLICATE_KEY = 11000
@@ -102,12 +111,14 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, Store):
         self._viewer_days = self._db["viewer_days"]
         self._jobs = self._db["jobs"]
         self._day_loads = self._db["day_loads"]
+        self._load_counts = self._db["load_counts"]
         self._results = self._db["results"]
         try:
             if not create:
                 self._require_existing()
             with self._errors("create the indexes of"):
                 self._upgrade_from_day_viewer_index()
+                self._upgrade_to_load_counts()
                 self._viewer_days.create_index(
                     [
                         ("day", pymongo.ASCENDING),
@@ -145,6 +156,31 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, Store):
         except OperationFailure as e:
             if e.code != INDEX_NOT_FOUND:  # another process upgraded the store meanwhile
                 raise
+
+    def _upgrade_to_load_counts(self) -> None:
+        """Count the loads of a store written before ``load_counts`` existed (idempotent).
+
+        Publishing drops the other loads ``load_counts`` lists, so every load must be
+        there: its documents are counted once, by one pass over the collection, and a
+        marker says it was done.
+        """
+        if self._load_counts.find_one({"_id": _ALL_COUNTED}) is not None:
+            return
+        groups = self._viewer_days.aggregate(
+            [{"$group": {"_id": {"day": "$day", "load": "$load"}, "n": {"$sum": 1}}}])
+        for group in groups:
+            day, load = group["_id"]["day"], group["_id"]["load"]
+            try:     # a writer may have counted it meanwhile: its count stays
+                self._load_counts.update_one(
+                    {"_id": f"{day}:{load}"},
+                    {"$setOnInsert": {"day": day, "load": load, "records": group["n"]}},
+                    upsert=True)
+            except DuplicateKeyError:
+                pass
+        try:
+            self._load_counts.insert_one({"_id": _ALL_COUNTED})
+        except DuplicateKeyError:
+            pass
 
     def _ensure_pointer(self, day: str) -> str:
         """The published load of ``day``, publishing the direct load ``""`` where none is."""
@@ -220,8 +256,31 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, Store):
             )
             for batch in batched(records):
                 docs = [_to_doc(r, load if load is not None else loads[r["day"]]) for r in batch]
-                self._replace(self._viewer_days, self._insert_new(self._viewer_days, docs))
+                pairs = {(doc["day"], doc["load"]) for doc in docs}
+                for day, one in pairs:
+                    self._count_load(day, one, 0)    # before the documents: see _count_load
+                again = self._insert_new(self._viewer_days, docs)
+                for day, one in pairs:
+                    self._count_load(day, one, sum(1 for d in docs if (d["day"], d["load"]) == (
+                        day, one)) - sum(1 for d in again if (d["day"], d["load"]) == (day, one)))
+                self._replace(self._viewer_days, again)
         return len(records)
+
+    def _count_load(self, day: str, load: str, new: int) -> None:
+        """Add ``new`` documents to the count of ``(day, load)`` in ``load_counts``.
+
+        Counting a day's documents is a scan of the whole collection in FerretDB 1.24
+        (over 5 minutes for 900K documents here), so publishing reads the count kept
+        here, and then deletes only the other loads listed here. The count document is
+        created (with 0) before a load's first document is written, so every load that
+        has documents is listed, even after a crash between a write and its count.
+        """
+        query = {"_id": f"{day}:{load}"}
+        update = {"$inc": {"records": new}, "$setOnInsert": {"day": day, "load": load}}
+        try:
+            self._load_counts.update_one(query, update, upsert=True)
+        except DuplicateKeyError:      # two writers upserted it at once: it exists now
+            self._load_counts.update_one(query, update, upsert=True)
 
     @staticmethod
     def _insert_new(collection: Collection, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -256,6 +315,7 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, Store):
 
         blobs = rows.column("bson").to_pylist()
         with self._errors(f"stage day {day} in"):
+            self._count_load(day, load, 0)
             for batch in _batches_by_bytes(blobs, INSERT_BATCH_BYTES):
                 docs = [RawBSONDocument(blob) for blob in batch]
                 try:
@@ -268,29 +328,51 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, Store):
                         raise
                     again = [dict(docs[err["index"]].items()) for err in errors]
                     self._replace(self._viewer_days, again)
+                    self._count_load(day, load, len(batch) - len(again))
+                else:
+                    self._count_load(day, load, len(batch))
         return len(blobs)
 
     def publish_day(self, day: str, load: str) -> int:
         with self._errors(f"publish day {day} in"):
             # one document's replacement is atomic: readers switch loads at this instant
             self._day_loads.replace_one({"_id": day}, {"_id": day, "load": load}, upsert=True)
-            count = self._viewer_days.count_documents({"day": day, "load": load})
-        self.drop_unpublished(day)
+            counted = self._load_counts.find_one({"_id": f"{day}:{load}"})
+            count = (int(counted["records"]) if counted is not None
+                     else self._viewer_days.count_documents({"day": day, "load": load}))
+        self._drop_replaced_loads(day, load)
         return count
 
     def drop_unpublished(self, day: str) -> int:
+        # every document of the day is looked at (a scan in FerretDB): after a failure,
+        # documents a dying writer added after its load's count was dropped go too
         with self._errors(f"drop the unpublished loads of day {day} from"):
             published = self._published(day)
             query: dict[str, Any] = {"day": day}
             if published is not None:
                 query["load"] = {"$ne": published}
-            return self._viewer_days.delete_many(query).deleted_count
+            deleted = self._viewer_days.delete_many(query).deleted_count
+            self._load_counts.delete_many(query)
+            return deleted
+
+    def _drop_replaced_loads(self, day: str, published: str) -> None:
+        """After a publish: drop the loads ``load_counts`` lists besides ``published`` (no
+        scan of the collection when the day has no other load, the usual case)."""
+        with self._errors(f"drop the replaced loads of day {day} from"):
+            loads = {doc["load"] for doc in self._load_counts.find({"day": day})}
+            if published not in loads:       # published before load_counts existed
+                self.drop_unpublished(day)
+                return
+            for other in sorted(loads - {published}):
+                self._viewer_days.delete_many({"day": day, "load": other})
+                self._load_counts.delete_one({"_id": f"{day}:{other}"})
 
     def delete_day(self, day: str) -> int:
         with self._errors(f"delete day {day} from"):
             visible = self.count_viewer_days(day)
             self._day_loads.delete_one({"_id": day})
             self._viewer_days.delete_many({"day": day})
+            self._load_counts.delete_many({"day": day})
             return visible
 
     def iter_viewer_days(self, day: str) -> Iterator[dict[str, Any]]:
