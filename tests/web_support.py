@@ -97,6 +97,7 @@ def build_site_data(root: Path, store: str | None = None, viewers: int = 120) ->
     from jobs.analyse import run as analyse
     from jobs.overlap import overlap
     from jobs.process_day import run as process
+    from tpdask.archive import archive_day
     from tpdask.stores import open_store
 
     quiet = dict(log=lambda m: None)
@@ -107,6 +108,7 @@ def build_site_data(root: Path, store: str | None = None, viewers: int = 120) ->
         folder.mkdir(parents=True, exist_ok=True)
         for s in site_samples(day, logins[: viewers - 10 * (2 - n)], seed=n):
             (folder / f"{s['ts']}.json").write_bytes(orjson.dumps(s))
+        archive_day(config, day, **quiet)  # processed from its .7z, as in production
         process(config, day, local=True, **quiet)
     analyse(config, DAYS, local=True, rules=config.bot_rules(), **quiet)
     overlap(config, DAYS[0], DAYS[-1], **quiet)

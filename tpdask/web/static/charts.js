@@ -41,15 +41,8 @@
       const p = figure(el, { x_range: days.length ? days : ["–"] });
       p.vbar({ x: { field: "x" }, top: { field: "y" }, width: 0.7, source: new Bokeh.ColumnDataSource({ data: data }),
         fill_color: PALETTE[0], line_color: null });
-      const tips = [[d.x, "@x"], [d.label, "@y{0,0}"]];
-      if (d.y2) {
-        const second = new Bokeh.ColumnDataSource({ data: { x: days, y: col(rows, d.y2) } });
-        p.vbar({ x: { field: "x" }, top: { field: "y" }, width: 0.35, source: second,
-          fill_color: PALETTE[3], line_color: null });
-        tips.push([d.label2, "@y{0,0}"]);
-      }
       p.xaxis.major_label_orientation = days.length > 8 ? 0.9 : 0;
-      hover(p, tips);
+      hover(p, [[d.x, "@x"], [d.label, "@y{0,0}"]]);
       return p;
     },
     stack(el, rows) {
@@ -58,11 +51,12 @@
       const a = col(rows, d.y), b = col(rows, d.y2);
       const source = new Bokeh.ColumnDataSource({ data: {
         x: days, a: a, b: b, top_a: a, top_b: a.map((v, i) => v + b[i]) } });
+      const colors = d.colors ? d.colors.split(" ") : [PALETTE[2], PALETTE[0]];
       const p = figure(el, { x_range: days.length ? days : ["–"] });
       p.vbar({ x: { field: "x" }, bottom: 0, top: { field: "top_a" }, width: 0.7, source: source,
-        fill_color: PALETTE[2], line_color: null, legend_label: d.label });
+        fill_color: colors[0], line_color: null, legend_label: d.label });
       p.vbar({ x: { field: "x" }, bottom: { field: "top_a" }, top: { field: "top_b" }, width: 0.7,
-        source: source, fill_color: PALETTE[0], line_color: null, legend_label: d.label2 });
+        source: source, fill_color: colors[1], line_color: null, legend_label: d.label2 });
       p.legend.location = "top_left";
       p.xaxis.major_label_orientation = days.length > 8 ? 0.9 : 0;
       hover(p, [["day", "@x"], [d.label, "@a{0,0}"], [d.label2, "@b{0,0}"]]);
