@@ -210,5 +210,6 @@ def run(config: Config, days: list[str], scheduler: str | None = None,
     check_days(config, days)           # nothing to analyse: say so before starting a cluster
     if local:
         return analyse(config, days, LocalExecutor(log), rules, log)
-    with dask_executor(scheduler, workers, log, dashboard_host=config.dashboard_host) as executor:
+    with dask_executor(scheduler, workers, log, dashboard_host=config.dashboard_host,
+                       data_dir=config.data_dir, job=f"analyse {days[0]}..{days[-1]}") as executor:
         return analyse(config, days, executor, rules, log)

@@ -294,5 +294,6 @@ def run(config: Config, day: str, scheduler: str | None = None, workers: int | N
     if scheduler and config.store.startswith("sqlite:"):
         log(f"warning: SQLite store {config.store} with scheduler {scheduler}: every worker "
             "must run on this machine; use a MongoDB store for a cluster of machines")
-    with dask_executor(scheduler, workers, log, dashboard_host=config.dashboard_host) as executor:
+    with dask_executor(scheduler, workers, log, dashboard_host=config.dashboard_host,
+                       data_dir=config.data_dir, job=f"process {day}") as executor:
         return process_day(config, day, executor, log)

@@ -147,15 +147,23 @@ def test_the_throttle_per_account_and_per_client(tmp_path):
         assert attempt("bob", "right-password").status_code == 303
 
 
-def test_admins_get_a_link_to_the_dask_dashboard_while_a_cluster_serves_one(site):
-    from distributed import LocalCluster
+def test_a_running_job_of_the_data_folder_is_shown_with_its_dask_dashboard_for_admins(site):
+    from tpdask.executor import dask_executor
 
-    _, base = site
+    fixture, base = site
     admin = login(base, "admin", PASSWORDS["admin"])
     visitor = login(base, "visitor", PASSWORDS["visitor"])
-    with LocalCluster(n_workers=1, processes=False, dashboard_address="127.0.0.1:8787"):
-        time.sleep(5.5)                      # the site probes the dashboard every 5 s
-        assert admin.get(base + "/api/dashboard").json()["dask_dashboard"] == \
-            "http://127.0.0.1:8787/status"
-        assert 'href="http://127.0.0.1:8787/status"' in admin.get(base + "/").text
-        assert visitor.get(base + "/api/dashboard").json()["dask_dashboard"] is None
+    assert admin.get(base + "/api/dashboard").json()["running"] == []
+    lines: list[str] = []
+    with dask_executor(workers=1, log=lines.append, data_dir=fixture.config.data_dir,
+                       job="process 2022-08-09"):
+        link = next(line for line in lines if line.startswith("Dask dashboard: ")).split(": ")[1]
+        running = admin.get(base + "/api/dashboard").json()["running"]
+        assert [(r["job"], r["dashboard"]) for r in running] == [("process 2022-08-09", link)]
+        assert f'href="{link}"' in admin.get(base + "/").text
+        # the dashboard has no login: visitors learn that a job runs, not where
+        assert [(r["job"], r["dashboard"]) for r in
+                visitor.get(base + "/api/dashboard").json()["running"]] == \
+            [("process 2022-08-09", None)]
+        assert link not in visitor.get(base + "/").text
+    assert admin.get(base + "/api/dashboard").json()["running"] == []

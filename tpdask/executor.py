@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator, Protocol, Sequence, TypeVar
 
 from tpdask.errors import JobError
 from tpdask.log import Log, print_log
+from tpdask.running import announce, running_dir
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -98,8 +100,12 @@ class DaskExecutor:
 @contextmanager
 def dask_executor(scheduler: str | None = None, workers: int | None = None,
                   log: Log = print_log,
-                  dashboard_host: str = "127.0.0.1") -> Iterator[DaskExecutor]:
+                  dashboard_host: str = "127.0.0.1", data_dir: Path | None = None,
+                  job: str = "") -> Iterator[DaskExecutor]:
     """A DaskExecutor on an existing scheduler, or on a new LocalCluster of worker processes.
+
+    With ``data_dir``, the job (named ``job``) is announced there with its dashboard link
+    while the cluster runs (see :mod:`tpdask.running`: the website links it).
 
     The local cluster's dashboard listens on ``dashboard_host`` only (the setting of that
     name; dask's own default, ``:8787``, is every interface). When port 8787 is taken, dask
@@ -118,8 +124,13 @@ def dask_executor(scheduler: str | None = None, workers: int | None = None,
         raise JobError(f"cannot reach the Dask scheduler at {scheduler}: {exc}; "
                        "is `dask scheduler` running there?") from None
     try:
-        log(f"Dask dashboard: {dashboard_link(client, cluster, dashboard_host)}")
-        yield DaskExecutor(client, log)
+        link = dashboard_link(client, cluster, dashboard_host)
+        log(f"Dask dashboard: {link}")
+        if data_dir is None:
+            yield DaskExecutor(client, log)
+        else:
+            with announce(running_dir(data_dir), job, link):
+                yield DaskExecutor(client, log)
     finally:
         client.close()
         if cluster is not None:

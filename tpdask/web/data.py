@@ -21,8 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import requests
-
+from tpdask.running import running_dir, running_jobs
 from tpdask.settings import Config
 from tpdask.stores.base import Store
 from tpdask.web.pseudonyms import Pseudonyms, display_name
@@ -43,7 +42,6 @@ class SiteData:
         self._version: tuple[float, Any] = (0.0, None)
         self._cache: dict[str, tuple[Any, Any, float]] = {}
         self._refreshing: set[str] = set()
-        self._dask: tuple[float, str | None] = (0.0, None)
         self._days: dict[tuple[str, str | None], dict[str, Any]] = {}
 
     # -- caching -------------------------------------------------------------------------
@@ -96,8 +94,7 @@ class SiteData:
         base = self.cached("dashboard", self._dashboard)
         jobs = [dict(job, report=flat_report(job["report"], admin))
                 for job in self.cached("jobs", lambda: self.store.latest_jobs(10))]
-        # the Dask dashboard is not protected (task names, worker logs): admins only
-        return {**base, "jobs": jobs, "dask_dashboard": self.dask_dashboard() if admin else None}
+        return {**base, "jobs": jobs, "running": self.running_jobs(admin)}
 
     def _dashboard(self) -> dict[str, Any]:
         from tpdask.lake import read_times
@@ -134,21 +131,12 @@ class SiteData:
         if period:
             self.overlap(period)
 
-    def dask_dashboard(self) -> str | None:
-        """The local Dask dashboard's address while a job's cluster serves it (probed at
-        most every 5 s, 0.2 s at most; the jobs' clusters listen on dashboard_host:8787)."""
-        checked, url = self._dask
-        if time.monotonic() - checked < 5:
-            return url
-        host = self.config.dashboard_host
-        link = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:8787/status"
-        try:
-            answer = requests.get(link.replace("/status", "/health"), timeout=0.2)
-            url = link if answer.ok else None
-        except requests.RequestException:
-            url = None
-        self._dask = (time.monotonic(), url)
-        return url
+    def running_jobs(self, admin: bool) -> list[dict[str, Any]]:
+        """The jobs of this data folder running now (see :mod:`tpdask.running`), with their
+        Dask dashboard link for admins only: the dashboard has no login of its own."""
+        return [{"job": str(entry.get("job", "")), "started_at": entry.get("started_at"),
+                 "dashboard": entry.get("dashboard") if admin else None}
+                for entry in running_jobs(running_dir(self.config.data_dir))]
 
     # -- streamers -----------------------------------------------------------------------
 
