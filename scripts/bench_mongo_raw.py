@@ -117,6 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("scale", type=float, nargs="?", default=1.0)
     parser.add_argument("--uri", default=os.environ.get("TPDASK_TEST_MONGO_URI"))
+    parser.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     args = parser.parse_args()
     if not args.uri:
         sys.exit("no server: run under scripts/ferretdb.py or give --uri")
@@ -132,7 +133,7 @@ def main() -> None:
     client = pymongo.MongoClient(args.uri)
     db = client.get_default_database("tpdask_raw")
     server = server_process(args.uri)
-    for threads in (1, 2):
+    for threads in args.threads:
         print(timed_inserts(db, blobs, threads, server), flush=True)
     client.close()
 
