@@ -39,3 +39,32 @@ def test_the_dask_bag_path_of_benchmarks_md_inverts_the_day_as_the_reference(tmp
         "observations": sum(s["samples"] for r in expected.values()
                             for s in r["streamers"].values()),
     } and got["viewers"] > 0
+
+
+def test_the_duckdb_peer_inverts_a_dirty_day_with_gaps_as_the_reference(tmp_path):
+    """The peer of `bench --peer duckdb` is the same inversion: its counts equal the
+    reference's on a day with invalid entries and collection gaps."""
+    from tpdask.audience import AudienceConfig, write_day
+    from tpdask.bench_peer import run_peer
+    from tpdask.reference import reference_viewer_days
+
+    day = "2022-08-01"
+    files = write_day(tmp_path, day, AudienceConfig(seed=3, scale=0.003, dirty=True, gaps=True))
+    expected = reference_viewer_days([orjson.loads(f.read_bytes()) for f in files], day)
+    got = run_peer(files[0].parent, tmp_path / "peer.parquet", day, threads=2)
+    assert (got["viewers"], got["sessions"], got["observations"]) == (
+        len(expected),
+        sum(len(s["sessions"]) for r in expected.values() for s in r["streamers"].values()),
+        sum(s["samples"] for r in expected.values() for s in r["streamers"].values()),
+    ) and got["viewers"] > 0
+
+
+def test_bench_with_the_duckdb_peer_prints_both_figures_and_the_ratio(tmp_path):
+    out = tpdask("--data_dir", str(tmp_path), "bench", "--scale", "0.005",
+                 "--baseline_scale", "0", "--workers", "2", "--peer", "duckdb").stdout
+    assert "duckdb peer" in out and "peer / tpdask" in out
+    [saved] = (tmp_path / "bench").glob("bench-scale0.005-*.json")
+    result = orjson.loads(saved.read_bytes())
+    assert result["peer"]["peer"] == "duckdb"
+    assert result["peer"]["observations"] == result["tpdask"]["observations"] > 0
+    assert result["peer"]["viewers"] == result["tpdask"]["viewers"]
