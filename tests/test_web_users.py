@@ -95,3 +95,29 @@ def test_removing_or_updating_a_user_ends_its_sessions(site):
         old = requests.post(base + "/login", data={"username": "gone_soon",
                                                    "password": "password-1"})
         assert old.status_code == 403          # no CSRF token: refused before anything else
+
+
+OPEN_SITE = """
+import sys
+from pathlib import Path
+from tpdask.web.sitedb import SiteDB, server_secret
+data = Path(sys.argv[1])
+secret = server_secret(data)
+SiteDB(data).close()
+print(secret.hex())
+"""
+
+
+def test_processes_opening_a_new_site_folder_at_once_share_one_whole_secret(tmp_path):
+    """Two server workers (or a server and `users add`) starting together on a new data
+    folder: none reads a half-written secret or fails on the new file's WAL switch."""
+    for round_ in range(5):
+        data = tmp_path / f"data{round_}"
+        procs = [subprocess.Popen([sys.executable, "-c", OPEN_SITE, str(data)], cwd=ROOT,
+                                  env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for _ in range(8)]
+        outs = [p.communicate(timeout=120) for p in procs]
+        assert [p.returncode for p in procs] == [0] * 8, [err for _, err in outs]
+        assert len({out.strip() for out, _ in outs}) == 1
+        assert len(bytes.fromhex(outs[0][0].strip())) == 32
+        assert sorted(p.name for p in (data / "web").iterdir() if "secret" in p.name) == ["secret"]

@@ -135,7 +135,7 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
     return "locked" in str(error) or "busy" in str(error)
 
 
-def _switch_to_wal(conn: sqlite3.Connection) -> None:
+def switch_to_wal(conn: sqlite3.Connection) -> None:
     """Put the file in WAL mode, waiting out other processes that are doing the same.
 
     Switching a new file to WAL needs an exclusive lock, and SQLite reports "database is
@@ -186,7 +186,7 @@ class SQLiteStore(AccountsSQLiteMixin, SiteSQLiteMixin, Store):
                     self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
                 )
                 try:
-                    _switch_to_wal(conn)
+                    switch_to_wal(conn)
                     conn.execute("PRAGMA synchronous = NORMAL")
                     conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
                 except BaseException:

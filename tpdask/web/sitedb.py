@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tpdask.errors import ConfigError, StoreError
+from tpdask.stores.sqlite import switch_to_wal
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS users (
@@ -72,15 +73,8 @@ def server_secret(data_dir: Path) -> bytes:
                               "characters (or unset it to use <data_dir>/web/secret)")
         return hashlib.sha256(b"tpdask-web-secret:" + given.encode()).digest()
     path = web_dir(data_dir) / "secret"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(32))
-            f.flush()
-            os.fsync(f.fileno())
+    if not path.exists():
+        _create_secret(path)
     try:
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -92,6 +86,26 @@ def server_secret(data_dir: Path) -> bytes:
         raise ConfigError(f"{path} is not a site secret (32 bytes); delete it to make a new "
                           "one (pseudonyms in saved links change)")
     return value
+
+
+def _create_secret(path: Path) -> None:
+    """Write a new secret under a private name, then link it into place: a process that
+    starts at the same moment (two server workers, `users add`) finds either no secret or
+    the whole of one, never an empty file, and the first link wins."""
+    temp = path.with_name(f".secret.{os.getpid()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(temp, path)
+    except FileExistsError:
+        pass                      # another process made it first: use that one
+    except OSError as e:
+        raise ConfigError(f"cannot write the site's secret {path}: {e}") from None
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 class SiteDB:
@@ -116,7 +130,7 @@ class SiteDB:
             try:
                 conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                        check_same_thread=False)
-                conn.execute("PRAGMA journal_mode = WAL")
+                switch_to_wal(conn)   # a new file opened by two processes at once: retried
                 conn.execute("PRAGMA synchronous = NORMAL")
             except sqlite3.Error as e:
                 raise StoreError(f"cannot open the site database {self.path}: {e}") from None
