@@ -42,6 +42,7 @@ class SiteData:
         self._version: tuple[float, Any] = (0.0, None)
         self._cache: dict[str, tuple[Any, Any, float]] = {}
         self._refreshing: set[str] = set()
+        self._name_locks: dict[str, threading.Lock] = {}   # names are few: pages, periods
         self._days: dict[tuple[str, str | None], dict[str, Any]] = {}
 
     # -- caching -------------------------------------------------------------------------
@@ -70,9 +71,19 @@ class SiteData:
                 threading.Thread(target=self._refresh, args=(name, compute, version),
                                  daemon=True).start()
             return hit[1]
-        value = compute()
-        self._keep(name, version, value)
-        return value
+        # one computation of an aggregate at a time: requests that miss together (a server
+        # just started, its warm-up thread still busy) wait for it instead of repeating it
+        with self._computing(name):
+            hit = self._cache.get(name)
+            if hit is not None and hit[0] == version:
+                return hit[1]
+            value = compute()
+            self._keep(name, version, value)
+            return value
+
+    def _computing(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._name_locks.setdefault(name, threading.Lock())
 
     def _keep(self, name: str, version: Any, value: Any) -> None:
         with self._lock:
