@@ -37,6 +37,12 @@ BUSY_TIMEOUT_S = 60.0
 #: which each worker's upserts touch at random places.
 CACHE_KIB = 65536
 
+#: Page size of a new store file (an existing one keeps its own: changing it needs a
+#: VACUUM). Measured on the scale-1 day's 900K rows of ~185 bytes staged as the day job's
+#: writer does: 10.3 s with 4 KiB pages, 6.8 s with 64 KiB ones (fewer pages to split, to
+#: log in the WAL and to copy back at checkpoints); a viewer's history still reads in < 1 ms.
+PAGE_SIZE = 65536
+
 #: Rows per transaction of the day job's writer (~0.5 s of write lock at most).
 STAGE_BATCH = 50_000
 
@@ -186,6 +192,8 @@ class SQLiteStore(AccountsSQLiteMixin, SiteSQLiteMixin, Store):
                     self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
                 )
                 try:
+                    # before the file's first page is written; no effect on an existing file
+                    conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
                     switch_to_wal(conn)
                     conn.execute("PRAGMA synchronous = NORMAL")
                     conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
