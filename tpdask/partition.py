@@ -1,10 +1,15 @@
 """Phase 1 of the day job: parse a batch of samples and hash-partition its observations.
 
-Each task reads some sample files, normalises and validates every chatter entry with
-pyarrow (the rare entry that is not already a clean login goes through Python's
-strip().lower()), and writes one Arrow IPC chunk per viewer bucket to the job's scratch
-folder. Only small reports travel back to the client; the observations stay on disk
-until phase 2 reads its bucket, so memory is bounded by the batch size, not the day.
+Each task reads some sample files and works on codes, not strings: a batch's chatter
+entries are interned once (pyarrow's hash encoder, fed in order of the entries' first two
+bytes so its table stays in cache), validated with pyarrow and normalised once per
+distinct entry (the rare entry that is not already a clean login goes through Python's
+strip().lower(); a fixed one joins its clean twin's code). It writes one Arrow IPC chunk
+per viewer bucket to the job's scratch folder: ts, streamer (dictionary of the batch's
+streamers) and viewer (dictionary of the bucket's logins in the batch), so no login
+string is copied per observation. Only small reports travel back to the client; the
+observations stay on disk until phase 2 reads its bucket, so memory is bounded by the
+batch size, not the day.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -90,6 +96,17 @@ class PartitionReport:
     chunks: int = 0
 
 
+@dataclass
+class _Batch:
+    """A batch's valid observations as parallel columns of codes (no string per row)."""
+
+    ts: np.ndarray                  # int64 sample ts
+    streamer: np.ndarray            # int32 code into streamer_names
+    streamer_names: pa.StringArray
+    viewer: np.ndarray              # int32 code into logins
+    logins: pa.StringArray          # the batch's distinct valid, normalised logins
+
+
 class _Partitioner:
     def __init__(self, task: PartitionTask):
         self.task = task
@@ -123,22 +140,16 @@ class _Partitioner:
     def flush(self) -> None:
         if not self.pending:
             return
-        table, encoded = self._observations(self.pending)
+        batch = self._observations(self.pending)
         self.pending, self.pending_bytes = [], 0
-        buckets = buckets_of_encoded(encoded, self.task.n_buckets)
-        order = np.argsort(buckets, kind="stable")
-        bounds = np.searchsorted(buckets[order], np.arange(self.task.n_buckets + 1))
-        for b in range(self.task.n_buckets):
-            if bounds[b] == bounds[b + 1]:
-                continue
-            rows = table.take(pa.array(order[bounds[b]:bounds[b + 1]]))
+        for b, rows in _bucket_chunks(batch, self.task.n_buckets):
             name = f"t{self.task.task_id:05d}-c{self.report.chunks:04d}.arrow"
             write_chunk(Path(self.task.scratch) / bucket_dir(b) / name, rows)
         self.report.chunks += 1
 
-    def _observations(self, samples: list[Sample]) -> tuple[pa.Table, pa.DictionaryArray]:
-        """Valid, normalised observations (ts, streamer, viewer) of a batch of samples, and
-        the viewers dictionary-encoded (for their buckets and the streams' distinct counts).
+    def _observations(self, samples: list[Sample]) -> _Batch:
+        """Valid, normalised observations (ts, streamer, viewer) of a batch of samples, as
+        codes into the batch's streamer names and distinct logins.
 
         Also keeps, for the lake, each stream's metadata with its count of distinct valid
         logins, and the (viewer, user_id) pairs of sources that report ids.
@@ -160,23 +171,23 @@ class _Partitioner:
                 stream_ts.append(sample.ts)
                 stream_code.append(streamer_codes.setdefault(login, len(streamer_codes)))
                 metas.append((login, meta))
-        viewers, valid = _normalise(entries)
-        self.report.invalid_entries += len(entries) - int(valid.sum())
-        keep = np.flatnonzero(valid)
+        logins, codes = _intern_logins(entries)
+        keep = np.flatnonzero(codes >= 0)
+        self.report.invalid_entries += len(entries) - len(keep)
         self.report.observations += len(keep)
-        kept_viewers = viewers.take(pa.array(keep))
-        encoded = pc.dictionary_encode(kept_viewers)
+        viewer = codes[keep]
         entry_stream = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)[keep]
-        self.streams.append(_stream_rows(stream_ts, metas, entry_stream, encoded))
+        self.streams.append(_stream_rows(stream_ts, metas, entry_stream, viewer, len(logins)))
         if ids is not None:
-            self.ids.append(_id_pairs(kept_viewers, [ids[i] for i in keep.tolist()]))
-        names = pa.array(list(streamer_codes), pa.string())
-        codes = np.repeat(np.asarray(stream_code, dtype=np.int32), lengths)[keep]
-        return pa.table({
-            "ts": pa.array(np.repeat(np.asarray(stream_ts, dtype=np.int64), lengths)[keep]),
-            "streamer": pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), names),
-            "viewer": kept_viewers,
-        }), encoded
+            self.ids.append(_id_pairs(logins.take(pa.array(viewer)),
+                                      [ids[i] for i in keep.tolist()]))
+        return _Batch(
+            ts=np.asarray(stream_ts, dtype=np.int64)[entry_stream],
+            streamer=np.asarray(stream_code, dtype=np.int32)[entry_stream],
+            streamer_names=pa.array(list(streamer_codes), pa.string()),
+            viewer=viewer,
+            logins=logins,
+        )
 
     def write_lake_tables(self) -> None:
         """This task's part of the day's streams and chatter_ids tables (always written, so a
@@ -198,13 +209,13 @@ def _count(value: object) -> int | None:
 
 
 def _stream_rows(stream_ts: list[int], metas: list[tuple[str, dict]], entry_stream: np.ndarray,
-                 viewers: pa.DictionaryArray) -> pa.Table:
+                 viewer: np.ndarray, n_logins: int) -> pa.Table:
     """One row per (sample, stream): metadata as recorded, and the distinct valid logins
     (one sort of integer (stream, login code) keys: a login listed twice counts once)."""
-    width = max(len(viewers.dictionary), 1)
+    width = max(n_logins, 1)
     # a sort and a diff, not np.unique: numpy 2's hashing unique took 5.3 s here against
     # 0.3 s for 4.2M keys
-    keys = np.sort(entry_stream * width + np.asarray(viewers.indices))
+    keys = np.sort(entry_stream * width + viewer)
     first = np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.zeros(0, bool)
     chatters = np.bincount(keys[first] // width, minlength=len(metas)).astype(np.int64)
     return pa.table({
@@ -236,26 +247,101 @@ def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
     return pa.concat_tables(tables).cast(schema) if tables else schema.empty_table()
 
 
-def _normalise(entries: list) -> tuple[pa.StringArray, np.ndarray]:
-    """Entries as a string array with dirty-but-fixable ones fixed, and the validity mask."""
+def _intern_logins(entries: list) -> tuple[pa.StringArray, np.ndarray]:
+    """The batch's distinct valid logins, normalised, and each entry's code into them
+    (-1: invalid).
+
+    Arrow's hash encoder interns the entries (1.8M entries: 0.2-0.45 s, against 1.3 s for
+    Python's dict.fromkeys and a dict lookup per entry), so the validity check and the
+    Python strip().lower() of dirty entries run once per distinct entry, not once per
+    observation. Non-strings (numbers, null, objects, lists) become null: never logins.
+    A fixed entry (" Foo ") that normalises to a login also listed clean ("foo") gets the
+    same code: the fixed dictionary is encoded once more.
+    """
     try:
-        arr = pa.array(entries, pa.string())
+        strings = pa.array(entries, pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        arr = pa.array([e if isinstance(e, str) else None for e in entries], pa.string())
-    clean = pc.fill_null(pc.match_substring_regex(arr, LOGIN_PATTERN), False)
-    valid = np.asarray(clean, dtype=bool).copy()
-    dirty = np.flatnonzero(~valid)
-    if len(dirty) == 0:
-        return arr, valid
-    fixed = [normalise_login(entries[i]) for i in dirty.tolist()]
-    fixable = np.array([f is not None for f in fixed], dtype=bool)
-    if fixable.any():
-        mask = np.zeros(len(entries), dtype=bool)
-        mask[dirty[fixable]] = True
-        arr = pc.replace_with_mask(arr, pa.array(mask), pa.array([f for f in fixed if f is not None],
-                                                                 pa.string()))
-        valid[dirty[fixable]] = True
-    return arr, valid
+        strings = pa.array([e if isinstance(e, str) else None for e in entries], pa.string())
+    distinct, codes = encode_strings(strings)
+    logins, canonical = _canonical_logins(distinct)
+    return logins, canonical[codes]
+
+
+def encode_strings(strings: pa.StringArray) -> tuple[pa.StringArray, np.ndarray]:
+    """Distinct values (a null counts as one) and each value's int32 index into them.
+
+    Like pyarrow's dictionary_encode, but the values are hashed in order of their first
+    two bytes (a stable radix sort of 16-bit keys, then a take): the hash table's
+    working set stays in cache. 1.8M logins of a batch, 229k distinct: 183 ms against
+    320-450 ms in the given order.
+    """
+    data = strings.buffers()[2]
+    if len(strings) == 0 or data is None:
+        encoded = pc.dictionary_encode(strings, null_encoding="encode")
+        return encoded.dictionary, np.asarray(encoded.indices)
+    starts = np.frombuffer(strings.buffers()[1], dtype=np.int32)[
+        strings.offset: strings.offset + len(strings)]
+    padded = np.concatenate([np.frombuffer(data, dtype=np.uint8), np.zeros(2, np.uint8)])
+    prefix = (padded[starts].astype(np.uint16) << 8) | padded[starts + 1]
+    order = np.argsort(prefix, kind="stable")
+    encoded = pc.dictionary_encode(strings.take(pa.array(order)), null_encoding="encode")
+    codes = np.empty(len(strings), dtype=np.int32)
+    codes[order] = np.asarray(encoded.indices)
+    return encoded.dictionary, codes
+
+
+def _canonical_logins(distinct: pa.StringArray) -> tuple[pa.StringArray, np.ndarray]:
+    """Distinct valid logins after normalisation, and the code of each distinct entry
+    into them (-1: invalid). Entries may be null (a non-string in the JSON)."""
+    clean = np.asarray(pc.fill_null(pc.match_substring_regex(distinct, LOGIN_PATTERN), False),
+                       dtype=bool)
+    if clean.all():
+        return distinct, np.arange(len(distinct), dtype=np.int32)
+    dirty = pa.array(~clean)
+    fixed = [normalise_login(e) for e in distinct.filter(dirty).to_pylist()]
+    normalised = pc.replace_with_mask(distinct, dirty, pa.array(fixed, pa.string()))
+    encoded = pc.dictionary_encode(normalised)         # nulls (invalid) stay null
+    codes = pc.fill_null(encoded.indices, -1)
+    return encoded.dictionary, np.asarray(codes, dtype=np.int32)
+
+
+def _bucket_chunks(batch: _Batch, n_buckets: int) -> Iterator[tuple[int, pa.Table]]:
+    """(bucket, rows) for each bucket with observations in the batch.
+
+    Each chunk's viewer column is dictionary-encoded with only that bucket's logins of
+    the batch, so no login string is copied per observation; rows are grouped by a
+    stable counting sort of small bucket numbers (numpy's radix sort).
+    """
+    small = np.uint8 if n_buckets <= 1 << 8 else np.uint16 if n_buckets <= 1 << 16 else np.int64
+    login_bucket = np.zeros(0, dtype=small) if len(batch.logins) == 0 else \
+        (_hash_strings(batch.logins) % np.uint64(n_buckets)).astype(small)
+    logins_by_bucket, local = _split_dictionary(login_bucket, n_buckets)
+    row_bucket = login_bucket[batch.viewer]
+    order = np.argsort(row_bucket, kind="stable")
+    bounds = np.searchsorted(row_bucket[order], np.arange(n_buckets + 1))
+    for b in range(n_buckets):
+        if bounds[b] == bounds[b + 1]:
+            continue
+        rows = order[bounds[b]:bounds[b + 1]]
+        yield b, pa.table({
+            "ts": pa.array(batch.ts[rows]),
+            "streamer": pa.DictionaryArray.from_arrays(pa.array(batch.streamer[rows]),
+                                                       batch.streamer_names),
+            "viewer": pa.DictionaryArray.from_arrays(
+                pa.array(local[batch.viewer[rows]]),
+                batch.logins.take(pa.array(logins_by_bucket[b]))),
+        })
+
+
+def _split_dictionary(login_bucket: np.ndarray, n_buckets: int) -> tuple[list[np.ndarray],
+                                                                           np.ndarray]:
+    """Per bucket, the positions of its logins in the batch dictionary; and each login's
+    index within its bucket's part of the dictionary."""
+    order = np.argsort(login_bucket, kind="stable")
+    bounds = np.searchsorted(login_bucket[order], np.arange(n_buckets + 1))
+    local = np.empty(len(login_bucket), dtype=np.int32)
+    local[order] = np.arange(len(order), dtype=np.int32) - bounds[login_bucket[order]]
+    return [order[bounds[b]:bounds[b + 1]] for b in range(n_buckets)], local
 
 
 def bucket_dir(bucket: int) -> str:
