@@ -18,7 +18,9 @@ def test_bench_times_the_job_and_the_baseline_and_saves_the_figures(tmp_path):
     assert job["observations"] == baseline["observations"] > 0     # same day, same counts
     assert job["viewers"] == baseline["viewers"]
     assert job["workers"] == 2 and job["peak_rss_mb"] > 0 and job["cpu_seconds"] > 0
-    assert (tmp_path / "bench" / "inputs" / "scale-0.005-seed-1.7z").exists()
+    from tpdask.archive import filters_tag
+
+    assert (tmp_path / "bench" / "inputs" / f"scale-0.005-seed-1-{filters_tag()}.7z").exists()
 
 
 def test_the_dask_bag_path_of_benchmarks_md_inverts_the_day_as_the_reference(tmp_path):

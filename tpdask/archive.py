@@ -49,7 +49,15 @@ from tpdask.samples import (archive_path, is_sample_name, quarantine_file, remov
                             safe_file_name, stream_archive)
 from tpdask.settings import Config
 
-FILTERS = [{"id": py7zr.FILTER_LZMA2, "preset": 1}]
+#: LZMA2 with 7-Zip's "normal" search (binary-tree match finder) and an 8 MiB dictionary.
+#: Consecutive samples of a channel list mostly the same logins, one sample (~1 MB) apart:
+#: preset 1 (1 MiB dictionary, fast hash-chain search) found few of those repeats. On the
+#: scale-1 bench day (297.9 MB of JSON, docs/benchmarks.md): 95.9 → 23.4 MB, decompressed
+#: in 2.3 instead of 7.5 CPU-s (the day job's unpacker is serial: its critical path), for
+#: 216 instead of 77 CPU-s of archiving, once a night. Any 7-Zip reads it: only the
+#: dictionary size is stored, the rest is how the encoder searches.
+FILTERS = [{"id": py7zr.FILTER_LZMA2, "preset": 1, "mode": lzma.MODE_NORMAL, "mf": lzma.MF_BT4,
+            "nice_len": 32, "depth": 8, "dict_size": 8 << 20}]
 FAULT_ENV = "TPDASK_FAULT_ARCHIVE_STEP"
 MANIFEST_VERSION = 1
 _READ_ERRORS = (py7zr.exceptions.ArchiveError, OSError, EOFError, lzma.LZMAError, ValueError)
@@ -57,6 +65,12 @@ _RESTORE = ("no raw file was deleted: restore the archive and its manifest from 
             "move both away to archive the loose samples afresh")
 _DISCARDED = ("no raw file was deleted and the new archive was discarded: check the disk "
               "(free space, kernel log) and run the archiver again")
+
+
+def filters_tag() -> str:
+    """A short name of :data:`FILTERS`: benchmarks cache their archives under it, so a
+    change of settings builds them again."""
+    return hashlib.sha256(repr(FILTERS).encode()).hexdigest()[:8]
 
 
 def build_archive(day: str, files: list[Path], target: Path) -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 import psutil
 
-from tpdask.archive import build_archive
+from tpdask.archive import build_archive, filters_tag
 from tpdask.audience import AudienceConfig, write_day
 from tpdask.errors import ConfigError, JobError
 from tpdask.log import Log, print_log
@@ -55,7 +55,7 @@ def _input_day(inputs: Path, scale: float, log: Log) -> Path:
 
 
 def _input_archive(inputs: Path, scale: float, log: Log) -> Path:
-    target = inputs / f"scale-{_fmt_scale(scale)}-seed-{SEED}.7z"
+    target = inputs / f"scale-{_fmt_scale(scale)}-seed-{SEED}-{filters_tag()}.7z"
     if not target.exists():
         folder = _input_day(inputs, scale, log)
         log(f"archiving it to {target} ...")

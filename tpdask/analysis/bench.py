@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from tpdask.archive import build_archive
+from tpdask.archive import build_archive, filters_tag
 from tpdask.audience import AudienceConfig, write_day
 from tpdask.errors import JobError
 from tpdask.log import Log, print_log
@@ -32,7 +32,7 @@ def bench_days(n: int) -> list[str]:
 
 
 def _input_archive(inputs: Path, scale: float, day: str, seed: int, log: Log) -> Path:
-    target = inputs / f"scale-{scale:g}-seed-{seed}-{day}.7z"
+    target = inputs / f"scale-{scale:g}-seed-{seed}-{day}-{filters_tag()}.7z"
     if not target.exists():
         log(f"generating {day} at scale {scale:g} (seed {seed}) and archiving it ...")
         folder = inputs / f"tmp-{day}"
