@@ -136,7 +136,11 @@ def read_rows(path: Path | str) -> pa.Table:
 def sqlite_tuples(table: pa.Table, day: str, load: str) -> list[tuple]:
     """Rows ready for ``executemany`` into viewer_days (RECORD_KEYS order, then the load)."""
     n = table.num_rows
-    minutes = [int(m) if m.is_integer() else m for m in table.column("minutes").to_pylist()]
+    minutes = table.column("minutes")
+    if pc.all(pc.equal(pc.floor(minutes), minutes)).as_py() is not False:   # whole: ints
+        minutes = minutes.cast(pa.int64()).to_pylist()       # (with a 5-minute interval)
+    else:
+        minutes = [int(m) if m.is_integer() else m for m in minutes.to_pylist()]
     return list(zip(table.column("viewer").to_pylist(), [day] * n,
                     table.column("samples").to_pylist(), minutes,
                     table.column("first_ts").to_pylist(), table.column("last_ts").to_pylist(),
