@@ -1,13 +1,14 @@
 """Phase 2 of the day job: invert one viewer bucket and write it out.
 
-A task reads its bucket's Arrow chunks from the scratch folder, encodes logins and
-streamers as sorted codes, runs the inversion kernel, writes the bucket's lake file, and
-encodes its store records for the backend into a scratch file that the job's one store
-writer stages while other buckets still invert (:mod:`tpdask.store_writer`), so no
-day-sized data ever reaches the client. Every write is keyed (part file names; the
-writer's (viewer, day) upsert under the run's load id), so a task re-run after a worker
-died writes the same thing again; nothing is visible to readers until the job publishes
-the day.
+A task reads its bucket's Arrow chunks from the scratch folder (memory-mapped), merges
+the chunks' login and streamer dictionaries into sorted codes (a login is hashed once per
+phase-1 batch that listed it, not once per observation), runs the inversion kernel,
+writes the bucket's lake file, and encodes its store records for the backend into a
+scratch file that the job's one store writer stages while other buckets still invert
+(:mod:`tpdask.store_writer`), so no day-sized data ever reaches the client. Every write
+is keyed (part file names; the writer's (viewer, day) upsert under the run's load id), so
+a task re-run after a worker died writes the same thing again; nothing is visible to
+readers until the job publishes the day.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pyarrow.compute as pc
 from tpdask.inversion import Inverted, invert, lake_table
 from tpdask.lake import write_part
 from tpdask.log import StepTimer
-from tpdask.partition import bucket_dir
+from tpdask.partition import bucket_dir, encode_strings
 from tpdask.store_rows import encode, write_rows
 
 
@@ -62,19 +63,30 @@ def read_bucket(scratch: str, bucket: int) -> pa.Table | None:
 
 
 def _sorted_codes(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
-    """Codes of each value into the sorted list of distinct values."""
-    encoded = pc.dictionary_encode(values).combine_chunks()
-    dictionary = encoded.dictionary
-    order = np.asarray(pc.sort_indices(dictionary))
+    """Codes of each value into the sorted list of distinct values.
+
+    Phase 1 writes dictionary-encoded chunks, so only the chunks' dictionaries are
+    hashed and sorted here (one entry per login and batch, not per observation); the
+    observations' indices are remapped with numpy. A plain string chunk is encoded first.
+    """
+    parts = [chunk if pa.types.is_dictionary(chunk.type) else pc.dictionary_encode(chunk)
+             for chunk in values.chunks]
+    if not parts:
+        return np.zeros(0, dtype=np.int32), []
+    distinct, merged = encode_strings(pa.concat_arrays([p.dictionary for p in parts]))
+    order = np.asarray(pc.sort_indices(distinct))
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
-    codes = rank[np.asarray(encoded.indices)]
-    return codes, dictionary.take(pa.array(order)).to_pylist()
+    entry_code = rank[merged]                          # per entry of the chunks' dictionaries
+    starts = np.cumsum([0] + [len(p.dictionary) for p in parts])
+    codes = np.concatenate([entry_code[start + np.asarray(p.indices)]
+                            for start, p in zip(starts, parts)])
+    return codes, distinct.take(pa.array(order)).to_pylist()
 
 
 def invert_table(table: pa.Table, times: np.ndarray, max_gap: int) -> Inverted:
-    streamer = table.column("streamer").cast(pa.string())
-    streamer_codes, streamer_names = _sorted_codes(streamer)
+    """Invert a bucket's observations (ts, streamer, viewer: strings or dictionaries)."""
+    streamer_codes, streamer_names = _sorted_codes(table.column("streamer"))
     viewer_codes, viewers = _sorted_codes(table.column("viewer"))
     return invert(np.asarray(table.column("ts")), streamer_codes, viewer_codes, times,
                   viewers, streamer_names, max_gap)
