@@ -55,10 +55,22 @@ def _ends(starts: np.ndarray, n: int) -> np.ndarray:
     return np.append(starts[1:], n) - 1
 
 
-def sorted_unique(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values. np.unique hashes since numpy 2.3, which is ~20× slower here."""
-    values = np.sort(values, kind="stable")
+def sorted_unique(values: np.ndarray, runs: bool = False) -> np.ndarray:
+    """Sorted distinct values. np.unique hashes since numpy 2.3, which is ~20× slower here.
+
+    runs: the values are mostly sorted runs already; timsort (kind="stable") merges them
+    4× faster than numpy's default sort, which is 1.6× faster on values in no order.
+    """
+    values = np.sort(values, kind="stable" if runs else None)
     return values[_run_starts(values)]
+
+
+def sample_index(times: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """np.searchsorted(times, ts), one search per run of equal ts: a bucket's chunks hold
+    each sample's observations together (2.37M observations, 282 runs: 4 ms against 28)."""
+    starts = _run_starts(ts)
+    lengths = np.diff(np.append(starts, len(ts)))
+    return np.repeat(np.searchsorted(times, ts[starts]), lengths)
 
 
 def invert(ts: np.ndarray, streamer: np.ndarray, viewer: np.ndarray, times: np.ndarray,
@@ -71,7 +83,7 @@ def invert(ts: np.ndarray, streamer: np.ndarray, viewer: np.ndarray, times: np.n
     """
     times = np.asarray(times, dtype=np.int64)
     n_k, n_s = max(len(times), 1), max(len(streamer_names), 1)
-    k = np.searchsorted(times, np.asarray(ts, dtype=np.int64))
+    k = sample_index(times, np.asarray(ts, dtype=np.int64))
     key = (np.asarray(viewer, dtype=np.int64) * n_s + streamer) * n_k + k
     key = sorted_unique(key)                           # dedupe and sort by (v, s, k)
     k = key % n_k
@@ -85,7 +97,8 @@ def invert(ts: np.ndarray, streamer: np.ndarray, viewer: np.ndarray, times: np.n
     session_first = np.flatnonzero(session_break)
 
     pair_v = pair_key[pair_first] // n_s
-    viewer_k = sorted_unique(pair_key // n_s * n_k + k)  # union over streamers, per viewer
+    # union over streamers, per viewer: (v, k) keys sorted within each (v, s) run
+    viewer_k = sorted_unique(pair_key // n_s * n_k + k, runs=True)
     viewer_first = _run_starts(viewer_k // n_k)
     viewer_codes = viewer_k[viewer_first] // n_k
 
