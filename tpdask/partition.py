@@ -154,26 +154,28 @@ class _Partitioner:
         Also keeps, for the lake, each stream's metadata with its count of distinct valid
         logins, and the (viewer, user_id) pairs of sources that report ids.
         """
-        entries: list = []
-        ids: list | None = None        # parallel to entries once a stream gave chatter_ids
+        chats: list[list] = []          # each stream's chatters list, as parsed
+        n_entries = 0
+        ids: list | None = None        # parallel to the entries once a stream gave chatter_ids
         lengths, stream_ts, stream_code, metas = [], [], [], []
         streamer_codes: dict[str, int] = {}
         for sample in samples:
             for (login, chatters), meta in zip(sample.streams, sample.meta, strict=True):
                 chatter_ids = meta.get("chatter_ids")
                 if isinstance(chatter_ids, list) and len(chatter_ids) == len(chatters):
-                    ids = [None] * len(entries) if ids is None else ids
+                    ids = [None] * n_entries if ids is None else ids
                     ids.extend(chatter_ids)
                 elif ids is not None:
                     ids.extend([None] * len(chatters))
-                entries.extend(chatters)
+                chats.append(chatters)
+                n_entries += len(chatters)
                 lengths.append(len(chatters))
                 stream_ts.append(sample.ts)
                 stream_code.append(streamer_codes.setdefault(login, len(streamer_codes)))
                 metas.append((login, meta))
-        logins, codes = _intern_logins(entries)
+        logins, codes = _intern_logins(chats)
         keep = np.flatnonzero(codes >= 0)
-        self.report.invalid_entries += len(entries) - len(keep)
+        self.report.invalid_entries += n_entries - len(keep)
         self.report.observations += len(keep)
         viewer = codes[keep]
         entry_stream = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)[keep]
@@ -247,9 +249,9 @@ def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
     return pa.concat_tables(tables).cast(schema) if tables else schema.empty_table()
 
 
-def _intern_logins(entries: list) -> tuple[pa.StringArray, np.ndarray]:
-    """The batch's distinct valid logins, normalised, and each entry's code into them
-    (-1: invalid).
+def _intern_logins(chats: list[list]) -> tuple[pa.StringArray, np.ndarray]:
+    """The batch's distinct valid logins, normalised, and each entry of the chatters
+    lists' code into them (-1: invalid).
 
     Arrow's hash encoder interns the entries (1.8M entries: 0.2-0.45 s, against 1.3 s for
     Python's dict.fromkeys and a dict lookup per entry), so the validity check and the
@@ -258,10 +260,11 @@ def _intern_logins(entries: list) -> tuple[pa.StringArray, np.ndarray]:
     A fixed entry (" Foo ") that normalises to a login also listed clean ("foo") gets the
     same code: the fixed dictionary is encoded once more.
     """
-    try:
-        strings = pa.array(entries, pa.string())
+    try:     # one conversion of the lists, not one long Python list (30 of 110 ms)
+        strings = pa.array(chats, pa.list_(pa.string())).flatten()
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        strings = pa.array([e if isinstance(e, str) else None for e in entries], pa.string())
+        strings = pa.array([e if isinstance(e, str) else None for chat in chats for e in chat],
+                           pa.string())
     distinct, codes = encode_strings(strings)
     logins, canonical = _canonical_logins(distinct)
     return logins, canonical[codes]
