@@ -11,7 +11,11 @@ server at ``$TPDASK_TEST_MONGO_URI`` (or ``--uri``):
 - raw inserts: unordered ``insert_many`` of the ready BSON (``RawBSONDocument``) in
   batches of ~4 MB into a fresh collection with the store's indexes, from 1 and from 2
   client threads; the server's CPU seconds (psutil, the process listening on the URI's
-  port) against the client's.
+  port) against the client's. ``--indexes none`` (or ``both``) also times a collection
+  with only ``_id``'s index: what the server pays to maintain the store's secondary
+  indexes (FerretDB's SQLite backend keeps each as an index on JSON expressions);
+  ``--batch_mb`` tries other command sizes than the store's. Each result gives the load
+  average before and after it: on a shared machine the rate follows the load.
 
 This is the ceiling for the job's store step: the job cannot stage faster than the
 server inserts the same documents.
@@ -75,7 +79,8 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def timed_inserts(db, blobs: list[bytes], threads: int, server) -> dict:
+def timed_inserts(db, blobs: list[bytes], threads: int, server, indexes: bool = True,
+                  batch_bytes: int | None = None) -> dict:
     import pymongo
     from bson.raw_bson import RawBSONDocument
 
@@ -83,14 +88,17 @@ def timed_inserts(db, blobs: list[bytes], threads: int, server) -> dict:
 
     db.drop_collection("raw_insert")
     coll = db["raw_insert"]
-    coll.create_index([("day", 1), ("load", 1), ("viewer", 1)], unique=True)
-    coll.create_index([("viewer", pymongo.ASCENDING)])
-    batches = list(_batches_by_bytes(blobs, INSERT_BATCH_BYTES))
+    if indexes:     # the store's indexes on viewer_days (tpdask.stores.mongo)
+        coll.create_index([("day", 1), ("load", 1), ("viewer", 1)], unique=True)
+        coll.create_index([("viewer", pymongo.ASCENDING)])
+    batch_bytes = batch_bytes or INSERT_BATCH_BYTES
+    batches = list(_batches_by_bytes(blobs, batch_bytes))
 
     def work(mine: list[list[bytes]]) -> None:
         for batch in mine:
             coll.insert_many([RawBSONDocument(b) for b in batch], ordered=False)
 
+    load_before = os.getloadavg()[0]
     cpu = _cpu_seconds(server) if server else None
     client_cpu = time.process_time()
     started = time.perf_counter()
@@ -101,9 +109,12 @@ def timed_inserts(db, blobs: list[bytes], threads: int, server) -> dict:
         t.join()
     wall = time.perf_counter() - started
     assert coll.estimated_document_count() == len(blobs)
-    result = {"threads": threads, "documents": len(blobs), "seconds": round(wall, 2),
+    result = {"threads": threads, "indexes": "store" if indexes else "_id only",
+              "batch_mb": round(batch_bytes / 2**20, 2),
+              "documents": len(blobs), "seconds": round(wall, 2),
               "documents_per_second": round(len(blobs) / wall),
-              "client_cpu_seconds": round(time.process_time() - client_cpu, 2)}
+              "client_cpu_seconds": round(time.process_time() - client_cpu, 2),
+              "load": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
     if server:
         result["server_cpu_seconds"] = round(_cpu_seconds(server) - cpu, 2)
     db.drop_collection("raw_insert")
@@ -118,6 +129,10 @@ def main() -> None:
     parser.add_argument("scale", type=float, nargs="?", default=1.0)
     parser.add_argument("--uri", default=os.environ.get("TPDASK_TEST_MONGO_URI"))
     parser.add_argument("--threads", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--indexes", choices=["store", "none", "both"], default="store",
+                        help="the store's indexes, only _id's, or one run of each")
+    parser.add_argument("--batch_mb", type=float, nargs="*", default=[None],
+                        help="MiB of BSON per insert command (default: the store's)")
     args = parser.parse_args()
     if not args.uri:
         sys.exit("no server: run under scripts/ferretdb.py or give --uri")
@@ -133,8 +148,11 @@ def main() -> None:
     client = pymongo.MongoClient(args.uri)
     db = client.get_default_database("tpdask_raw")
     server = server_process(args.uri)
-    for threads in args.threads:
-        print(timed_inserts(db, blobs, threads, server), flush=True)
+    for indexes in {"store": [True], "none": [False], "both": [True, False]}[args.indexes]:
+        for threads in args.threads:
+            for mb in args.batch_mb:
+                batch_bytes = int(mb * 2**20) if mb else None
+                print(timed_inserts(db, blobs, threads, server, indexes, batch_bytes), flush=True)
     client.close()
 
 
