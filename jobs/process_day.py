@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import secrets
 import shutil
 import time
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -189,7 +190,8 @@ def process_day(config: Config, day: str, executor: ExecutorSource, log: Log = p
         clean_leftovers(config, day, store, log)
         clean_dead_runs(config, store, log)
         started = time.time()
-        run = f"{int(started)}-{os.getpid()}"
+        # unique even for two runs of one process in the same second (the store's load id)
+        run = f"{int(started)}-{os.getpid()}-{secrets.token_hex(3)}"
         scratch = config.scratch_dir / f"process-{day}-{run}"
         unpacker = (ArchiveUnpacker(files.archive, members, scratch / "raw", day).start()
                     if files.archive is not None else None)
