@@ -1,7 +1,7 @@
 """The day job's encoded store rows: what a bucket encodes is what readers get back.
 
 A real inversion of a small generated bucket is encoded for each backend
-(tpdask.store_rows), staged through ``stage_encoded_viewer_days`` by the job's writer
+(tpdask.store_rows) into a part file, staged through ``stage_part`` by the job's writer
 path, published, and read back: it must equal ``tpdask.inversion.records`` exactly
 (same keys, same int / float types). Each ``store`` test runs on SQLite and MongoDB.
 """
@@ -15,8 +15,9 @@ import pytest
 
 from tpdask.bucket import invert_table
 from tpdask.inversion import records
-from tpdask.store_rows import encode, read_rows, sqlite_rows, write_rows
+from tpdask.store_rows import sqlite_rows, write_part
 from tpdask.stores import Store
+from tpdask.stores import sqlite as sqlite_store
 from tpdask.stores.sqlite import SQLiteStore
 
 DAY = "2022-08-01"
@@ -59,8 +60,8 @@ def uri_of(store: Store) -> str:
 @pytest.mark.parametrize("interval", [300, 7])
 def test_staged_encoded_rows_read_back_as_the_records(store: Store, tmp_path, interval):
     inv = small_bucket()
-    path = write_rows(tmp_path, 3, encode(inv, DAY, interval, uri_of(store), "L1"))
-    assert store.stage_encoded_viewer_days(DAY, "L1", read_rows(path)) == len(inv.viewers)
+    path = write_part(tmp_path, 3, inv, DAY, interval, uri_of(store), "L1")
+    assert store.stage_part(DAY, "L1", path) == len(inv.viewers)
     assert store.count_viewer_days(DAY) == 0                    # staged: nobody sees it
     assert store.publish_day(DAY, "L1") == len(inv.viewers)
     got = list(store.iter_viewer_days(DAY))
@@ -69,27 +70,41 @@ def test_staged_encoded_rows_read_back_as_the_records(store: Store, tmp_path, in
     assert [type(r["minutes"]) for r in got] == [type(r["minutes"]) for r in expected]
 
 
-def test_staging_the_same_rows_twice_keeps_one_copy(store: Store):
+def test_staging_the_same_rows_twice_keeps_one_copy(store: Store, tmp_path):
     inv = small_bucket()
-    rows = encode(inv, DAY, 300, uri_of(store), "L1")
-    store.stage_encoded_viewer_days(DAY, "L1", rows)
-    store.stage_encoded_viewer_days(DAY, "L1", rows)          # a re-run bucket
+    path = write_part(tmp_path, 3, inv, DAY, 300, uri_of(store), "L1")
+    store.stage_part(DAY, "L1", path)
+    store.stage_part(DAY, "L1", path)          # a re-run bucket
     assert store.publish_day(DAY, "L1") == len(inv.viewers)
     assert list(store.iter_viewer_days(DAY)) == list(records(inv, DAY, 300))
 
 
-def test_a_published_day_stays_while_a_new_load_is_staged(store: Store):
+def test_a_sqlite_part_is_staged_in_batches_under_the_callers_day_and_load(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_store, "STAGE_BATCH", 7)
+    inv = small_bucket(viewers=50)
+    path = write_part(tmp_path, 0, inv, DAY, 7, "sqlite:///x", "L1")
+    with SQLiteStore(tmp_path / "store.sqlite") as store:
+        assert store.stage_part(DAY, "L1", path) == len(inv.viewers)
+        assert store.stage_part(DAY, "L2", path) == len(inv.viewers)
+        assert store.publish_day(DAY, "L2") == len(inv.viewers)
+        assert list(store.iter_viewer_days(DAY)) == list(records(inv, DAY, 7))
+
+
+def test_a_published_day_stays_while_a_new_load_is_staged(store: Store, tmp_path):
     old, new = small_bucket(seed=1), small_bucket(viewers=500, seed=2)
-    store.stage_encoded_viewer_days(DAY, "old", encode(old, DAY, 300, uri_of(store), "old"))
+    store.stage_part(DAY, "old", write_part(tmp_path / "old", 0, old, DAY, 300, uri_of(store),
+                                            "old"))
     store.publish_day(DAY, "old")
-    store.stage_encoded_viewer_days(DAY, "new", encode(new, DAY, 300, uri_of(store), "new"))
+    store.stage_part(DAY, "new", write_part(tmp_path / "new", 0, new, DAY, 300, uri_of(store),
+                                            "new"))
     assert list(store.iter_viewer_days(DAY)) == list(records(old, DAY, 300))
     store.publish_day(DAY, "new")
     assert list(store.iter_viewer_days(DAY)) == list(records(new, DAY, 300))
 
 
 def test_a_mongodb_store_from_before_load_counts_has_its_loads_counted_on_open(
-        mongo_database_uri: str):
+        mongo_database_uri: str, tmp_path):
     """Publishing drops the other loads load_counts lists (FerretDB scans for anything
     else), so a store written before it existed gets its loads counted when opened."""
     import pymongo
@@ -104,7 +119,7 @@ def test_a_mongodb_store_from_before_load_counts_has_its_loads_counted_on_open(
     client.get_default_database().drop_collection("load_counts")       # as before it
     client.close()
     with open_store(mongo_database_uri) as store:
-        store.stage_encoded_viewer_days(DAY, "new", encode(new, DAY, 300, "mongodb://", "new"))
+        store.stage_part(DAY, "new", write_part(tmp_path, 0, new, DAY, 300, "mongodb://", "new"))
         assert store.publish_day(DAY, "new") == len(new.viewers)
         assert store.drop_unpublished(DAY) == 0                  # the old load went
         assert list(store.iter_viewer_days(DAY)) == list(records(new, DAY, 300))

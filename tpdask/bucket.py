@@ -24,7 +24,7 @@ from tpdask.inversion import Inverted, invert, lake_table
 from tpdask.lake import write_part
 from tpdask.log import StepTimer
 from tpdask.partition import bucket_dir, encode_strings
-from tpdask.store_rows import encode, write_rows
+from tpdask.store_rows import write_part as write_store_part
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,8 @@ def process_bucket(task: BucketTask) -> BucketReport:
     write_part(task.lake_dir, f"part-{task.bucket:05d}.parquet",
                lake_table(inv, task.day, task.interval))
     lap("lake")
-    write_rows(task.rows_dir, task.bucket, encode(inv, task.day, task.interval, task.store,
-                                                  task.load))
+    write_store_part(task.rows_dir, task.bucket, inv, task.day, task.interval, task.store,
+                     task.load)
     lap("encode")
     report.observations = int(inv.pair_samples.sum())
     report.viewers = len(inv.viewers)

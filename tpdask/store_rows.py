@@ -109,39 +109,54 @@ def encode(inv: Inverted, day: str, interval: int, store_uri: str, load: str) ->
     return mongo_rows(inv, day, interval, load)
 
 
-def part_name(bucket: int) -> str:
-    return f"store-{bucket:05d}.arrow"
+def part_name(bucket: int, store_uri: str) -> str:
+    return f"store-{bucket:05d}.{'sqlite' if backend(store_uri) == 'sqlite' else 'arrow'}"
 
 
-def write_rows(folder: Path | str, bucket: int, table: pa.Table) -> Path:
-    """Write the part under a temp name, then rename: the writer never sees half a file.
+def write_part(folder: Path | str, bucket: int, inv: Inverted, day: str, interval: int,
+               store_uri: str, load: str) -> Path:
+    """Encode the bucket for the store and write it as the writer's part file.
 
-    A task re-run after a worker died writes the same content again under the same name.
-    Scratch, so no fsync: a crash loses the run, whose staged rows are never published.
+    SQLite: a SQLite file of the rows (:func:`tpdask.stores.sqlite.write_part_file`), so
+    the writer copies them in without a Python object per value; MongoDB: an Arrow file of
+    the documents' BSON. Written under a temp name, then renamed: the writer never sees
+    half a file. A task re-run after a worker died writes the same content again under
+    the same name. Scratch, so no fsync: a crash loses the run, whose staged rows are
+    never published.
     """
-    path = Path(folder) / part_name(bucket)
+    rows = encode(inv, day, interval, store_uri, load)
+    path = Path(folder) / part_name(bucket, store_uri)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    os.replace(tmp, path)
+    tmp.unlink(missing_ok=True)              # left by a killed task of this worker
+    try:
+        if backend(store_uri) == "sqlite":
+            from tpdask.stores.sqlite import write_part_file
+
+            write_part_file(tmp, sqlite_tuples(rows))
+        else:
+            with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, rows.schema) as w:
+                w.write_table(rows)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
 def read_rows(path: Path | str) -> pa.Table:
+    """The rows of an Arrow part file (MongoDB's)."""
     with pa.memory_map(str(path)) as source:
         return pa.ipc.open_file(source).read_all()
 
 
-def sqlite_tuples(table: pa.Table, day: str, load: str) -> list[tuple]:
-    """Rows ready for ``executemany`` into viewer_days (RECORD_KEYS order, then the load)."""
-    n = table.num_rows
+def sqlite_tuples(table: pa.Table) -> list[tuple]:
+    """:func:`sqlite_rows` as tuples for the part file (its columns: a record's, no day)."""
     minutes = table.column("minutes")
     if pc.all(pc.equal(pc.floor(minutes), minutes)).as_py() is not False:   # whole: ints
         minutes = minutes.cast(pa.int64()).to_pylist()       # (with a 5-minute interval)
     else:
         minutes = [int(m) if m.is_integer() else m for m in minutes.to_pylist()]
-    return list(zip(table.column("viewer").to_pylist(), [day] * n,
-                    table.column("samples").to_pylist(), minutes,
-                    table.column("first_ts").to_pylist(), table.column("last_ts").to_pylist(),
-                    table.column("streamers").to_pylist(), [load] * n, strict=True))
+    return list(zip(table.column("viewer").to_pylist(), table.column("samples").to_pylist(),
+                    minutes, table.column("first_ts").to_pylist(),
+                    table.column("last_ts").to_pylist(), table.column("streamers").to_pylist(),
+                    strict=True))

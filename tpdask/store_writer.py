@@ -1,9 +1,9 @@
 """The day job's one store writer: loads the buckets' encoded rows while others still invert.
 
-Phase-2 tasks write each bucket's store rows, already encoded for the backend
-(:mod:`tpdask.store_rows`), to ``<scratch>/store/`` under a temp name and rename them
-into place. A thread of the job's client watches that folder and stages each finished
-part in the store under the run's load id, so the store step runs on the core a worker
+Phase-2 tasks write each bucket's store rows, already encoded for the backend, as a
+part file (:func:`tpdask.store_rows.write_part`) in ``<scratch>/store/`` under a temp
+name and rename it into place. A thread of the job's client watches that folder and
+stages each finished part in the store under the run's load id, so the store step runs on the core a worker
 leaves free (the client is otherwise idle in phase 2) instead of in every task, where two
 workers queued on SQLite's single writer. Readers see nothing of it until the job
 publishes the day (:meth:`tpdask.stores.base.Store.publish_day`): a run killed while the
@@ -16,7 +16,6 @@ import threading
 import time
 from pathlib import Path
 
-from tpdask.store_rows import read_rows
 from tpdask.stores import Store
 
 #: How often the writer looks for new parts while phase 2 runs.
@@ -42,7 +41,7 @@ class StoreWriter:
         return self
 
     def _ready(self) -> list[Path]:
-        found = sorted(self.folder.glob("store-*.arrow")) if self.folder.is_dir() else []
+        found = sorted(self.folder.glob("store-*")) if self.folder.is_dir() else []
         return [p for p in found if p.name not in self._done]
 
     def _run(self) -> None:
@@ -53,8 +52,7 @@ class StoreWriter:
                     if self._abort.is_set():
                         return
                     started = time.perf_counter()
-                    self.rows += self.store.stage_encoded_viewer_days(
-                        self.day, self.load, read_rows(path))
+                    self.rows += self.store.stage_part(self.day, self.load, path)
                     self.seconds += time.perf_counter() - started
                     self.parts += 1
                     self._done.add(path.name)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -82,13 +83,13 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def stage_encoded_viewer_days(self, day: str, load: str, rows: Any) -> int:
-        """Stage a bucket of ``day``'s records under ``load``, encoded for this backend.
+    def stage_part(self, day: str, load: str, part: Path) -> int:
+        """Stage a bucket of ``day``'s records under ``load`` from a part file.
 
-        ``rows`` is a pyarrow Table that :func:`tpdask.store_rows.encode` made for this
-        store's URI (SQLite: the columns with ``streamers`` as JSON text; MongoDB: each
-        document's BSON). The day job's one writer calls this while other buckets still
-        invert. Same staging as ``write_viewer_days(records, load)``: invisible until
+        ``part`` is the file :func:`tpdask.store_rows.write_part` made for this store's
+        URI (SQLite: a SQLite file of the rows; MongoDB: an Arrow file of each document's
+        BSON). The day job's one writer calls this while other buckets still invert.
+        Same staging as ``write_viewer_days(records, load)``: invisible until
         :meth:`publish_day`, and a record staged twice under one load is kept once.
         Returns how many records were staged.
         """

@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -317,8 +318,13 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, Store):
                     f"{self.where} (its reply lacked {e}) — check the server's log"
                 ) from e
 
+    def stage_part(self, day: str, load: str, part: Path) -> int:
+        from tpdask.store_rows import read_rows
+
+        return self.stage_encoded_viewer_days(day, load, read_rows(part))
+
     def stage_encoded_viewer_days(self, day: str, load: str, rows: Any) -> int:
-        """Insert the part's ready BSON over :data:`STAGE_CONNECTIONS` connections at once.
+        """Insert a part's ready BSON (``_id`` and ``bson`` columns) over :data:`STAGE_CONNECTIONS` connections at once.
 
         FerretDB converts a command's documents in its connection's goroutine before the
         SQLite write, so one connection leaves a core idle (see :data:`STAGE_CONNECTIONS`).
