@@ -2,7 +2,9 @@
 its processes together (a Dask job is a client, a scheduler, nannies and workers).
 
 Peak memory is the largest sum of the RSS of the process and all its descendants, sampled
-every 50 ms, not the largest single process.
+every 50 ms, not the largest single process. The list of descendants is refreshed every
+0.5 s: finding them reads every process's /proc entry, and doing that every 50 ms took
+8.6 % of a core (3 % now, measured over 7 sleeping processes), taken from the job measured.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import psutil
 
 POLL_SECONDS = 0.05
 
+#: Every how many samples the process tree is listed again (a job's processes start early).
+TREE_EVERY = 10
+
 
 @dataclass
 class Measured:
@@ -28,12 +33,15 @@ class Measured:
     stderr: str
 
 
-def _tree_sample(root: psutil.Process, cpu_by_pid: dict[int, float]) -> int:
-    rss = 0
+def _tree(root: psutil.Process) -> list[psutil.Process]:
     try:
-        procs = [root, *root.children(recursive=True)]
+        return [root, *root.children(recursive=True)]
     except psutil.Error:
-        return 0
+        return []
+
+
+def _tree_sample(procs: list[psutil.Process], cpu_by_pid: dict[int, float]) -> int:
+    rss = 0
     for proc in procs:
         try:
             rss += proc.memory_info().rss
@@ -51,9 +59,12 @@ def run_measured(cmd: list[str], env: dict | None = None, timeout: float = 3600)
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True)
         root = psutil.Process(proc.pid)
-        peak, cpu_by_pid = 0, {}
+        peak, cpu_by_pid, procs, samples = 0, {}, [], 0
         while proc.poll() is None:
-            peak = max(peak, _tree_sample(root, cpu_by_pid))
+            if samples % TREE_EVERY == 0:
+                procs = _tree(root)
+            samples += 1
+            peak = max(peak, _tree_sample(procs, cpu_by_pid))
             if time.perf_counter() - started > timeout:
                 proc.kill()
             time.sleep(POLL_SECONDS)
