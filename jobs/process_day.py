@@ -16,6 +16,7 @@ import secrets
 import shutil
 import time
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
@@ -27,6 +28,7 @@ from tpdask.executor import Executor
 from tpdask.files import try_lock
 from tpdask.log import Log, print_log, sum_step_seconds
 from tpdask.partition import PartitionTask, partition
+from tpdask.running import announce, running_dir
 from tpdask.samples import DayFiles, list_day
 from tpdask.settings import Config
 from tpdask.store_writer import StoreWriter
@@ -196,9 +198,8 @@ def process_day(config: Config, day: str, executor: ExecutorSource, log: Log = p
         unpacker = (ArchiveUnpacker(files.archive, members, scratch / "raw", day).start()
                     if files.archive is not None else None)
         try:
-            with _started(executor) as ready:
-                return _process(config, files, members, ready, store, log, started, run,
-                                unpacker)
+            return _process(config, files, members, executor, store, log, started, run,
+                            unpacker)
         finally:
             if unpacker is not None:
                 unpacker.stop()
@@ -211,48 +212,40 @@ def _started(executor: ExecutorSource) -> AbstractContextManager[Executor]:
     return nullcontext(executor)
 
 
-def _process(config: Config, files: DayFiles, members: tuple, executor: Executor,
+@dataclass
+class _Phases:
+    """What the two phases on the executor made, and how long they took."""
+    parts: list
+    buckets: list
+    workers: int
+    partition_seconds: float
+    invert_seconds: float
+
+
+def _process(config: Config, files: DayFiles, members: tuple, executor: ExecutorSource,
              store: Store, log: Log, started: float, run: str,
              unpacker: ArchiveUnpacker | None) -> dict:
+    """Both phases on the executor, the rest of the store writer's parts, then publish.
+
+    A cluster this job started is closed as soon as the last bucket is inverted: an idle
+    LocalCluster still takes ~15 % of a core (heartbeats, the workers' profilers), which
+    the store writer (with MongoDB, the server) has a use for. The job stays announced to
+    the website meanwhile, without a dashboard.
+    """
     day = files.day
     scratch = config.scratch_dir / f"process-{day}-{run}"
-    n_buckets = bucket_count(files)
-    log(f"process {day}: {files.count} sample files ({files.total_bytes / 1e6:.1f} MB), "
-        f"{n_buckets} viewer buckets, {executor.workers} workers")
+    writer = StoreWriter(store, scratch / "store", day, run)
     try:
-        tasks = plan_partition(files, members, n_buckets, scratch, config.quarantine_dir,
-                               executor.workers, lake_dir=config.lake_dir, run=run)
-        phase_started = time.time()
         try:
-            parts = executor.map(partition, tasks, "parse+partition")
-        except BaseException:
-            if unpacker is not None and unpacker.error is not None:
-                raise unpacker.error from None     # what the tasks stopped for, as it was
-            raise
-        finally:
-            if unpacker is not None:
-                unpacker.stop()
-        if unpacker is not None:
-            unpacker.finish()
-            shutil.rmtree(scratch / "raw", ignore_errors=True)
-        partition_seconds = time.time() - phase_started
-        times = tuple(sorted({ts for p in parts for _, ts in p.samples}))
-        lake.write_times(config.lake_dir, day, run, times)
-        rows_dir = scratch / "store"
-        bucket_tasks = [BucketTask(day=day, bucket=b, scratch=str(scratch), times=times,
-                                   interval=config.interval, max_gap=config.max_gap,
-                                   lake_dir=str(lake.run_dir(config.lake_dir, "viewer_days", day, run)),
-                                   store=config.store, load=run, rows_dir=str(rows_dir))
-                        for b in range(n_buckets)]
-        phase_started = time.time()
-        writer = StoreWriter(store, rows_dir, day, run).start()
-        try:
-            buckets = executor.map(process_bucket, bucket_tasks, "invert+write")
-            invert_seconds = time.time() - phase_started
-            staged = writer.finish()
+            with _started(executor) as ready:
+                phases = _run_phases(config, files, members, ready, writer, log, run, unpacker)
+            tail_started = time.time()
+            with _announced(config, day, executor):
+                staged = writer.finish()
         finally:
             writer.stop()
-        store_tail_seconds = time.time() - phase_started - invert_seconds
+        store_tail_seconds = time.time() - tail_started
+        buckets = phases.buckets
         viewers = sum(b.viewers for b in buckets)
         if staged != viewers:
             raise JobError(f"the store writer staged {staged} records of day {day} where the "
@@ -262,6 +255,7 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
         if published != viewers:
             raise JobError(f"the store holds {published} records of day {day} where this run "
                            f"wrote {viewers}: another writer changed the day; run process again")
+        parts = phases.parts
         report = {
             "day": day,
             "samples_read": sum(len(p.samples) for p in parts),
@@ -271,11 +265,11 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
             "observations": sum(b.observations for b in buckets),
             "viewers": viewers,
             "sessions": sum(b.sessions for b in buckets),
-            "buckets": len(bucket_tasks),
-            "workers": executor.workers,
+            "buckets": len(buckets),
+            "workers": phases.workers,
             "seconds": round(time.time() - started, 2),
-            "phase_seconds": {"parse+partition": round(partition_seconds, 2),
-                              "invert+write": round(invert_seconds, 2),
+            "phase_seconds": {"parse+partition": round(phases.partition_seconds, 2),
+                              "invert+write": round(phases.invert_seconds, 2),
                               "store after the buckets": round(store_tail_seconds, 2)},
             "bucket_seconds": sum_step_seconds(buckets),
             "store_writer_seconds": round(writer.seconds, 2),
@@ -291,6 +285,53 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
             raise JobError(f"process {day} failed and kept the day as it was: {exc} — check "
                            f"free space and permissions under {config.data_dir}") from exc
         raise
+
+
+def _run_phases(config: Config, files: DayFiles, members: tuple, executor: Executor,
+                writer: StoreWriter, log: Log, run: str,
+                unpacker: ArchiveUnpacker | None) -> _Phases:
+    """Phase 1 (parse + partition) and phase 2 (invert + write, the writer staging)."""
+    day = files.day
+    scratch = config.scratch_dir / f"process-{day}-{run}"
+    n_buckets = bucket_count(files)
+    log(f"process {day}: {files.count} sample files ({files.total_bytes / 1e6:.1f} MB), "
+        f"{n_buckets} viewer buckets, {executor.workers} workers")
+    tasks = plan_partition(files, members, n_buckets, scratch, config.quarantine_dir,
+                           executor.workers, lake_dir=config.lake_dir, run=run)
+    phase_started = time.time()
+    try:
+        parts = executor.map(partition, tasks, "parse+partition")
+    except BaseException:
+        if unpacker is not None and unpacker.error is not None:
+            raise unpacker.error from None     # what the tasks stopped for, as it was
+        raise
+    finally:
+        if unpacker is not None:
+            unpacker.stop()
+    if unpacker is not None:
+        unpacker.finish()
+        shutil.rmtree(scratch / "raw", ignore_errors=True)
+    partition_seconds = time.time() - phase_started
+    times = tuple(sorted({ts for p in parts for _, ts in p.samples}))
+    lake.write_times(config.lake_dir, day, run, times)
+    bucket_tasks = [BucketTask(day=day, bucket=b, scratch=str(scratch), times=times,
+                               interval=config.interval, max_gap=config.max_gap,
+                               lake_dir=str(lake.run_dir(config.lake_dir, "viewer_days", day, run)),
+                               store=config.store, load=run, rows_dir=str(writer.folder))
+                    for b in range(n_buckets)]
+    phase_started = time.time()
+    writer.start()
+    buckets = executor.map(process_bucket, bucket_tasks, "invert+write")
+    return _Phases(parts=parts, buckets=buckets, workers=executor.workers,
+                   partition_seconds=partition_seconds,
+                   invert_seconds=time.time() - phase_started)
+
+
+def _announced(config: Config, day: str, executor: ExecutorSource) -> AbstractContextManager:
+    """The job announced to the website once the cluster it started is closed."""
+    if not callable(executor):
+        return nullcontext()
+    return announce(running_dir(config.data_dir), f"process {day}", None)
 
 
 def _after_failure(store: Store, day: str, exc: BaseException, started: float) -> None:

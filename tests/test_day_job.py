@@ -6,14 +6,19 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.process_day import lake_day_dir, run
+from jobs.process_day import lake_day_dir, process_day, run
+from tpdask.executor import ThreadExecutor
+from tpdask.running import running_dir, running_jobs
+from tpdask.stores.sqlite import SQLiteStore
 from tpdask.reference import reference_viewer_days
 from tests.support import make_config, stop_processes, stored_records
 from tpdask.audience import AudienceConfig, write_day
@@ -53,6 +58,40 @@ def test_local_cluster_of_two_worker_processes_matches_the_reference(tmp_path, d
     assert report["viewers"] == len(expected)
     assert stored_records(config, DAY) == expected
     assert sorted(r["viewer"] for r in lake_rows(config)) == sorted(expected)
+
+
+def test_the_cluster_closes_before_the_store_writer_stages_the_last_parts(
+        tmp_path, dirty_day, monkeypatch):
+    """An idle cluster costs CPU the writer (or the MongoDB server) can use: the job closes
+    the cluster it started once the buckets are inverted and stays announced meanwhile."""
+    source, expected = dirty_day
+    config = make_config(tmp_path)
+    copy_day(source, config)
+    closed = threading.Event()
+    announced: list[list[dict]] = []
+
+    @contextmanager
+    def cluster():
+        yield ThreadExecutor(2, log=lambda m: None)
+        closed.set()
+
+    stage_part = SQLiteStore.stage_part
+
+    def stage_once_closed(self, day, load, part):
+        assert closed.wait(30), "the cluster was still up: the job waited for the writer first"
+        deadline = time.monotonic() + 5     # announced again a moment after the close
+        while not (jobs := running_jobs(running_dir(config.data_dir))):
+            assert time.monotonic() < deadline, "the job is not announced any more"
+            time.sleep(0.01)
+        announced.append(jobs)
+        return stage_part(self, day, load, part)
+
+    monkeypatch.setattr(SQLiteStore, "stage_part", stage_once_closed)
+    process_day(config, DAY, cluster, **QUIET)
+    assert stored_records(config, DAY) == expected
+    assert announced and all([(e["job"], e["dashboard"]) for e in jobs] == [
+        (f"process {DAY}", None)] for jobs in announced)
+    assert running_jobs(running_dir(config.data_dir)) == []
 
 
 def test_processing_a_day_twice_leaves_store_and_lake_unchanged(tmp_path, dirty_day):

@@ -79,4 +79,5 @@ class StoreWriter:
         """Stop after the part being written (the job failed or was interrupted)."""
         self._abort.set()
         self._last.set()
-        self._thread.join()
+        if self._thread.ident is not None:      # started (phase 1 may have failed first)
+            self._thread.join()
