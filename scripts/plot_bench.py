@@ -2,7 +2,8 @@
 
     python scripts/plot_bench.py data/bench docs/bench-scaling.png
 
-Takes the newest result per scale from the folder's bench-scale*.json files. Needs
+Takes the newest SQLite-store result per scale from the folder's bench-scale*.json files
+(a MongoDB run measures the server, not the job). Needs
 matplotlib (`pip install -e '.[bench]'`).
 """
 
@@ -18,6 +19,8 @@ def newest_per_scale(folder: Path) -> list[dict]:
     results: dict[float, dict] = {}
     for path in sorted(folder.glob("bench-scale*.json")):
         result = orjson.loads(path.read_bytes())
+        if result["tpdask"].get("store", "sqlite") != "sqlite":
+            continue
         if result["scale"] not in results or result["at"] > results[result["scale"]]["at"]:
             results[result["scale"]] = result
     return [results[s] for s in sorted(results)]
