@@ -3,22 +3,23 @@
 The day job's store step used to build one Python dict per viewer-day in each phase-2
 task and have the store encode and upsert it, two workers queueing on SQLite's single
 writer (32 of 42 task-seconds at scale 1). Now each task encodes its viewer-days once,
-in the form the backend stores, into an Arrow IPC file in the run's scratch folder, and
-one writer in the job's client loads the files as they appear while the other buckets
-still invert (:mod:`tpdask.store_writer`).
+in the form the backend stores, into a part file in the run's scratch folder, and one
+writer in the job's client loads the files as they appear while the other buckets still
+invert (:mod:`tpdask.store_writer`).
 
-- SQLite: the record's columns, with ``streamers`` already JSON text. The text is built
-  by pyarrow string kernels from the inversion's offset arrays (a session
-  ``[start,end]``, joined per pair, joined per viewer), with no Python object per
-  session: ~15× faster than ``orjson.dumps`` of dicts.
-- MongoDB: each document as BSON, the bytes ``bson.encode`` makes of
-  :func:`tpdask.stores.mongo._to_doc`, assembled from the offset arrays by
+- SQLite: a SQLite file of the record's columns (no day: the writer gives it), with
+  ``streamers`` already JSON text. The text is built by pyarrow string kernels from the
+  inversion's offset arrays (a session ``[start,end]``, joined per pair, joined per
+  viewer), with no Python object per session: ~15× faster than ``orjson.dumps`` of
+  dicts. The writer copies the rows in by SQLite alone (``ATTACH``, ``INSERT … SELECT``).
+- MongoDB: an Arrow IPC file of each document as BSON, the bytes ``bson.encode`` makes
+  of :func:`tpdask.stores.mongo._to_doc`, assembled from the offset arrays by
   :mod:`tpdask.store_bson` (no dict per record); the writer sends them as they are
   (``RawBSONDocument``).
 
 A record's minutes are ``samples × interval / 60``, an int when whole (see
-:func:`tpdask.inversion.minutes`): the SQLite rows carry them as float64 and the writer
-turns whole ones into ints, as the record had them.
+:func:`tpdask.inversion.minutes`): the Arrow rows carry them as float64 and the part
+file has whole ones as ints, as the record had them.
 """
 
 from __future__ import annotations
