@@ -21,6 +21,9 @@ from tpdask.stores import Store
 #: How often the writer looks for new parts while phase 2 runs.
 POLL_S = 0.05
 
+#: The part files' suffixes (:func:`tpdask.store_rows.part_name`).
+PART_SUFFIXES = (".sqlite", ".arrow")
+
 
 class StoreWriter:
     """Stage every part that appears in ``folder`` until :meth:`finish` says no more come."""
@@ -42,7 +45,9 @@ class StoreWriter:
 
     def _ready(self) -> list[Path]:
         found = sorted(self.folder.glob("store-*")) if self.folder.is_dir() else []
-        return [p for p in found if p.name not in self._done]
+        # parts only (store_rows.part_name), never a file SQLite might keep beside one
+        return [p for p in found
+                if p.suffix in PART_SUFFIXES and p.name not in self._done]
 
     def _run(self) -> None:
         try:
