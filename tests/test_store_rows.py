@@ -17,7 +17,7 @@ from tpdask.bucket import invert_table
 from tpdask.inversion import records
 from tpdask.store_rows import sqlite_rows, write_part
 from tpdask.stores import Store
-from tpdask.stores import sqlite as sqlite_store
+from tpdask.stores import stage_sqlite
 from tpdask.stores.sqlite import SQLiteStore
 
 DAY = "2022-08-01"
@@ -81,7 +81,7 @@ def test_staging_the_same_rows_twice_keeps_one_copy(store: Store, tmp_path):
 
 def test_a_sqlite_part_is_staged_in_batches_under_the_callers_day_and_load(
         tmp_path, monkeypatch):
-    monkeypatch.setattr(sqlite_store, "STAGE_BATCH", 7)
+    monkeypatch.setattr(stage_sqlite, "STAGE_BATCH", 7)
     inv = small_bucket(viewers=50)
     path = write_part(tmp_path, 0, inv, DAY, 7, "sqlite:///x", "L1")
     with SQLiteStore(tmp_path / "store.sqlite") as store:

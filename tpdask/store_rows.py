@@ -118,7 +118,7 @@ def write_part(folder: Path | str, bucket: int, inv: Inverted, day: str, interva
                store_uri: str, load: str) -> Path:
     """Encode the bucket for the store and write it as the writer's part file.
 
-    SQLite: a SQLite file of the rows (:func:`tpdask.stores.sqlite.write_part_file`), so
+    SQLite: a SQLite file of the rows (:func:`tpdask.stores.stage_sqlite.write_part_file`), so
     the writer copies them in without a Python object per value; MongoDB: an Arrow file of
     the documents' BSON. Written under a temp name, then renamed: the writer never sees
     half a file. A task re-run after a worker died writes the same content again under
@@ -132,7 +132,7 @@ def write_part(folder: Path | str, bucket: int, inv: Inverted, day: str, interva
     tmp.unlink(missing_ok=True)              # left by a killed task of this worker
     try:
         if backend(store_uri) == "sqlite":
-            from tpdask.stores.sqlite import write_part_file
+            from tpdask.stores.stage_sqlite import write_part_file
 
             write_part_file(tmp, sqlite_tuples(rows))
         else:

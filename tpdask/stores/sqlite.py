@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from tpdask.errors import StoreError
 from tpdask.stores.accounts_sqlite import ACCOUNT_MIGRATION, AccountsSQLiteMixin
 from tpdask.stores.base import RECORD_KEYS, Store, batched, check_records
 from tpdask.stores.site_sqlite import SiteSQLiteMixin
+from tpdask.stores.stage_sqlite import StageSQLiteMixin
 
 #: How long a connection waits for another writer's lock before giving up.
 BUSY_TIMEOUT_S = 60.0
@@ -42,15 +43,6 @@ CACHE_KIB = 65536
 #: writer does: 10.3 s with 4 KiB pages, 6.8 s with 64 KiB ones (fewer pages to split, to
 #: log in the WAL and to copy back at checkpoints); a viewer's history still reads in < 1 ms.
 PAGE_SIZE = 65536
-
-#: Rows per transaction of the day job's writer (~0.5 s of write lock at most).
-STAGE_BATCH = 50_000
-
-#: How often a second connection checkpoints the WAL while the day job's writer stages.
-#: SQLite otherwise copies the WAL back into the file in the committing thread, every
-#: 1,000 pages: measured on the scale-1 day's 900K rows staged alone, 8.4 - 9.2 s with
-#: those checkpoints, 6.7 - 7.5 s with them on another thread (the final one included).
-CHECKPOINT_EVERY_S = 0.1
 
 #: (version, what it does, statements). Append only: never edit an applied migration.
 MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
@@ -135,15 +127,6 @@ _UPSERT = (
     f"VALUES ({', '.join('?' for _ in RECORD_KEYS)}, ?)"
 )
 
-#: The part file's table: a record's columns but the day (the load's rows all have one).
-_PART_COLUMNS = tuple(k for k in RECORD_KEYS if k != "day")
-
-_STAGE_FROM_PART = (
-    f"INSERT OR REPLACE INTO main.viewer_days ({', '.join(RECORD_KEYS)}, load) "
-    f"SELECT {', '.join('?' if k == 'day' else k for k in RECORD_KEYS)}, ? "
-    "FROM part.rows WHERE rowid BETWEEN ? AND ?"
-)
-
 #: The published load of a day: readers only ever see the rows of this load.
 _PUBLISHED = "load = (SELECT load FROM day_loads WHERE day_loads.day = viewer_days.day)"
 
@@ -178,24 +161,7 @@ def switch_to_wal(conn: sqlite3.Connection) -> None:
         return
 
 
-def write_part_file(path: Path, rows: Iterable[tuple]) -> None:
-    """Write a new part file for :meth:`SQLiteStore.stage_part`: ``rows`` in
-    ``_PART_COLUMNS`` order, each value as the store keeps it (``streamers`` JSON text,
-    ``minutes`` an int when whole). Scratch: no journal, no fsync."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode = OFF")
-        conn.execute("PRAGMA synchronous = OFF")
-        conn.execute(f"CREATE TABLE rows ({', '.join(_PART_COLUMNS)})")
-        conn.execute("BEGIN")
-        conn.executemany(f"INSERT INTO rows VALUES ({', '.join('?' * len(_PART_COLUMNS))})",
-                         rows)
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
-
-
-class SQLiteStore(AccountsSQLiteMixin, SiteSQLiteMixin, Store):
+class SQLiteStore(AccountsSQLiteMixin, SiteSQLiteMixin, StageSQLiteMixin, Store):
     """The store in one SQLite file at ``path`` (its folder is created when missing)."""
 
     def __init__(self, path: str | Path) -> None:
@@ -352,69 +318,6 @@ class SQLiteStore(AccountsSQLiteMixin, SiteSQLiteMixin, Store):
                 ).fetchone()[0]
             self.drop_unpublished(day)
         return count
-
-    def stage_part(self, day: str, load: str, part: Path) -> int:
-        """Copy a part file's rows (:func:`write_part_file`) in, by SQLite alone.
-
-        One ``INSERT … SELECT`` from the attached part per batch of rows: no Python
-        object per row or value on this, the job's critical path (the part's rows were
-        made into tuples by the task that inverted them). Measured on the scale-1 day's
-        900K rows: 2.7 - 4.0 s against 5.2 - 6.2 s for ``executemany`` of the tuples.
-        The file holds neither day nor load: they are this call's.
-        """
-        staged = 0
-        with self._errors(f"stage day {day} in"):
-            conn = self._conn()
-            conn.execute("ATTACH DATABASE ? AS part", (str(part),))
-            try:
-                (last,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM part.rows").fetchone()
-                with self._checkpoints_aside():
-                    for first in range(1, last + 1, STAGE_BATCH):
-                        # big transactions: one writer, readers never wait (WAL); each
-                        # commit still lets another writer in within a fraction of a second
-                        with self._transaction() as tx:
-                            staged += tx.execute(_STAGE_FROM_PART, (
-                                day, load, first, first + STAGE_BATCH - 1)).rowcount
-            finally:
-                conn.execute("DETACH DATABASE part")
-        return staged
-
-    @contextmanager
-    def _checkpoints_aside(self) -> Iterator[None]:
-        """Checkpoint the WAL from another thread while this thread's connection writes.
-
-        The writer's own automatic checkpoints are off meanwhile, so its commits only
-        append to the WAL; the other thread copies the WAL back into the file (sqlite3
-        lets go of the GIL) on a core the writer leaves free. A checkpoint that fails is
-        skipped: the writer's automatic ones resume when this ends.
-        """
-        conn = self._conn()
-        (every,) = conn.execute("PRAGMA wal_autocheckpoint").fetchone()
-        conn.execute("PRAGMA wal_autocheckpoint = 0")
-        stop = threading.Event()
-        thread = threading.Thread(target=self._checkpoint_until, args=(stop,),
-                                  name="sqlite-checkpoint", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
-            conn.execute(f"PRAGMA wal_autocheckpoint = {int(every)}")
-
-    def _checkpoint_until(self, stop: threading.Event) -> None:
-        try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error:
-            return
-        try:
-            while not stop.wait(CHECKPOINT_EVERY_S):
-                # PASSIVE: copies what no reader still needs, never waits for a lock
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error:
-            return
-        finally:
-            conn.close()
 
     def drop_unpublished(self, day: str) -> int:
         with self._errors(f"drop the unpublished loads of day {day} from"):
