@@ -324,7 +324,7 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, Store):
         return self.stage_encoded_viewer_days(day, load, read_rows(part))
 
     def stage_encoded_viewer_days(self, day: str, load: str, rows: Any) -> int:
-        """Insert a part's ready BSON (``_id`` and ``bson`` columns) over :data:`STAGE_CONNECTIONS` connections at once.
+        """Insert a part's ready BSON (``_id``, ``bson``) over :data:`STAGE_CONNECTIONS` at once.
 
         FerretDB converts a command's documents in its connection's goroutine before the
         SQLite write, so one connection leaves a core idle (see :data:`STAGE_CONNECTIONS`).
@@ -353,16 +353,7 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, Store):
         from bson.raw_bson import RawBSONDocument
 
         docs = [RawBSONDocument(blob) for blob in batch]
-        try:
-            # unordered: the server may apply a batch in any order, and one duplicate
-            # (a document staged before) does not stop the rest
-            self._viewer_days.insert_many(docs, ordered=False)
-        except BulkWriteError as e:
-            errors = e.details.get("writeErrors", [])
-            if not errors or any(err.get("code") != DUPLICATE_KEY for err in errors):
-                raise
-            return [dict(docs[err["index"]].items()) for err in errors]
-        return []
+        return [dict(doc.items()) for doc in self._insert_new(self._viewer_days, docs)]
 
     def publish_day(self, day: str, load: str) -> int:
         with self._errors(f"publish day {day} in"):
