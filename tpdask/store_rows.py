@@ -103,29 +103,25 @@ def mongo_rows(inv: Inverted, day: str, interval: int, load: str) -> pa.Table:
                                 schema=MONGO_SCHEMA)
 
 
-def encode(inv: Inverted, day: str, interval: int, store_uri: str, load: str) -> pa.Table:
-    """The bucket's store rows for the backend of ``store_uri``."""
-    if backend(store_uri) == "sqlite":
-        return sqlite_rows(inv, interval)
-    return mongo_rows(inv, day, interval, load)
+#: The part file's suffix for each backend (the writer takes only these files).
+PART_SUFFIXES = {"sqlite": ".sqlite", "mongodb": ".arrow"}
 
 
 def part_name(bucket: int, store_uri: str) -> str:
-    return f"store-{bucket:05d}.{'sqlite' if backend(store_uri) == 'sqlite' else 'arrow'}"
+    return f"store-{bucket:05d}{PART_SUFFIXES[backend(store_uri)]}"
 
 
 def write_part(folder: Path | str, bucket: int, inv: Inverted, day: str, interval: int,
                store_uri: str, load: str) -> Path:
     """Encode the bucket for the store and write it as the writer's part file.
 
-    SQLite: a SQLite file of the rows (:func:`tpdask.stores.stage_sqlite.write_part_file`), so
-    the writer copies them in without a Python object per value; MongoDB: an Arrow file of
-    the documents' BSON. Written under a temp name, then renamed: the writer never sees
+    SQLite: a SQLite file of the rows (:func:`tpdask.stores.stage_sqlite.write_part_file`),
+    so the writer copies them in without a Python object per value; MongoDB: an Arrow file
+    of the documents' BSON. Written under a temp name, then renamed: the writer never sees
     half a file. A task re-run after a worker died writes the same content again under
     the same name. Scratch, so no fsync: a crash loses the run, whose staged rows are
     never published.
     """
-    rows = encode(inv, day, interval, store_uri, load)
     path = Path(folder) / part_name(bucket, store_uri)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -134,8 +130,9 @@ def write_part(folder: Path | str, bucket: int, inv: Inverted, day: str, interva
         if backend(store_uri) == "sqlite":
             from tpdask.stores.stage_sqlite import write_part_file
 
-            write_part_file(tmp, sqlite_tuples(rows))
+            write_part_file(tmp, sqlite_tuples(sqlite_rows(inv, interval)))
         else:
+            rows = mongo_rows(inv, day, interval, load)
             with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, rows.schema) as w:
                 w.write_table(rows)
         os.replace(tmp, path)

@@ -3,11 +3,11 @@
 Phase-2 tasks write each bucket's store rows, already encoded for the backend, as a
 part file (:func:`tpdask.store_rows.write_part`) in ``<scratch>/store/`` under a temp
 name and rename it into place. A thread of the job's client watches that folder and
-stages each finished part in the store under the run's load id, so the store step runs on the core a worker
-leaves free (the client is otherwise idle in phase 2) instead of in every task, where two
-workers queued on SQLite's single writer. Readers see nothing of it until the job
-publishes the day (:meth:`tpdask.stores.base.Store.publish_day`): a run killed while the
-writer works leaves only staged rows, which the next run drops.
+stages each finished part in the store under the run's load id, so the store step runs
+on the core a worker leaves free (the client is otherwise idle in phase 2) instead of in
+every task, where two workers queued on SQLite's single writer. Readers see nothing of it
+until the job publishes the day (:meth:`tpdask.stores.base.Store.publish_day`): a run
+killed while the writer works leaves only staged rows, which the next run drops.
 """
 
 from __future__ import annotations
@@ -16,13 +16,11 @@ import threading
 import time
 from pathlib import Path
 
+from tpdask.store_rows import PART_SUFFIXES
 from tpdask.stores import Store
 
 #: How often the writer looks for new parts while phase 2 runs.
 POLL_S = 0.05
-
-#: The part files' suffixes (:func:`tpdask.store_rows.part_name`).
-PART_SUFFIXES = (".sqlite", ".arrow")
 
 
 class StoreWriter:
@@ -47,7 +45,7 @@ class StoreWriter:
         found = sorted(self.folder.glob("store-*")) if self.folder.is_dir() else []
         # parts only (store_rows.part_name), never a file SQLite might keep beside one
         return [p for p in found
-                if p.suffix in PART_SUFFIXES and p.name not in self._done]
+                if p.suffix in PART_SUFFIXES.values() and p.name not in self._done]
 
     def _run(self) -> None:
         try:
