@@ -199,7 +199,7 @@ def process_day(config: Config, day: str, executor: ExecutorSource, log: Log = p
                     if files.archive is not None else None)
         try:
             return _process(config, files, members, executor, store, log, started, run,
-                            unpacker)
+                            scratch, unpacker)
         finally:
             if unpacker is not None:
                 unpacker.stop()
@@ -223,7 +223,7 @@ class _Phases:
 
 
 def _process(config: Config, files: DayFiles, members: tuple, executor: ExecutorSource,
-             store: Store, log: Log, started: float, run: str,
+             store: Store, log: Log, started: float, run: str, scratch: Path,
              unpacker: ArchiveUnpacker | None) -> dict:
     """Both phases on the executor, the rest of the store writer's parts, then publish.
 
@@ -233,12 +233,12 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
     the website meanwhile, without a dashboard.
     """
     day = files.day
-    scratch = config.scratch_dir / f"process-{day}-{run}"
     writer = StoreWriter(store, scratch / "store", day, run)
     try:
         try:
             with _started(executor) as ready:
-                phases = _run_phases(config, files, members, ready, writer, log, run, unpacker)
+                phases = _run_phases(config, files, members, ready, writer, log, run,
+                                     scratch, unpacker)
             tail_started = time.time()
             with _announced(config, day, executor):
                 staged = writer.finish()
@@ -288,11 +288,10 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
 
 
 def _run_phases(config: Config, files: DayFiles, members: tuple, executor: Executor,
-                writer: StoreWriter, log: Log, run: str,
+                writer: StoreWriter, log: Log, run: str, scratch: Path,
                 unpacker: ArchiveUnpacker | None) -> _Phases:
     """Phase 1 (parse + partition) and phase 2 (invert + write, the writer staging)."""
     day = files.day
-    scratch = config.scratch_dir / f"process-{day}-{run}"
     n_buckets = bucket_count(files)
     log(f"process {day}: {files.count} sample files ({files.total_bytes / 1e6:.1f} MB), "
         f"{n_buckets} viewer buckets, {executor.workers} workers")
