@@ -16,7 +16,7 @@ from tests.support import (TempHolder, dead_pid, make_config, make_temp, sample,
                            stored_records, write_samples)
 from tpdask.errors import ConfigError
 from tpdask.executor import LocalExecutor
-from tpdask.import_tmi import import_tmi
+from tpdask.collect.import_tmi import import_tmi
 from tpdask.settings import Config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,14 +14,14 @@ import pytest
 import requests
 
 from tpdask.audience import AudienceConfig
-from tpdask.collector import Collector, helix_selector
-from tpdask.secrets import Credentials
+from tpdask.collect.collector import Collector, helix_selector
+from tpdask.collect.credentials import Credentials
 from tpdask.simulator import Simulator, SimOptions
-from tpdask.sources import Channel, user_id_or_none
-from tpdask.sources.helix import HelixSource
-from tpdask.sources.irc import IrcSource, message_author, parse_line, unescape_tag
-from tpdask.sources.tmi import TmiSource, chatters_of
-from tpdask.twitch import TwitchClient
+from tpdask.collect.sources import Channel, user_id_or_none
+from tpdask.collect.sources.helix import HelixSource
+from tpdask.collect.sources.irc import IrcSource, message_author, parse_line, unescape_tag
+from tpdask.collect.sources.tmi import TmiSource, chatters_of
+from tpdask.collect.twitch import TwitchClient
 
 DAY = "2022-08-01"
 T0 = 1659312000

@@ -17,10 +17,10 @@ from jobs.process_day import run as process_day
 from tests.support import make_config
 from tpdask.audience import AudienceConfig, write_day
 from tpdask.errors import NoRecordsError
-from tpdask.secrets import Credentials
+from tpdask.collect.credentials import Credentials
 from tpdask.simulator import Simulator
 from tpdask.stores import open_store
-from tpdask.twitch import TwitchClient
+from tpdask.collect.twitch import TwitchClient
 from tpdask.verify import account_history, export_status, verify
 from tpdask.verify.bench import expected_status, seed_day
 

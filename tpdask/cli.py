@@ -106,7 +106,7 @@ class Tpdask:
         --tz names the IANA time zone of the collecting machine, for dumps named by local time
         (<Y>-<M>-<D>-<HH>-<MM>_dump.json); <unix_ts>.json dumps need none.
         """
-        from tpdask.import_tmi import import_tmi
+        from tpdask.collect.import_tmi import import_tmi
 
         report = import_tmi(self._config(), Path(str(folder)), tz=str(tz))
         print(report.text())
@@ -123,7 +123,7 @@ class Tpdask:
         --speed S --start TS run a simulated clock; --sim_clock URL takes the clock of a
         running `tpdask simulate` from its state URL (http://host:port/_sim/state).
         """
-        from tpdask.collector import make_collector
+        from tpdask.collect.collector import make_collector
 
         names = always if isinstance(always, (tuple, list)) else str(always).split(",")
         collector = make_collector(self._config(), source=source, language=str(language),

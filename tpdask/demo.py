@@ -19,16 +19,16 @@ from dataclasses import dataclass
 
 from tpdask.archive import ArchiveReport, archive_day
 from tpdask.audience import AudienceConfig
-from tpdask.collector import Collector, helix_selector
+from tpdask.collect.collector import Collector, helix_selector
 from tpdask.days import day_bounds
 from tpdask.errors import ConfigError
 from tpdask.log import Log, print_log
-from tpdask.secrets import Credentials
+from tpdask.collect.credentials import Credentials
 from tpdask.settings import Config
 from tpdask.simulator import Simulator, SimOptions
-from tpdask.sources.helix import HelixSource
+from tpdask.collect.sources.helix import HelixSource
 from tpdask.summary import read_lake_day, top_streamers
-from tpdask.twitch import TwitchClient
+from tpdask.collect.twitch import TwitchClient
 from tpdask.verify import verify
 
 

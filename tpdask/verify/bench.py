@@ -59,9 +59,9 @@ def bench_verify(accounts: int = 10_000, store: str | None = None, data_dir: str
     """Verify ``accounts`` viewers of the simulator's model (ids known) once; return calls,
     seconds and whether every status matches the simulator's truth. ``store`` defaults to
     a SQLite file in a temporary ``data_dir``."""
-    from tpdask.secrets import Credentials
+    from tpdask.collect.credentials import Credentials
     from tpdask.simulator import Simulator
-    from tpdask.twitch import TwitchClient
+    from tpdask.collect.twitch import TwitchClient
     from tpdask.verify.run import verify
 
     with tempfile.TemporaryDirectory(prefix="tpdask-bench-verify-") as tmp:

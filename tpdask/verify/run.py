@@ -22,7 +22,7 @@ from tpdask.errors import ConfigError, TpdaskError
 from tpdask.log import Log, print_log
 from tpdask.settings import Config
 from tpdask.stores import Store, open_store
-from tpdask.twitch import TwitchClient
+from tpdask.collect.twitch import TwitchClient
 from tpdask.verify.resolve import KEYS_PER_CALL, Call, Candidate, decide
 
 #: A progress line every this many calls (5,000 accounts or so).
@@ -69,7 +69,7 @@ def verify(config: Config, limit: int | None = None, log: Log = print_log, *,
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise ConfigError(f"--limit must be a whole number >= 0, got {limit!r}")
     if client is None:
-        from tpdask.secrets import load_credentials
+        from tpdask.collect.credentials import load_credentials
 
         client = TwitchClient(load_credentials(secrets_file), config.helix_url,
                               config.auth_url, log=log)

@@ -132,9 +132,9 @@ def _process_and_analyse(config: Config, the_days: list[str], scale: float,
 def _verify(config: Config, day: str, scale: float, log: Log) -> None:
     """Account statuses of every viewer, from the simulator's Helix users (its truth)."""
     from tpdask.audience import AudienceConfig
-    from tpdask.secrets import Credentials
+    from tpdask.collect.credentials import Credentials
     from tpdask.simulator import SimOptions, Simulator
-    from tpdask.twitch import TwitchClient
+    from tpdask.collect.twitch import TwitchClient
     from tpdask.verify import verify
 
     log("verifying every account against the simulator's Helix users ...")

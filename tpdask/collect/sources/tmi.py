@@ -7,7 +7,7 @@ from __future__ import annotations
 import requests
 
 from tpdask.log import Log, print_log
-from tpdask.sources import Channel, Observation
+from tpdask.collect.sources import Channel, Observation
 
 ROLES = ("broadcaster", "vips", "moderators", "staff", "admins", "global_mods", "viewers")
 

@@ -12,8 +12,8 @@ import time
 
 from tpdask.errors import TwitchError
 from tpdask.log import Log, print_log
-from tpdask.sources import Channel, Observation, user_id_or_none
-from tpdask.twitch import TwitchClient
+from tpdask.collect.sources import Channel, Observation, user_id_or_none
+from tpdask.collect.twitch import TwitchClient
 
 RETRY_REFUSED_AFTER = 3600
 

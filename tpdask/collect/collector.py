@@ -22,8 +22,8 @@ from tpdask.days import day_of
 from tpdask.errors import TwitchAuthError, TwitchError
 from tpdask.log import Log, print_log
 from tpdask.samples import remove_stale_temps, write_sample_file
-from tpdask.sources import Channel, Observation, Source
-from tpdask.twitch import TwitchClient
+from tpdask.collect.sources import Channel, Observation, Source
+from tpdask.collect.twitch import TwitchClient
 
 Selector = Callable[[float], list[Channel]]
 
@@ -178,7 +178,7 @@ def make_collector(config, source: str = "helix", language: str = "fr", top: int
     The clock is the wall clock, or a simulated one: `speed`/`start`, or the running
     simulator's own clock read from its state URL (`sim_clock`, .../_sim/state).
     """
-    from tpdask.clock import WallClock
+    from tpdask.collect.clock import WallClock
     from tpdask.errors import ConfigError
     from tpdask.simulator.clock import SimClock
 
@@ -191,29 +191,29 @@ def make_collector(config, source: str = "helix", language: str = "fr", top: int
     always = [a.strip().lower() for a in always if a.strip()]
     if source == "sim":
         from tpdask.audience import AudienceConfig
-        from tpdask.sources.sim import SimSource
+        from tpdask.collect.sources.sim import SimSource
 
         sim = SimSource(AudienceConfig(scale=0.01, interval=config.interval))
         return Collector(config.samples_dir, sim.select(top, always), sim, clock,
                          config.interval, log)
     if source not in ("helix", "irc", "tmi"):
         raise ConfigError(f"unknown source {source!r}: choose helix, irc, tmi or sim")
-    from tpdask.secrets import load_credentials
+    from tpdask.collect.credentials import load_credentials
 
     client = TwitchClient(load_credentials(secrets_file), config.helix_url, config.auth_url,
                           log=log)
     if client.validate(client.app_token()) is None:      # fail at start, not at a tick
         raise TwitchAuthError("Twitch does not accept the app token it just issued")
     if source == "helix":
-        from tpdask.sources.helix import HelixSource
+        from tpdask.collect.sources.helix import HelixSource
 
         presence = HelixSource(client, log)
     elif source == "irc":
-        from tpdask.sources.irc import IrcSource
+        from tpdask.collect.sources.irc import IrcSource
 
         presence = IrcSource(config.irc_url, log)
     else:
-        from tpdask.sources.tmi import TmiSource
+        from tpdask.collect.sources.tmi import TmiSource
 
         presence = TmiSource(config.tmi_url, log=log)
     return Collector(config.samples_dir, helix_selector(client, language, top, always),

@@ -16,7 +16,7 @@ import requests
 
 from tpdask.errors import TwitchAuthError, TwitchError
 from tpdask.log import Log, print_log
-from tpdask.secrets import Credentials
+from tpdask.collect.credentials import Credentials
 
 VALIDATE_EVERY = 3600          # Twitch asks apps to validate tokens hourly
 MAX_RATE_WAIT = 60.0

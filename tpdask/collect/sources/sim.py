@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tpdask.audience import AudienceConfig, AudienceModel
 from tpdask.days import day_of
-from tpdask.sources import Channel, Observation
+from tpdask.collect.sources import Channel, Observation
 
 
 class SimSource:
