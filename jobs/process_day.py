@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Callable, Iterator
 
 from tpdask import lake
-from tpdask.archive import manifest_path, read_manifest
+from tpdask.archive.manifest import manifest_path, read_manifest
 from tpdask.bucket import BucketTask, process_bucket
 from tpdask.errors import ArchiveError, ConfigError, JobError, TpdaskError
 from tpdask.executor import Executor
@@ -29,10 +29,10 @@ from tpdask.files import try_lock
 from tpdask.log import Log, print_log, sum_step_seconds
 from tpdask.partition import PartitionTask, partition
 from tpdask.running import announce, running_dir
-from tpdask.samples import DayFiles, list_day
+from tpdask.archive.members import DayFiles, list_day
 from tpdask.settings import Config
 from tpdask.store_writer import StoreWriter
-from tpdask.unpack import ArchiveUnpacker
+from tpdask.archive.unpack import ArchiveUnpacker
 from tpdask.stores import Store, open_store
 
 BUCKET_BYTES = 32 << 20        # raw JSON per viewer bucket: ~2M observations
@@ -72,7 +72,7 @@ def plan_partition(files: DayFiles, members: tuple[tuple[str, int, str], ...], n
                   streams_dir=str(lake.run_dir(lake_dir, "streams", files.day, run)),
                   ids_dir=str(lake.run_dir(lake_dir, "chatter_ids", files.day, run)))
     tasks = []
-    # the archive is unpacked once, in order, by the client (tpdask.unpack): tasks take
+    # the archive is unpacked once, in order, by the client (tpdask.archive.unpack): tasks take
     # consecutive members, small enough that every worker follows the unpacker closely
     for batch in _batches([(name, size) for name, size, _ in members], UNPACKED_TASK_BYTES):
         tasks.append(PartitionTask(task_id=len(tasks), unpacked_dir=str(scratch / "raw"),

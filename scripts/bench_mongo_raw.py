@@ -45,7 +45,7 @@ def documents(scale: float) -> list[bytes]:
     from tpdask.bench import BENCH_DAY, SEED, _fmt_scale
     from tpdask.bucket import invert_table, read_bucket
     from tpdask.partition import PartitionTask, partition
-    from tpdask.samples import list_day
+    from tpdask.archive.members import list_day
     from tpdask.store_rows import mongo_rows
 
     folder = ROOT / "data" / "bench" / "inputs" / f"scale-{_fmt_scale(scale)}-seed-{SEED}"

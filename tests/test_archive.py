@@ -14,10 +14,10 @@ import pytest
 
 from tests.support import (dead_pid, make_config, make_temp, sample, write_multi_folder_archive,
                            write_samples)
-from tpdask.archive import (ArchiveReport, archive_day, build_archive, manifest_path,
-                            read_manifest, verify_archive)
+from tpdask.archive.manifest import manifest_path, read_manifest, verify_archive
+from tpdask.archive.members import archive_path, list_day, stream_archive
+from tpdask.archive.pack import ArchiveReport, archive_day, build_archive
 from tpdask.errors import ArchiveError
-from tpdask.samples import archive_path, list_day, stream_archive
 from tpdask.settings import Config
 
 ROOT = Path(__file__).resolve().parent.parent

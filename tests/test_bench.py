@@ -18,7 +18,7 @@ def test_bench_times_the_job_and_the_baseline_and_saves_the_figures(tmp_path):
     assert job["observations"] == baseline["observations"] > 0     # same day, same counts
     assert job["viewers"] == baseline["viewers"]
     assert job["workers"] == 2 and job["peak_rss_mb"] > 0 and job["cpu_seconds"] > 0
-    from tpdask.archive import filters_tag
+    from tpdask.archive.pack import filters_tag
 
     assert (tmp_path / "bench" / "inputs" / f"scale-0.005-seed-1-{filters_tag()}.7z").exists()
 

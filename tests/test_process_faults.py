@@ -258,7 +258,8 @@ def test_a_multi_folder_archive_is_processed_whole(tmp_path, day_files):
 
 def test_a_member_that_does_not_match_the_manifest_fails_the_job(tmp_path, day_files):
     """What the job reads is checked against the manifest: never `done` on a day read wrong."""
-    from tpdask.archive import archive_day, manifest_path
+    from tpdask.archive.manifest import manifest_path
+    from tpdask.archive.pack import archive_day
 
     config = make_config(tmp_path)
     put(config, day_files[:10])

@@ -12,7 +12,8 @@ from tests.support import (make_config, sample, stored_records, write_multi_fold
                            write_samples)
 from tpdask.errors import SampleError
 from tpdask.executor import LocalExecutor
-from tpdask.samples import list_day, parse_sample, stream_archive
+from tpdask.archive.members import list_day, stream_archive
+from tpdask.samples import parse_sample
 
 DAY = "2022-08-01"
 T0 = 1659312000

@@ -97,7 +97,7 @@ def build_site_data(root: Path, store: str | None = None, viewers: int = 120) ->
     from jobs.analyse import run as analyse
     from jobs.overlap import overlap
     from jobs.process_day import run as process
-    from tpdask.archive import archive_day
+    from tpdask.archive.pack import archive_day
     from tpdask.stores import open_store
 
     quiet = dict(log=lambda m: None)

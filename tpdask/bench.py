@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 import psutil
 
-from tpdask.archive import build_archive, filters_tag
+from tpdask.archive.pack import build_archive, filters_tag
 from tpdask.audience import AudienceConfig, write_day
 from tpdask.errors import ConfigError, JobError
 from tpdask.log import Log, print_log

@@ -95,7 +95,7 @@ class Tpdask:
         Raw files are deleted only after the archive is read back and checked against the
         manifest; late samples of an archived day are added to it.
         """
-        from tpdask.archive import archive_day
+        from tpdask.archive.pack import archive_day
 
         report = archive_day(self._config(), parse_day(day) if day is not None else yesterday())
         print(report.text())

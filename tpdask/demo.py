@@ -17,7 +17,7 @@ import secrets
 import shutil
 from dataclasses import dataclass
 
-from tpdask.archive import ArchiveReport, archive_day
+from tpdask.archive.pack import ArchiveReport, archive_day
 from tpdask.audience import AudienceConfig
 from tpdask.collect.collector import Collector, helix_selector
 from tpdask.days import day_bounds

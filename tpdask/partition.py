@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from tpdask.errors import JobError, SampleError
 from tpdask.lake import CHATTER_IDS_SCHEMA, STREAMS_SCHEMA, write_part
 from tpdask.samples import LOGIN_PATTERN, Sample, normalise_login, parse_sample, quarantine
-from tpdask.unpack import wait_for_member
+from tpdask.archive.unpack import wait_for_member
 
 USER_ID_PATTERN = "^[0-9]{1,20}$"
 
@@ -80,7 +80,7 @@ class PartitionTask:
     quarantine_dir: str
     folder: str | None = None
     folder_files: tuple[str, ...] = ()
-    unpacked_dir: str | None = None    # the run's folder of archive members (tpdask.unpack)
+    unpacked_dir: str | None = None    # the run's folder of archive members (tpdask.archive.unpack)
     unpacked_files: tuple[str, ...] = ()   # members to read there, as the unpacker writes them
     streams_dir: str | None = None     # the run's folder of the lake's streams table
     ids_dir: str | None = None         # the run's folder of the lake's chatter_ids table

@@ -1,35 +1,28 @@
-"""Reading a day's samples (sample contract v1) from its folder and from its .7z archive.
+"""Sample files (sample contract v1): the login rule, parsing and checking one sample,
+writing one, and quarantining one that cannot be used.
 
-A sample that cannot be used (not JSON, wrong version, ts outside its day, wrong shape)
-raises SampleError inside `parse_sample`; the caller quarantines it and goes on. The
-archive is streamed member by member through py7zr into memory, never extracted to disk.
+The contract every stage shares: the collector and import_tmi write samples, the archiver
+packs them, the day job parses them. A sample that cannot be used (not JSON, wrong
+version, ts outside its day, wrong shape) raises SampleError inside `parse_sample`; the
+caller quarantines it and goes on. Where a day's samples are (its archive, its folder):
+:mod:`tpdask.archive.members`.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import re
-import stat
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import orjson
-import py7zr
-from py7zr.helpers import get_sanitized_output_path
 
 from tpdask.days import day_bounds
-from tpdask.errors import ArchiveError, SampleError
+from tpdask.errors import SampleError
 from tpdask.files import atomic_write, fsync_dir
 
 LOGIN_RE = re.compile(r"[a-z0-9_]{1,25}")
 SAMPLE_NAME = re.compile(r"[0-9]{1,20}\.json")     # what the collector and import_tmi write
-TEMP_NAME = re.compile(r"\.(.+)\.([0-9]{1,10})\.tmp")  # files.atomic_write's `.<name>.<pid>.tmp`
-STALE_TEMP_SECONDS = 3600       # a temp this old is a dead writer's, whatever its pid says
-TEMP_GRACE_SECONDS = 60         # a younger one is left alone even when its pid looks dead
 LOGIN_PATTERN = "^[a-z0-9_]{1,25}$"       # the same rule, for pyarrow's RE2
 CONTRACT_VERSION = 1
 
@@ -87,174 +80,7 @@ def parse_sample(name: str, raw: bytes, day: str) -> Sample:
     return Sample(name=name, ts=ts, streams=parsed, meta=meta)
 
 
-# ---- where a day's sample files are ------------------------------------------------------
-
-@dataclass(frozen=True)
-class DayFiles:
-    """The sample files of one day: archive members and loose files not in the archive."""
-
-    day: str
-    archive: str | None                      # path of <day>.7z when it exists
-    archive_members: tuple[tuple[str, int], ...]   # (name, size)
-    folder: str
-    folder_files: tuple[tuple[str, int], ...]      # (name, size), not also in the archive
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(s for _, s in self.archive_members) + sum(s for _, s in self.folder_files)
-
-    @property
-    def count(self) -> int:
-        return len(self.archive_members) + len(self.folder_files)
-
-
-def archive_path(archive_dir: Path, day: str) -> Path:
-    return archive_dir / f"{day}.7z"
-
-
-def list_day(samples_dir: Path, archive_dir: Path, day: str) -> DayFiles:
-    """Find the day's samples in data/archive/<day>.7z and data/samples/<day>/."""
-    members: list[tuple[str, int]] = []
-    archive = archive_path(archive_dir, day)
-    if archive.exists():
-        try:
-            with py7zr.SevenZipFile(archive, "r") as z:
-                members = sorted((Path(i.filename).name, i.uncompressed) for i in z.list()
-                                 if not i.is_directory and i.filename.endswith(".json"))
-        except (py7zr.exceptions.ArchiveError, OSError, EOFError) as exc:
-            raise ArchiveError(f"cannot read archive {archive}: {exc}; restore it from a "
-                               "backup or move it away to process the loose samples") from None
-    in_archive = {name for name, _ in members}
-    folder = samples_dir / day
-    loose: list[tuple[str, int]] = []
-    if folder.is_dir():
-        loose = sorted((p.name, p.stat().st_size) for p in folder.glob("*.json")
-                       if p.is_file() and p.name not in in_archive)
-    return DayFiles(day=day, archive=str(archive) if archive.exists() else None,
-                    archive_members=tuple(members), folder=str(folder), folder_files=tuple(loose))
-
-
-class _StreamingFactory(py7zr.io.WriterFactory):
-    """py7zr writer factory that hands each member to a callback, in memory, when it is whole.
-
-    Each member gets its own buffer, keyed by the name py7zr gives it; py7zr closes it
-    once the member is decompressed and its CRC checked, and only then is it handed over
-    (calls serialised by a lock: py7zr may decompress several 7z folders in threads) and
-    the buffer emptied, since py7zr keeps every writer until the extraction ends. A member
-    whose size is not the one the archive's file list declares is not handed over but
-    recorded in `problems`.
-    """
-
-    def __init__(self, on_member: Callable[[str, bytes], None], expected: dict[str, int]):
-        self.on_member = on_member
-        self.expected = expected
-        self.lock = threading.Lock()
-        self.handed: set[str] = set()
-        self.problems: list[str] = []
-
-    def create(self, filename: str) -> py7zr.io.Py7zIO:
-        return _MemberBuffer(filename, self)
-
-    def hand_over(self, key: str, data: bytes) -> None:
-        with self.lock:
-            size = self.expected.get(key)
-            if size is None or key in self.handed:
-                self.problems.append(f"member {key} was read but is not in its file list once")
-            elif len(data) != size:
-                self.problems.append(f"member {key} was read with {len(data)} of its {size} bytes")
-            else:
-                self.handed.add(key)
-                self.on_member(Path(key).name, data)
-
-    def check(self, archive: str | Path) -> None:
-        """Raise ArchiveError unless every expected member was handed over, whole."""
-        missing = sorted(self.expected.keys() - self.handed)
-        problems = self.problems + [f"member {key} was not read" for key in missing]
-        if problems:
-            raise ArchiveError(
-                f"cannot read archive {archive}: {len(problems)} of its {len(self.expected)} "
-                f"members were not read whole ({problems[0]}); nothing was skipped silently: "
-                f"check it with `7z t {archive}`, and restore it from a backup if that fails")
-
-
-class _MemberBuffer(py7zr.io.Py7zIO):
-    def __init__(self, key: str, factory: _StreamingFactory) -> None:
-        self.key = key
-        self.factory = factory
-        self.bytes = io.BytesIO()
-        self.done = False
-
-    def write(self, s: bytes | bytearray) -> int:
-        return self.bytes.write(s)
-
-    def read(self, size: int | None = None) -> bytes:
-        return self.bytes.read(size)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self.bytes.seek(offset, whence)
-
-    def flush(self) -> None:
-        pass
-
-    def size(self) -> int:
-        return self.bytes.getbuffer().nbytes
-
-    def close(self) -> None:
-        """py7zr calls this once the member is whole (not after a failed decompression)."""
-        if self.done:
-            return
-        self.done = True
-        data = self.bytes.getvalue()
-        self.bytes = io.BytesIO()
-        self.factory.hand_over(self.key, data)
-
-
-def _extract_keys(z: py7zr.SevenZipFile, targets: set[str] | None) -> dict[str, int]:
-    """The members py7zr hands to a writer factory, by the key it gives them → declared size.
-
-    The keys follow py7zr's own naming (sanitised member name; a repeated name gets
-    `_0`, `_1`, … appended); directories and sockets are not handed over.
-    """
-    expected: dict[str, int] = {}
-    seen: dict[str, int] = {}
-    for f in z.files:
-        if targets is not None and f.filename not in targets:
-            continue
-        if f.filename not in seen:
-            outname, seen[f.filename] = f.filename, 0
-        else:
-            outname = f"{f.filename}_{seen[f.filename]}"
-            seen[f.filename] += 1
-        if f.is_directory or f.is_socket:
-            continue
-        key = get_sanitized_output_path(outname, None).as_posix()
-        expected[key] = f.uncompressed or 0
-    return expected
-
-
-def stream_archive(archive: str | Path, on_member: Callable[[str, bytes], None],
-                   names: set[str] | None = None) -> None:
-    """Call on_member(name, bytes) for each member (all, or those in `names`), in archive order.
-
-    A solid archive is one compressed stream: reading a member means decompressing all
-    before it, so members are taken in one pass and handed over one at a time; the
-    caller decides how many to keep in memory. The archive is given to py7zr as an open
-    file, which makes it decompress its 7z folders one after the other (given a path, it
-    runs one thread per folder): order is the archive's and memory holds one member.
-    Raises ArchiveError when a member of the archive's file list was not handed over
-    with its full size, after handing over the others.
-    """
-    try:
-        with open(archive, "rb") as fp, py7zr.SevenZipFile(fp, "r") as z:
-            targets = None
-            if names is not None:
-                targets = {i.filename for i in z.list() if Path(i.filename).name in names}
-            factory = _StreamingFactory(on_member, _extract_keys(z, targets))
-            z.extract(targets=targets, factory=factory)
-    except (py7zr.exceptions.ArchiveError, OSError, EOFError) as exc:
-        raise ArchiveError(f"cannot read archive {archive}: {exc}") from None
-    factory.check(archive)
-
+# ---- a sample that cannot be used: kept aside with its reason ---------------------------
 
 def quarantine(quarantine_dir: Path, day: str, name: str, raw: bytes, reason: str,
                origin: Path | None = None) -> Path:
@@ -328,55 +154,3 @@ def write_sample_file(path: Path, data: bytes) -> Path:
     raise AssertionError("unreachable")
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this machine (zombies count as alive)."""
-    if pid <= 0:
-        return True                 # 0 and negatives name process groups: never "dead"
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:         # exists, owned by someone else
-        return True
-    except OverflowError:
-        return False
-    return True
-
-
-def remove_stale_temps(folder: Path, now: float | None = None) -> list[str]:
-    """Remove the temp files that dead writers left in `folder`; return their names.
-
-    A temp is `.<name>.<pid>.tmp` (tpdask.files.atomic_write). It is stale when its
-    writer is gone — no process has its pid — and it is more than TEMP_GRACE_SECONDS old
-    (a writer on another machine sharing the folder would have another pid space), or
-    when it is more than STALE_TEMP_SECONDS old whatever its pid says (the pid was
-    reused), or an older `.<…>.tmp` without a pid that old. A temp of a live writer is
-    never touched, so a collector, import_tmi and the archiver may start at any time
-    while the others write.
-    """
-    now = time.time() if now is None else now
-    removed: list[str] = []
-    try:
-        entries = list(os.scandir(folder))
-    except (FileNotFoundError, NotADirectoryError):
-        return removed
-    for entry in entries:
-        name = entry.name
-        if not (name.startswith(".") and name.endswith(".tmp")):
-            continue
-        try:
-            info = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:
-            continue                                  # renamed into place meanwhile
-        if not stat.S_ISREG(info.st_mode):
-            continue
-        age = now - info.st_mtime
-        match = TEMP_NAME.fullmatch(name)
-        dead = match is not None and not pid_alive(int(match.group(2)))
-        if age > STALE_TEMP_SECONDS or (dead and age > TEMP_GRACE_SECONDS):
-            try:
-                os.unlink(entry.path)
-            except FileNotFoundError:
-                continue
-            removed.append(name)
-    return removed

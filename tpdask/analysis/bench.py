@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from tpdask.archive import build_archive, filters_tag
+from tpdask.archive.pack import build_archive, filters_tag
 from tpdask.audience import AudienceConfig, write_day
 from tpdask.errors import JobError
 from tpdask.log import Log, print_log

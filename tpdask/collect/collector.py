@@ -21,7 +21,8 @@ import orjson
 from tpdask.days import day_of
 from tpdask.errors import TwitchAuthError, TwitchError
 from tpdask.log import Log, print_log
-from tpdask.samples import remove_stale_temps, write_sample_file
+from tpdask.files import remove_stale_temps
+from tpdask.samples import write_sample_file
 from tpdask.collect.sources import Channel, Observation, Source
 from tpdask.collect.twitch import TwitchClient
 
@@ -119,7 +120,7 @@ class Collector:
     def remove_partial_files(self) -> int:
         """Temp files dead writers left in the day folders (never a sample: those are renamed
         whole). Only those of dead processes (or over an hour old) go: an import_tmi or
-        another collector writing right now keeps its own (samples.remove_stale_temps)."""
+        another collector writing right now keeps its own (files.remove_stale_temps)."""
         if not self.samples_dir.is_dir():
             return 0
         return sum(len(remove_stale_temps(folder)) for folder in self.samples_dir.iterdir()

@@ -19,7 +19,7 @@ streams and chatters), so running it again changes nothing. An unreadable dump i
 to quarantine/import_tmi/<channel>/ with a .reason file, counted, and the import goes on.
 Samples are written atomically (temp `.<slot>.json.<pid>.tmp`, fsync, rename); the temps
 a killed import or collector left in a day folder are removed before the first write
-there, never those of a live process (samples.remove_stale_temps).
+there, never those of a live process (files.remove_stale_temps).
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ import orjson
 from tpdask.days import day_of
 from tpdask.errors import ConfigError, SampleError
 from tpdask.log import Log, count_row, print_log
-from tpdask.samples import normalise_login, parse_sample, remove_stale_temps, write_sample_file
+from tpdask.files import remove_stale_temps
+from tpdask.samples import normalise_login, parse_sample, write_sample_file
 from tpdask.settings import Config
 
 ROLES = ("broadcaster", "vips", "moderators", "staff", "admins", "global_mods", "viewers")

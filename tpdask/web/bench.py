@@ -110,7 +110,7 @@ def _process_and_analyse(config: Config, the_days: list[str], scale: float,
     """Generate, archive and process each day, then analyse them all, on one cluster."""
     from jobs.analyse import analyse
     from jobs.process_day import process_day
-    from tpdask.archive import archive_day
+    from tpdask.archive.pack import archive_day
     from tpdask.audience import AudienceConfig, write_day
     from tpdask.executor import dask_executor
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from tpdask.errors import ArchiveError, JobError
-from tpdask.samples import stream_archive
+from tpdask.archive.members import stream_archive
 
 FAILED = ".failed"
 

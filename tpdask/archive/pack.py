@@ -1,0 +1,301 @@
+"""Day archives: data/archive/<day>.7z, the immutable raw record of a day, and the archiver.
+
+Members are `<day>/<ts>.json`. LZMA2 at preset 1: on this project's samples it packs to
+about 13 % of the JSON at ~24 MB/s and streams back at ~100 MB/s; presets above 3 cost
+4-10× the time for a few percent.
+
+Why the archiver is careful: the raw samples are the only record of a day that cannot be
+re-collected, and `archive_day` deletes them. So the archive and its manifest
+(`<day>.manifest.json`: every member's size and sha256) are written under temporary
+names, fsynced, read back and checked member by member, and only then renamed into
+place; a raw file is deleted only when the verified manifest holds its exact bytes (same
+name, same sha256), and only the very file whose bytes were hashed: one replaced or
+rewritten by a writer meanwhile is kept for the next run (`_delete_if_archived`). A
+crash at any moment leaves the raw files, a verified archive, or both, and the next run
+finishes the job; running it again is harmless. Files whose names are not sample names
+(`<ts>.json`) are moved to quarantine/<day>/ first, and temp files of dead writers removed. Late samples
+(loose files of an archived day) go into a new archive holding the old members plus them,
+which replaces the old one the same way. A loose file whose name is archived with other
+bytes is a conflict: kept and reported, never archived over the original.
+
+Test hook: with TPDASK_FAULT_ARCHIVE_STEP=<step> in the environment the process exits
+with `os._exit(137)` right after that step, to test crash safety. Steps, in order:
+"written" (temp archive fsynced), "manifest" (temp manifest fsynced), "verified" (temp
+archive checked against it), "renamed" (both at their final names) and "deleted-one"
+(the first raw file deleted).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import lzma
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator
+
+import py7zr
+
+from tpdask.archive.loose import (CHANGED, DELETED, DIFFERS, delete_archived, loose_names,
+                                  remove_if_empty, tidy_folder)
+from tpdask.archive.manifest import (DISCARDED, MemberCheck, check_file, dump, manifest_path,
+                                     member_entry, new_manifest, read_manifest, stream_checked,
+                                     verify_archive, write_synced)
+from tpdask.archive.members import archive_path
+from tpdask.errors import ArchiveError
+from tpdask.files import fsync_dir
+from tpdask.log import Log, count_row, print_log
+from tpdask.settings import Config
+
+#: LZMA2 with 7-Zip's "normal" search (binary-tree match finder) and an 8 MiB dictionary.
+#: Consecutive samples of a channel list mostly the same logins, one sample (~1 MB) apart:
+#: preset 1 (1 MiB dictionary, fast hash-chain search) found few of those repeats. On the
+#: scale-1 bench day (297.9 MB of JSON, docs/benchmarks.md): 95.9 → 23.4 MB, decompressed
+#: in 2.3 instead of 7.5 CPU-s (the day job's unpacker is serial: its critical path), for
+#: 216 instead of 77 CPU-s of archiving, once a night. Any 7-Zip reads it: only the
+#: dictionary size is stored, the rest is how the encoder searches.
+FILTERS = [{"id": py7zr.FILTER_LZMA2, "preset": 1, "mode": lzma.MODE_NORMAL, "mf": lzma.MF_BT4,
+            "nice_len": 32, "depth": 8, "dict_size": 8 << 20}]
+FAULT_ENV = "TPDASK_FAULT_ARCHIVE_STEP"
+
+
+def filters_tag() -> str:
+    """A short name of :data:`FILTERS`: benchmarks cache their archives under it, so a
+    change of settings builds them again."""
+    return hashlib.sha256(repr(FILTERS).encode()).hexdigest()[:8]
+
+
+def build_archive(day: str, files: list[Path], target: Path) -> Path:
+    """Write `files` into a new archive at `target`, atomically (temp name, fsync, rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    try:
+        with py7zr.SevenZipFile(tmp, "w", filters=FILTERS) as z:
+            for path in sorted(files):
+                z.write(path, f"{day}/{path.name}")
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except (py7zr.exceptions.ArchiveError, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise ArchiveError(f"cannot write archive {target}: {exc}") from None
+    return target
+
+
+@dataclass(frozen=True)
+class ArchiveReport:
+    """What one `archive_day` run did."""
+
+    day: str
+    archive: str
+    files_archived: int = 0        # raw files written into the archive by this run
+    late_files_added: int = 0      # of those, files added to an archive that already existed
+    already_archived: int = 0      # loose copies of archived members (same sha256), deleted
+    conflicts: tuple[str, ...] = ()    # loose files archived under their name with other bytes
+    changed: tuple[str, ...] = ()      # loose files rewritten while this run checked them: kept
+    quarantined: tuple[str, ...] = ()  # loose files moved to quarantine/<day>/ (odd names)
+    members: int = 0               # members in the archive now
+    bytes_raw: int = 0             # size of the raw files archived by this run
+    bytes_archived: int = 0        # size of the archive now
+    seconds: float = 0.0
+
+    def text(self) -> str:
+        if not self.members:
+            return "\n".join([f"day {self.day}: no samples to archive"] + self._kept_lines())
+        lines = [f"day {self.day}: {self.archive} holds {self.members} samples "
+                 f"({self.bytes_archived:,} bytes), done in {self.seconds} s"]
+        for key in ("files_archived", "late_files_added", "already_archived", "bytes_raw"):
+            lines.append(count_row(key, getattr(self, key)))
+        lines.append(count_row("conflicts", len(self.conflicts)))
+        lines += [f"  conflict: {name} is archived with other bytes; kept in samples/{self.day}/"
+                  for name in self.conflicts]
+        return "\n".join(lines + self._kept_lines())
+
+    def _kept_lines(self) -> list[str]:
+        lines = [f"  changed: {name} was rewritten while being archived; kept for the next run"
+                 for name in self.changed]
+        if self.quarantined:
+            lines.append(count_row("quarantined", len(self.quarantined)))
+        lines += [f"  quarantined: {name} is not a sample file name; moved to "
+                  f"quarantine/{self.day}/ with its reason" for name in self.quarantined]
+        return lines
+
+
+@dataclass(frozen=True)
+class _Paths:
+    archive: Path
+    manifest: Path
+    tmp_archive: Path
+    tmp_manifest: Path
+
+    @classmethod
+    def of(cls, archive_dir: Path, day: str) -> "_Paths":
+        final = archive_path(archive_dir, day)
+        manifest = manifest_path(archive_dir, day)
+        return cls(final, manifest, final.with_name(f".{final.name}.tmp"),
+                   manifest.with_name(f".{manifest.name}.tmp"))
+
+
+def archive_day(config: Config, day: str, log: Log = print_log) -> ArchiveReport:
+    """Move the day's loose samples into archive/<day>.7z, verified before any raw file goes."""
+    started = time.time()
+    folder = config.samples_dir / day
+    paths = _Paths.of(config.archive_dir, day)
+    try:
+        config.archive_dir.mkdir(parents=True, exist_ok=True)
+        with _locked(config.archive_dir):
+            try:
+                report = _archive(paths, day, folder, config.quarantine_dir, log)
+            finally:
+                if paths.tmp_archive.exists():    # not renamed into place: both temps are waste
+                    paths.tmp_archive.unlink()
+                    paths.tmp_manifest.unlink(missing_ok=True)
+    except (OSError, py7zr.exceptions.ArchiveError) as exc:
+        raise ArchiveError(f"cannot archive {day}: {exc}; the raw samples in {folder} are kept: "
+                           f"fix the cause (disk space, permissions) and run "
+                           f"`tpdask archive --day {day}` again") from None
+    return replace(report, seconds=round(time.time() - started, 2))
+
+
+def _archive(paths: _Paths, day: str, folder: Path, quarantine_dir: Path,
+             log: Log) -> ArchiveReport:
+    _recover(paths, log)
+    quarantined = tidy_folder(folder, quarantine_dir, day, log)
+    loose = loose_names(folder)
+    old = _current_manifest(paths, day, log) if paths.archive.exists() else None
+    archived = {f["name"] for f in old["files"]} if old is not None else set()
+    new = [name for name in loose if name not in archived]
+    manifest = old
+    if new:
+        log(f"archiving {len(new)} new sample files of {day} into {paths.archive}")
+        manifest = _write_verified(paths, day, folder, new, old)
+    elif loose and old:
+        verify_archive(paths.archive, old)             # before deleting its loose copies
+    if manifest is None:
+        log(f"no samples of {day} to archive in {folder}")
+        remove_if_empty(folder)
+        return ArchiveReport(day=day, archive=str(paths.archive), quarantined=quarantined)
+    outcome = delete_archived(folder, loose, manifest, quarantine_dir, day, log,
+                              on_first_delete=lambda: _step("deleted-one"))
+    deleted = {name for name, what in outcome.items() if what == DELETED}
+    conflicts = tuple(name for name, what in outcome.items() if what == DIFFERS)
+    changed = tuple(name for name, what in outcome.items() if what == CHANGED)
+    for name in conflicts:
+        log(f"conflict: {folder / name} differs from the archived member of the same name; "
+            "kept: compare the two and delete the wrong one")
+    for name in changed:
+        log(f"{folder / name} was rewritten while being archived: kept for the next run")
+    added = set(new)
+    return ArchiveReport(
+        day=day, archive=str(paths.archive), files_archived=len(new),
+        late_files_added=len(new) if old is not None else 0, already_archived=len(deleted - added),
+        conflicts=conflicts, changed=changed, quarantined=quarantined,
+        members=len(manifest["files"]),
+        bytes_raw=sum(f["size"] for f in manifest["files"] if f["name"] in added),
+        bytes_archived=manifest["archive_size"])
+
+
+def _current_manifest(paths: _Paths, day: str, log: Log) -> dict:
+    """The archive's manifest; rebuilt from the archive itself when it has none."""
+    if paths.manifest.exists():
+        manifest = read_manifest(paths.manifest)
+        if paths.archive.stat().st_size != manifest.get("archive_size"):
+            check_file(paths.archive, manifest)     # raises with the operator's options
+        return manifest
+    log(f"{paths.archive} has no manifest: rebuilding it from the archive's members")
+    files: list[dict] = []
+    stream_checked(paths.archive, lambda name, data: files.append(member_entry(name, data)))
+    manifest = new_manifest(day, paths.archive, files)
+    write_synced(paths.tmp_manifest, dump(manifest))
+    os.replace(paths.tmp_manifest, paths.manifest)
+    fsync_dir(paths.manifest.parent)
+    return manifest
+
+
+# ---- the steps ----------------------------------------------------------------------------
+
+def _recover(paths: _Paths, log: Log) -> None:
+    """Finish or undo what a crashed run left: temp files, or a manifest not yet renamed."""
+    if paths.tmp_manifest.exists() and paths.archive.exists():
+        try:
+            pending = read_manifest(paths.tmp_manifest)
+            check_file(paths.archive, pending)
+        except ArchiveError:
+            pass                                       # describes a temp archive: stale
+        else:
+            os.replace(paths.tmp_manifest, paths.manifest)
+            log(f"finished an interrupted run: {paths.manifest} renamed into place")
+    for tmp in (paths.tmp_archive, paths.tmp_manifest):
+        tmp.unlink(missing_ok=True)
+    fsync_dir(paths.archive.parent)
+
+
+def _write_verified(paths: _Paths, day: str, folder: Path, new: list[str],
+                    old: dict | None) -> dict:
+    """Old members (streamed, checked) plus the new files, sorted by name, into the archive."""
+    files: list[dict] = []
+    pending = iter(sorted(new))
+    next_new = next(pending, None)
+    with py7zr.SevenZipFile(paths.tmp_archive, "w", filters=FILTERS) as z:
+        def add(name: str, data: bytes) -> None:
+            z.writestr(data, f"{day}/{name}")
+            files.append(member_entry(name, data))
+
+        def add_new_before(name: str | None) -> None:
+            nonlocal next_new
+            while next_new is not None and (name is None or next_new < name):
+                add(next_new, (folder / next_new).read_bytes())
+                next_new = next(pending, None)
+
+        if old is not None:
+            check_file(paths.archive, old)
+            check = MemberCheck(paths.archive, old)
+
+            def copy(name: str, data: bytes) -> None:
+                check(name, data)
+                add_new_before(name)
+                add(name, data)
+
+            stream_checked(paths.archive, copy)
+            check.finish()
+        add_new_before(None)
+    _fsync_file(paths.tmp_archive)
+    _step("written")
+    manifest = new_manifest(day, paths.tmp_archive, files)
+    write_synced(paths.tmp_manifest, dump(manifest))
+    _step("manifest")
+    verify_archive(paths.tmp_archive, read_manifest(paths.tmp_manifest), DISCARDED)
+    _step("verified")
+    os.replace(paths.tmp_archive, paths.archive)
+    os.replace(paths.tmp_manifest, paths.manifest)
+    fsync_dir(paths.archive.parent)
+    _step("renamed")
+    return manifest
+
+
+# ---- small helpers --------------------------------------------------------------------------
+
+def _step(name: str) -> None:
+    """The test hook: die right after step `name` when TPDASK_FAULT_ARCHIVE_STEP says so."""
+    if os.environ.get(FAULT_ENV) == name:
+        os._exit(137)
+
+
+@contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """One archiver at a time per data folder (they share fixed temp names)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
