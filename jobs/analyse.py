@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from tpdask import lake
+from tpdask.process import lake
 from tpdask.analysis import STATE_BUCKETS, BotRules
 from tpdask.analysis.contributions import ContributionReport, ContributionTask, contribute
 from tpdask.analysis.state import (LoadTask, MergeReport, MergeTask, load_profiles,

@@ -3,7 +3,7 @@
 Plan: phase 1 parses batches of sample files and hash-partitions their observations by
 viewer into buckets on disk; phase 2 inverts each bucket, writes its lake part and
 encodes its store records, which one writer thread of this process stages in the store
-while the other buckets still invert (tpdask.store_writer). Run it with an executor from
+while the other buckets still invert (tpdask.process.store_writer). Run it with an executor from
 tpdask.executor (Dask, or in-process).
 """
 
@@ -20,18 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
-from tpdask import lake
+from tpdask.process import lake
 from tpdask.archive.manifest import manifest_path, read_manifest
-from tpdask.bucket import BucketTask, process_bucket
+from tpdask.process.bucket import BucketTask, process_bucket
 from tpdask.errors import ArchiveError, ConfigError, JobError, TpdaskError
 from tpdask.executor import Executor
 from tpdask.files import try_lock
 from tpdask.log import Log, print_log, sum_step_seconds
-from tpdask.partition import PartitionTask, partition
+from tpdask.process.partition import PartitionTask, partition
 from tpdask.running import announce, running_dir
 from tpdask.archive.members import DayFiles, list_day
 from tpdask.settings import Config
-from tpdask.store_writer import StoreWriter
+from tpdask.process.store_writer import StoreWriter
 from tpdask.archive.unpack import ArchiveUnpacker
 from tpdask.stores import Store, open_store
 

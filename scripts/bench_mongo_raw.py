@@ -4,7 +4,7 @@
 
 Builds the seeded bench day's viewer-day documents exactly as the day job stages them
 (phase 1 and the inversion run in this process on the cached loose files of
-``data/bench/inputs/``; then ``tpdask.store_rows.mongo_rows``), then times, against the
+``data/bench/inputs/``; then ``tpdask.process.store_rows.mongo_rows``), then times, against the
 server at ``$TPDASK_TEST_MONGO_URI`` (or ``--uri``):
 
 - client encoding: ``bson.encode`` of every document (what a writer without ready BSON pays);
@@ -43,10 +43,10 @@ def documents(scale: float) -> list[bytes]:
 
     from jobs.process_day import bucket_count
     from tpdask.bench import BENCH_DAY, SEED, _fmt_scale
-    from tpdask.bucket import invert_table, read_bucket
-    from tpdask.partition import PartitionTask, partition
+    from tpdask.process.bucket import invert_table, read_bucket
+    from tpdask.process.partition import PartitionTask, partition
     from tpdask.archive.members import list_day
-    from tpdask.store_rows import mongo_rows
+    from tpdask.process.store_rows import mongo_rows
 
     folder = ROOT / "data" / "bench" / "inputs" / f"scale-{_fmt_scale(scale)}-seed-{SEED}"
     files = list_day(folder, folder / "none", BENCH_DAY)

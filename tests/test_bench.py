@@ -28,7 +28,7 @@ def test_the_dask_bag_path_of_benchmarks_md_inverts_the_day_as_the_reference(tmp
     docs/benchmarks.md) does the same inversion: same viewers, sessions, observations."""
     from tpdask.audience import AudienceConfig, write_day
     from tpdask.bench_bag import run_bag
-    from tpdask.reference import reference_viewer_days
+    from tpdask.process.reference import reference_viewer_days
 
     day = "2022-08-01"
     files = write_day(tmp_path, day, AudienceConfig(seed=2, scale=0.003, dirty=True, gaps=True))
@@ -48,7 +48,7 @@ def test_the_duckdb_peer_inverts_a_dirty_day_with_gaps_as_the_reference(tmp_path
     reference's on a day with invalid entries and collection gaps."""
     from tpdask.audience import AudienceConfig, write_day
     from tpdask.bench_peer import run_peer
-    from tpdask.reference import reference_viewer_days
+    from tpdask.process.reference import reference_viewer_days
 
     day = "2022-08-01"
     files = write_day(tmp_path, day, AudienceConfig(seed=3, scale=0.003, dirty=True, gaps=True))

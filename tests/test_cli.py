@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from tpdask.reference import reference_viewer_days
+from tpdask.process.reference import reference_viewer_days
 from tests.support import make_config, sample, write_samples
 from tpdask.cli import COMMANDS
 from tpdask.settings import SETTINGS

@@ -19,7 +19,7 @@ from jobs.process_day import lake_day_dir, process_day, run
 from tpdask.executor import ThreadExecutor
 from tpdask.running import running_dir, running_jobs
 from tpdask.stores.sqlite import SQLiteStore
-from tpdask.reference import reference_viewer_days
+from tpdask.process.reference import reference_viewer_days
 from tests.support import make_config, stop_processes, stored_records
 from tpdask.audience import AudienceConfig, write_day
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jobs.process_day import process_day
-from tpdask.reference import reference_viewer_days
+from tpdask.process.reference import reference_viewer_days
 from tests.support import make_config, sample, stored_records, write_samples
 from tpdask.executor import LocalExecutor
 

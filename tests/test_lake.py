@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 
 from jobs.process_day import run
 from tests.support import make_config, sample, write_samples
-from tpdask import lake
+from tpdask.process import lake
 
 DAY = "2022-08-01"
 T0 = 1659312000

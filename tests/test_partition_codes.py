@@ -17,11 +17,11 @@ import pyarrow.parquet as pq
 
 from jobs.process_day import process_day
 from tests.support import make_config, sample, stored_records, write_samples
-from tpdask.bucket import _sorted_codes, invert_table, read_bucket
+from tpdask.process.bucket import _sorted_codes, invert_table, read_bucket
 from tpdask.executor import LocalExecutor
-from tpdask.inversion import records
-from tpdask.partition import PartitionTask, bucket_of, encode_strings, partition
-from tpdask.reference import _login, reference_viewer_days
+from tpdask.process.inversion import records
+from tpdask.process.partition import PartitionTask, bucket_of, encode_strings, partition
+from tpdask.process.reference import _login, reference_viewer_days
 
 DAY = "2022-08-01"
 T0 = 1659312000

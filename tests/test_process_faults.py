@@ -25,7 +25,7 @@ from tests.support import make_config, stored_records, write_multi_folder_archiv
 from tpdask.audience import AudienceConfig, write_day
 from tpdask.errors import JobError, TpdaskError
 from tpdask.executor import LocalExecutor
-from tpdask.reference import reference_viewer_days
+from tpdask.process.reference import reference_viewer_days
 from tpdask.stores import open_store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ import py7zr
 import pytest
 
 from jobs.process_day import process_day
-from tpdask.reference import reference_viewer_days
+from tpdask.process.reference import reference_viewer_days
 from tests.support import (make_config, sample, stored_records, write_multi_folder_archive,
                            write_samples)
 from tpdask.errors import SampleError
@@ -116,7 +116,7 @@ def test_a_missing_day_is_a_clear_error(tmp_path):
 
 
 def test_a_task_run_again_after_a_crash_counts_the_file_it_already_quarantined(tmp_path):
-    from tpdask.partition import PartitionTask, partition
+    from tpdask.process.partition import PartitionTask, partition
 
     config = make_config(tmp_path)
     folder = write_samples(config, DAY, SAMPLES[:2])

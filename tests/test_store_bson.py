@@ -1,6 +1,6 @@
 """The BSON the day job stages is byte for byte what ``bson.encode`` makes of the documents.
 
-:mod:`tpdask.store_bson` assembles each viewer-day's document from the inversion's arrays
+:mod:`tpdask.process.store_bson` assembles each viewer-day's document from the inversion's arrays
 instead of encoding a dict; readers decode those bytes, so they must not differ in a
 single byte from ``bson.encode(_to_doc(record, load))``: key order, int32 / int64 /
 double types, array keys, string lengths. Checked on real inversions of generated
@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tpdask.bucket import invert_table
-from tpdask.inversion import Inverted, records
-from tpdask.store_rows import MONGO_SCHEMA, mongo_rows
+from tpdask.process.bucket import invert_table
+from tpdask.process.inversion import Inverted, records
+from tpdask.process.store_rows import MONGO_SCHEMA, mongo_rows
 from tpdask.stores.mongo import _to_doc
 
 DAY = "2022-08-01"

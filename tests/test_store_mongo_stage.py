@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 
 from tests.test_store_bson import DAY, bucket
-from tpdask.inversion import records
-from tpdask.store_rows import mongo_rows
+from tpdask.process.inversion import records
+from tpdask.process.store_rows import mongo_rows
 from tpdask.stores import mongo, open_store
 
 

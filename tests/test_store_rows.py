@@ -1,8 +1,8 @@
 """The day job's encoded store rows: what a bucket encodes is what readers get back.
 
 A real inversion of a small generated bucket is encoded for each backend
-(tpdask.store_rows) into a part file, staged through ``stage_part`` by the job's writer
-path, published, and read back: it must equal ``tpdask.inversion.records`` exactly
+(tpdask.process.store_rows) into a part file, staged through ``stage_part`` by the job's writer
+path, published, and read back: it must equal ``tpdask.process.inversion.records`` exactly
 (same keys, same int / float types). Each ``store`` test runs on SQLite and MongoDB.
 """
 
@@ -13,9 +13,9 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from tpdask.bucket import invert_table
-from tpdask.inversion import records
-from tpdask.store_rows import sqlite_rows, write_part
+from tpdask.process.bucket import invert_table
+from tpdask.process.inversion import records
+from tpdask.process.store_rows import sqlite_rows, write_part
 from tpdask.stores import Store
 from tpdask.stores import stage_sqlite
 from tpdask.stores.sqlite import SQLiteStore

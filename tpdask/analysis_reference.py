@@ -2,7 +2,7 @@
 
 Slow and obvious on purpose: it is the oracle the fast (Dask) analyser is tested against.
 Everything starts from `samples_by_day` (day "YYYY-MM-DD" -> that day's contract-v1 sample
-dicts); the viewer-day records come from `tpdask.reference.reference_viewer_days`, the
+dicts); the viewer-day records come from `tpdask.process.reference.reference_viewer_days`, the
 reference of the inversion rule, and chatter entries are normalised and checked by its
 helpers. P(v, s) is rebuilt from the records' sessions and the day's T list, as the
 contract says the analyser does.
@@ -55,7 +55,7 @@ Readings of the contract (where it leaves a choice, the choice and why):
    streamer of the viewer but its own channel (not only the top 10). days_active counts
    the days with a record (own-channel-only days included).
 10. Numbers: minutes anywhere (streamer-day, profile, profile streamers, each hour) are
-   samples × interval / 60, an int when whole, else a float, as `tpdask.reference` does;
+   samples × interval / 60, an int when whole, else a float, as `tpdask.process.reference` does;
    sums of minutes are computed from summed samples. `avg_*`, `jaccard`, `share_*` and
    `loyalty` are always floats (true division). Streamer-day types: streamer, day: str;
    samples, viewers, peak_chatters, new_viewers, returning_viewers: int; minutes: int or
@@ -68,7 +68,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from tpdask.days import day_bounds, parse_day
-from tpdask.reference import _login, _minutes, reference_viewer_days
+from tpdask.process.reference import _login, _minutes, reference_viewer_days
 
 KNOWN_BOTS: tuple[str, ...] = (
     "nightbot", "streamelements", "moobot", "streamlabs", "fossabot",

@@ -103,7 +103,7 @@ def run_tpdask(config: Config, plan: BenchPlan, archive: Path, log: Log) -> dict
 def run_baseline(config: Config, scale: float, log: Log) -> dict:
     folder = _input_day(config.data_dir / "bench" / "inputs", scale, log)
     log(f"timing the single-process baseline at scale {_fmt_scale(scale)} ...")
-    m = run_measured([sys.executable, "-m", "tpdask.reference", str(folder), BENCH_DAY])
+    m = run_measured([sys.executable, "-m", "tpdask.process.reference", str(folder), BENCH_DAY])
     _check(m, "the baseline")
     counts = orjson.loads(m.stdout.strip().splitlines()[-1])
     return {"scale": scale, **_figures(m, counts["entries"]), "observations": counts["entries"],

@@ -5,7 +5,7 @@
 Reads the day's sample files into a bag (one partition per ~16 files), flattens them into
 one Python tuple per observation ``(viewer, streamer, k)``, groups the bag by viewer
 (Dask's task-based shuffle between worker processes), and builds each viewer's record
-with the reference's rule (:mod:`tpdask.reference`); then counts viewers, sessions and
+with the reference's rule (:mod:`tpdask.process.reference`); then counts viewers, sessions and
 observations and prints them as JSON. It runs on a LocalCluster of worker processes, as
 the day job does, and is measured from outside by ``tpdask bench`` (docs/benchmarks.md).
 It exists to show what the job's columnar hash partitioning saves: every observation here
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from tpdask.reference import _login, _minutes, _sessions
+from tpdask.process.reference import _login, _minutes, _sessions
 
 
 def _observations(path: str, index: dict[int, int]) -> list[tuple[str, str, int]]:

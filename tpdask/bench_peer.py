@@ -8,7 +8,7 @@ normalises and validates every chatter entry as the job does (strip whitespace, 
 docs/contracts.md: a session is a run of consecutive sample indexes k whose sample times
 are at most max_gap apart; samples and minutes per (viewer, streamer) and over their
 union per viewer. It writes the viewer-days to one zstd Parquet file shaped as the lake's
-(tpdask.inversion.LAKE_SCHEMA) and prints its counts as JSON, which the bench checks
+(tpdask.process.inversion.LAKE_SCHEMA) and prints its counts as JSON, which the bench checks
 against the job's. DuckDB is only in the ``bench`` extra.
 
 The query is tuned: each step is a temp table (the JSON is parsed once), sessions are

@@ -451,7 +451,7 @@ def analyse_days(config: settings.Config, day: str | int | None, since: str | in
                  until: str | int | None) -> list[str]:
     """The days `analyse` is asked for: --day D, the processed days of --since/--until, or
     yesterday."""
-    from tpdask.lake import processed_days
+    from tpdask.process.lake import processed_days
 
     if day is not None and (since is not None or until is not None):
         raise UsageError("analyse takes --day D or --since D1 --until D2, not both")

@@ -26,8 +26,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tpdask.analysis.bots import BotRules
-from tpdask.lake import write_part
-from tpdask.partition import bucket_of
+from tpdask.process.lake import write_part
+from tpdask.process.partition import bucket_of
 
 VIEWERS_SCHEMA = pa.schema([
     ("viewer", pa.string()), ("minutes", pa.float64()),

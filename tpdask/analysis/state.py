@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tpdask.analysis.contributions import PAIRS_SCHEMA, VIEWERS_SCHEMA
-from tpdask.lake import swap_dir, write_part
+from tpdask.process.lake import swap_dir, write_part
 from tpdask.log import StepTimer
 
 STATE_VIEWERS = pa.schema([

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tpdask import lake
+from tpdask.process import lake
 
 
 def read_streams(lake_dir: Path | str, day: str) -> pa.Table:

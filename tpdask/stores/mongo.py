@@ -319,7 +319,7 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, Store):
                 ) from e
 
     def stage_part(self, day: str, load: str, part: Path) -> int:
-        from tpdask.store_rows import read_rows
+        from tpdask.process.store_rows import read_rows
 
         return self.stage_encoded_viewer_days(day, load, read_rows(part))
 

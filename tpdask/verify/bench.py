@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tpdask import lake
+from tpdask.process import lake
 from tpdask.audience import AudienceConfig
 from tpdask.log import Log, print_log
 from tpdask.settings import Config, resolve

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from tpdask import lake
+from tpdask.process import lake
 from tpdask.errors import ConfigError, TpdaskError
 from tpdask.log import Log, print_log
 from tpdask.settings import Config

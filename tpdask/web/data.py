@@ -108,9 +108,9 @@ class SiteData:
         return {**base, "jobs": jobs, "running": self.running_jobs(admin)}
 
     def _dashboard(self) -> dict[str, Any]:
-        from tpdask.lake import read_times
+        from tpdask.process.lake import read_times
 
-        from tpdask.lake import day_run
+        from tpdask.process.lake import day_run
 
         days = self.store.days()
         analysed = set(self.store.result_scopes("streamer_days"))

@@ -86,7 +86,7 @@ def read_day_folder(folder: Path, day: str) -> list[dict]:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m tpdask.reference FOLDER DAY`: the baseline of `tpdask bench`.
+    """`python -m tpdask.process.reference FOLDER DAY`: the baseline of `tpdask bench`.
 
     Does what the original single script did: load the whole day into Python dicts, invert
     it, and keep every record in memory; prints counts as JSON.

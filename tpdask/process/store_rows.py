@@ -5,7 +5,7 @@ task and have the store encode and upsert it, two workers queueing on SQLite's s
 writer (32 of 42 task-seconds at scale 1). Now each task encodes its viewer-days once,
 in the form the backend stores, into a part file in the run's scratch folder, and one
 writer in the job's client loads the files as they appear while the other buckets still
-invert (:mod:`tpdask.store_writer`).
+invert (:mod:`tpdask.process.store_writer`).
 
 - SQLite: a SQLite file of the record's columns (no day: the writer gives it), with
   ``streamers`` already JSON text. The text is built by pyarrow string kernels from the
@@ -14,11 +14,11 @@ invert (:mod:`tpdask.store_writer`).
   dicts. The writer copies the rows in by SQLite alone (``ATTACH``, ``INSERT … SELECT``).
 - MongoDB: an Arrow IPC file of each document as BSON, the bytes ``bson.encode`` makes
   of :func:`tpdask.stores.mongo._to_doc`, assembled from the offset arrays by
-  :mod:`tpdask.store_bson` (no dict per record); the writer sends them as they are
+  :mod:`tpdask.process.store_bson` (no dict per record); the writer sends them as they are
   (``RawBSONDocument``).
 
 A record's minutes are ``samples × interval / 60``, an int when whole (see
-:func:`tpdask.inversion.minutes`): the Arrow rows carry them as float64 and the part
+:func:`tpdask.process.inversion.minutes`): the Arrow rows carry them as float64 and the part
 file has whole ones as ints, as the record had them.
 """
 
@@ -31,8 +31,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tpdask.inversion import Inverted
-from tpdask.store_bson import viewer_day_documents, viewer_day_ids
+from tpdask.process.inversion import Inverted
+from tpdask.process.store_bson import viewer_day_documents, viewer_day_ids
 
 #: Columns of a SQLite store part: a record's keys, ``streamers`` as JSON text.
 SQLITE_SCHEMA = pa.schema([
@@ -95,7 +95,7 @@ def mongo_rows(inv: Inverted, day: str, interval: int, load: str) -> pa.Table:
     """The bucket's documents for the MongoDB store, BSON-encoded, staged under ``load``.
 
     The bytes are ``bson.encode(_to_doc(record, load))``'s, assembled from the inversion's
-    arrays by :mod:`tpdask.store_bson`: ~4× less CPU than a dict per record, on the cores
+    arrays by :mod:`tpdask.process.store_bson`: ~4× less CPU than a dict per record, on the cores
     the MongoDB server needs for the inserts.
     """
     ids = viewer_day_ids(inv, day, load)

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tpdask.errors import JobError, SampleError
-from tpdask.lake import CHATTER_IDS_SCHEMA, STREAMS_SCHEMA, write_part
+from tpdask.process.lake import CHATTER_IDS_SCHEMA, STREAMS_SCHEMA, write_part
 from tpdask.samples import LOGIN_PATTERN, Sample, normalise_login, parse_sample, quarantine
 from tpdask.archive.unpack import wait_for_member
 

@@ -5,7 +5,7 @@ the chunks' login and streamer dictionaries into sorted codes (a login is hashed
 phase-1 batch that listed it, not once per observation), runs the inversion kernel,
 writes the bucket's lake file, and encodes its store records for the backend into a
 scratch file that the job's one store writer stages while other buckets still invert
-(:mod:`tpdask.store_writer`), so no day-sized data ever reaches the client. Every write
+(:mod:`tpdask.process.store_writer`), so no day-sized data ever reaches the client. Every write
 is keyed (part file names; the writer's (viewer, day) upsert under the run's load id), so
 a task re-run after a worker died writes the same thing again; nothing is visible to
 readers until the job publishes the day.
@@ -20,11 +20,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tpdask.inversion import Inverted, invert, lake_table
-from tpdask.lake import write_part
+from tpdask.process.inversion import Inverted, invert, lake_table
+from tpdask.process.lake import write_part
 from tpdask.log import StepTimer
-from tpdask.partition import bucket_dir, encode_strings
-from tpdask.store_rows import write_part as write_store_part
+from tpdask.process.partition import bucket_dir, encode_strings
+from tpdask.process.store_rows import write_part as write_store_part
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
 """A bucket's viewer-day documents as BSON, assembled from the inversion's arrays.
 
 The MongoDB store keeps each viewer-day as the document :func:`tpdask.stores.mongo._to_doc`
-makes of its record. Building that dict per record (:func:`tpdask.inversion.records`) and
+makes of its record. Building that dict per record (:func:`tpdask.process.inversion.records`) and
 ``bson.encode``-ing it cost the day job's phase-2 workers 31.8 task-seconds at scale 1,
 on the two cores the FerretDB server needs for the inserts. BSON is length-prefixed
 binary, so the same bytes can be put together a level at a time, innermost first, by
-Arrow binary kernels over the offset arrays (as :func:`tpdask.store_rows.streamers_json`
+Arrow binary kernels over the offset arrays (as :func:`tpdask.process.store_rows.streamers_json`
 builds the SQLite JSON): no Python object per document, pair or session.
 
 The bytes are exactly those of ``bson.encode(_to_doc(record, load))`` (tests/test_store_bson.py
@@ -14,7 +14,7 @@ checks it), so what readers decode is unchanged:
 - keys in ``_to_doc``'s order (``_id``, the record's keys, ``load``, ``streamers``; per
   streamer ``samples``, ``minutes``, ``sessions``; per session ``start``, ``end``);
 - an int is int32 when it fits, else int64, as ``bson.encode`` writes a Python int;
-- minutes are an int when whole, else a double (:func:`tpdask.inversion.minutes`);
+- minutes are an int when whole, else a double (:func:`tpdask.process.inversion.minutes`);
 - an array is a document whose keys are ``"0"``, ``"1"``, ...
 
 An element is ``type byte, key, 0 byte, value``; a document is ``int32 total length,
@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tpdask.inversion import Inverted
+from tpdask.process.inversion import Inverted
 
 #: BSON element types.
 DOUBLE, STRING, DOCUMENT, ARRAY, INT32, INT64 = b"\x01", b"\x02", b"\x03", b"\x04", b"\x10", b"\x12"
