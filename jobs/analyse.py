@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from tpdask.process import lake
-from tpdask.analysis import STATE_BUCKETS, BotRules
+from tpdask.analysis import STATE_BUCKETS
 from tpdask.analysis.contributions import ContributionReport, ContributionTask, contribute
 from tpdask.analysis.state import (LoadTask, MergeReport, MergeTask, load_profiles,
                                    merge_bucket, publish_state)
@@ -27,7 +27,7 @@ from tpdask.errors import ConfigError, JobError
 from tpdask.executor import Executor
 from tpdask.files import try_lock
 from tpdask.log import Log, print_log, sum_step_seconds
-from tpdask.settings import Config
+from tpdask.settings import BotRules, Config
 from tpdask.stores import Store, open_store
 
 

@@ -9,8 +9,9 @@ from jobs.analyse import check_days, contrib_dir, contrib_run
 from tpdask.analysis import STATE_BUCKETS
 from tpdask.analysis.overlap import OverlapTask, combine, communities, overlap_part
 from tpdask.days import parse_day
-from tpdask.errors import ConfigError
+from tpdask.errors import ConfigError, NoRecordsError
 from tpdask.executor import Executor, ThreadExecutor
+from tpdask.export import write_lines
 from tpdask.log import Log, print_log
 from tpdask.settings import Config
 from tpdask.stores import open_store
@@ -55,3 +56,12 @@ def overlap(config: Config, since: str, until: str, min_minutes: float = 10,
     log(f"overlap {scope}: {len(days)} days, {len(docs)} pairs, "
         f"{len(set(groups.values()))} communities in {time.time() - started:.1f} s")
     return docs, groups
+
+
+def export_overlap(config: Config, since: str, until: str, min_minutes: float, bots: bool,
+                   out: str | None) -> int:
+    """`tpdask export overlap`: the period's pairs as JSON lines, by (a, b)."""
+    if not period_days(config, since, until):
+        raise NoRecordsError(f"no processed day in {since} … {until}")
+    docs, _ = overlap(config, since, until, min_minutes=min_minutes, bots=bots)
+    return write_lines(docs, out)

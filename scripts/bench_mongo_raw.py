@@ -42,7 +42,7 @@ def documents(scale: float) -> list[bytes]:
     import numpy as np
 
     from jobs.process_day import bucket_count
-    from tpdask.bench import BENCH_DAY, SEED, _fmt_scale
+    from tpdask.bench.process import BENCH_DAY, SEED, _fmt_scale
     from tpdask.process.bucket import invert_table, read_bucket
     from tpdask.process.partition import PartitionTask, partition
     from tpdask.archive.members import list_day
@@ -84,7 +84,7 @@ def timed_inserts(db, blobs: list[bytes], threads: int, server, indexes: bool = 
     import pymongo
     from bson.raw_bson import RawBSONDocument
 
-    from tpdask.stores.mongo import INSERT_BATCH_BYTES, _batches_by_bytes
+    from tpdask.stores.stage_mongo import INSERT_BATCH_BYTES, batches_by_bytes
 
     db.drop_collection("raw_insert")
     coll = db["raw_insert"]
@@ -92,7 +92,7 @@ def timed_inserts(db, blobs: list[bytes], threads: int, server, indexes: bool = 
         coll.create_index([("day", 1), ("load", 1), ("viewer", 1)], unique=True)
         coll.create_index([("viewer", pymongo.ASCENDING)])
     batch_bytes = batch_bytes or INSERT_BATCH_BYTES
-    batches = list(_batches_by_bytes(blobs, batch_bytes))
+    batches = list(batches_by_bytes(blobs, batch_bytes))
 
     def work(mine: list[list[bytes]]) -> None:
         for batch in mine:

@@ -17,9 +17,9 @@ from jobs.analyse import run as analyse
 from jobs.overlap import overlap
 from jobs.process_day import run as process
 from tests.support import make_config
-from tpdask.analysis_reference import (reference_bots, reference_overlap, reference_profiles,
+from tpdask.analysis.reference import (reference_bots, reference_overlap, reference_profiles,
                                        reference_streamer_days)
-from tpdask.audience import AudienceConfig, write_day
+from tpdask.simulator.audience import AudienceConfig, write_day
 from tpdask.stores import open_store
 
 DAYS = ["2022-08-01", "2022-08-02", "2022-08-03"]

@@ -1,7 +1,7 @@
 """The analytics contract of docs/contracts.md, sentence by sentence, on hand-made days.
 
 Every expected value is computed by hand in a comment next to it, from the two days
-below. The module under test is tpdask/analysis_reference.py, the oracle of the fast
+below. The module under test is tpdask/analysis/reference.py, the oracle of the fast
 analyser; its docstring lists the readings these tests pin down.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tpdask.analysis_reference import (KNOWN_BOTS, reference_bots, reference_overlap,
+from tpdask.analysis.reference import (KNOWN_BOTS, reference_bots, reference_overlap,
                                        reference_profiles, reference_streamer_days)
 
 D1, D2, D3 = "2022-08-01", "2022-08-02", "2022-08-03"

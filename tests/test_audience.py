@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tpdask.audience import AudienceConfig, AudienceModel, viewer_logins, write_day
+from tpdask.simulator.audience import AudienceConfig, AudienceModel, viewer_logins, write_day
 from tpdask.errors import ConfigError
 
 DAY = "2024-03-10"
@@ -90,7 +90,7 @@ def test_determinism(clean):
 
 
 def test_determinism_across_processes(clean):
-    code = ("from tpdask.audience import *; from tests.test_audience import day_digest; "
+    code = ("from tpdask.simulator.audience import *; from tests.test_audience import day_digest; "
             f"print(day_digest(AudienceModel(AudienceConfig(scale={SMALL}), {DAY!r})))")
     env = dict(os.environ, PYTHONHASHSEED="12345",
                PYTHONPATH=str(Path(__file__).resolve().parent.parent))

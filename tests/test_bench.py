@@ -24,10 +24,10 @@ def test_bench_times_the_job_and_the_baseline_and_saves_the_figures(tmp_path):
 
 
 def test_the_dask_bag_path_of_benchmarks_md_inverts_the_day_as_the_reference(tmp_path):
-    """tpdask.bench_bag (the design card's dask.bag + groupby, measured once in
+    """tpdask.bench.bag (the design card's dask.bag + groupby, measured once in
     docs/benchmarks.md) does the same inversion: same viewers, sessions, observations."""
-    from tpdask.audience import AudienceConfig, write_day
-    from tpdask.bench_bag import run_bag
+    from tpdask.simulator.audience import AudienceConfig, write_day
+    from tpdask.bench.bag import run_bag
     from tpdask.process.reference import reference_viewer_days
 
     day = "2022-08-01"
@@ -46,8 +46,8 @@ def test_the_dask_bag_path_of_benchmarks_md_inverts_the_day_as_the_reference(tmp
 def test_the_duckdb_peer_inverts_a_dirty_day_with_gaps_as_the_reference(tmp_path):
     """The peer of `bench --peer duckdb` is the same inversion: its counts equal the
     reference's on a day with invalid entries and collection gaps."""
-    from tpdask.audience import AudienceConfig, write_day
-    from tpdask.bench_peer import run_peer
+    from tpdask.simulator.audience import AudienceConfig, write_day
+    from tpdask.bench.peer import run_peer
     from tpdask.process.reference import reference_viewer_days
 
     day = "2022-08-01"

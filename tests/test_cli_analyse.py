@@ -8,9 +8,9 @@ import pytest
 from tests.support import make_config
 from tests.test_analysis import DAYS, processed, samples_of
 from tests.test_cli import tpdask
-from tpdask.analysis_reference import (reference_bots, reference_overlap, reference_profiles,
+from tpdask.analysis.reference import (reference_bots, reference_overlap, reference_profiles,
                                        reference_streamer_days)
-from tpdask.audience import AudienceConfig, write_day
+from tpdask.simulator.audience import AudienceConfig, write_day
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import orjson
 from tests.support import make_config
 from tests.test_cli import tpdask
 from tests.test_verify import DAY, sim, viewers  # noqa: F401 - sim is the fixture
-from tpdask.verify.bench import expected_status, seed_day
+from tpdask.bench.verify import seed_day
+from tpdask.simulator.accounts import expected_status
 
 
 def test_verify_then_export_status_and_status(tmp_path, sim):  # noqa: F811

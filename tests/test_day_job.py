@@ -21,7 +21,7 @@ from tpdask.running import running_dir, running_jobs
 from tpdask.stores.sqlite import SQLiteStore
 from tpdask.process.reference import reference_viewer_days
 from tests.support import make_config, stop_processes, stored_records
-from tpdask.audience import AudienceConfig, write_day
+from tpdask.simulator.audience import AudienceConfig, write_day
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = "2022-08-01"

@@ -22,7 +22,7 @@ import pytest
 
 from jobs.process_day import clean_leftovers, day_lock, lake_day_dir, run
 from tests.support import make_config, stored_records, write_multi_folder_archive
-from tpdask.audience import AudienceConfig, write_day
+from tpdask.simulator.audience import AudienceConfig, write_day
 from tpdask.errors import JobError, TpdaskError
 from tpdask.executor import LocalExecutor
 from tpdask.process.reference import reference_viewer_days

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tpdask.audience import AudienceConfig
+from tpdask.simulator.audience import AudienceConfig
 from tpdask.simulator import SimClock, SimOptions, Simulator
 from tpdask.simulator.helix import decode_cursor
 

@@ -13,7 +13,7 @@ import orjson
 import pytest
 import requests
 
-from tpdask.audience import AudienceConfig
+from tpdask.simulator.audience import AudienceConfig
 from tpdask.collect.collector import Collector, helix_selector
 from tpdask.collect.credentials import Credentials
 from tpdask.simulator import Simulator, SimOptions

@@ -2,7 +2,7 @@
 
 :mod:`tpdask.process.store_bson` assembles each viewer-day's document from the inversion's arrays
 instead of encoding a dict; readers decode those bytes, so they must not differ in a
-single byte from ``bson.encode(_to_doc(record, load))``: key order, int32 / int64 /
+single byte from ``bson.encode(to_doc(record, load))``: key order, int32 / int64 /
 double types, array keys, string lengths. Checked on real inversions of generated
 buckets (several sessions per pair, whole and fractional minutes, the direct load ``""``,
 timestamps past int32, logins outside ASCII).
@@ -18,7 +18,7 @@ import pytest
 from tpdask.process.bucket import invert_table
 from tpdask.process.inversion import Inverted, records
 from tpdask.process.store_rows import MONGO_SCHEMA, mongo_rows
-from tpdask.stores.mongo import _to_doc
+from tpdask.stores.mongo_docs import to_doc
 
 DAY = "2022-08-01"
 T0 = 1659312000
@@ -38,7 +38,7 @@ def bucket(viewers: int = 300, seed: int = 3, t0: int = T0, names: str = "v{:04d
 
 
 def expected(inv: Inverted, interval: int, load: str) -> tuple[list[str], list[bytes]]:
-    docs = [_to_doc(record, load) for record in records(inv, DAY, interval)]
+    docs = [to_doc(record, load) for record in records(inv, DAY, interval)]
     return [doc["_id"] for doc in docs], [bson.encode(doc) for doc in docs]
 
 

@@ -474,17 +474,17 @@ def test_a_mongodb_store_from_before_day_loads_is_upgraded_with_its_days(
 ) -> None:
     import pymongo
 
-    from tpdask.stores.mongo import _from_doc, _to_doc
+    from tpdask.stores.mongo_docs import from_doc, to_doc
 
     client: pymongo.MongoClient = pymongo.MongoClient(mongo_database_uri)
     collection = client.get_default_database()["viewer_days"]
     collection.create_index([("day", 1), ("viewer", 1)], unique=True, name="day_viewer")
-    old_docs = [{k: v for k, v in _to_doc(r, "").items() if k != "load"} for r in many(3, DAY)]
+    old_docs = [{k: v for k, v in to_doc(r, "").items() if k != "load"} for r in many(3, DAY)]
     collection.insert_many(old_docs)
     client.close()
     with open_store(mongo_database_uri) as store:
         assert store.days() == [DAY]
-        assert list(store.iter_viewer_days(DAY)) == [_from_doc(d) for d in old_docs]
+        assert list(store.iter_viewer_days(DAY)) == [from_doc(d) for d in old_docs]
         store.write_viewer_days(many(3, DAY), load="run-1")   # same viewers, another load
         assert store.publish_day(DAY, "run-1") == 3
         assert store.drop_unpublished(DAY) == 0

@@ -15,19 +15,19 @@ import pytest
 from tests.test_store_bson import DAY, bucket
 from tpdask.process.inversion import records
 from tpdask.process.store_rows import mongo_rows
-from tpdask.stores import mongo, open_store
+from tpdask.stores import open_store, stage_mongo
 
 
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mongo, "INSERT_BATCH_BYTES", 4096)
+    monkeypatch.setattr(stage_mongo, "INSERT_BATCH_BYTES", 4096)
 
 
 def test_many_batches_over_two_connections_stage_every_document_once(
         mongo_database_uri: str, small_batches: None) -> None:
     inv = bucket(viewers=400, seed=7)
     rows = mongo_rows(inv, DAY, 300, "L1")
-    assert len(list(mongo._batches_by_bytes(rows.column("bson").to_pylist(), 4096))) > 20
+    assert len(list(stage_mongo.batches_by_bytes(rows.column("bson").to_pylist(), 4096))) > 20
     with open_store(mongo_database_uri) as store:
         assert store.stage_encoded_viewer_days(DAY, "L1", rows) == len(inv.viewers)
         assert store.stage_encoded_viewer_days(DAY, "L1", rows) == len(inv.viewers)  # again

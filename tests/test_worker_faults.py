@@ -14,7 +14,7 @@ import orjson
 from jobs.process_day import run
 from tests.support import make_config, stop_processes, stored_records
 from tests.test_day_job import free_port, lake_rows, wait_for_workers
-from tpdask.audience import AudienceConfig, write_day
+from tpdask.simulator.audience import AudienceConfig, write_day
 from tpdask.process.reference import reference_viewer_days
 
 ROOT = Path(__file__).resolve().parent.parent

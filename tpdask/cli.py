@@ -271,7 +271,7 @@ class Tpdask:
         <data_dir>/bench/web-<records>-<days>/. Figures go to <data_dir>/bench/.
         """
         if job == "web":
-            from tpdask.web.bench import bench_web, table as web_table
+            from tpdask.bench.web import bench_web, table as web_table
 
             print(web_table(bench_web(self._config(), int(records), int(days or 30),
                                       clients=int(clients), seconds=float(seconds),
@@ -279,20 +279,20 @@ class Tpdask:
             return
         store = self._given["store"] or os.environ.get("TPDASK_STORE")
         if job == "analyse":
-            from tpdask.analysis.bench import bench_analyse, table as analyse_table
+            from tpdask.bench.analyse import bench_analyse, table as analyse_table
 
             print(analyse_table(bench_analyse(self._config(), float(scale), int(days or 7),
                                               workers=workers, store=store)))
             return
         if job == "verify":
-            from tpdask.verify.bench import bench_verify
+            from tpdask.bench.verify import bench_verify
 
             result = bench_verify(int(accounts), store=store)
             print(", ".join(f"{k} {v}" for k, v in result.items()))
             return
         if job != "process":
             raise UsageError(f"bench --job {job!r}: choose process, analyse, verify or web")
-        from tpdask.bench import BenchPlan, run_bench, table
+        from tpdask.bench.process import BenchPlan, run_bench, table
 
         plan = BenchPlan(scale=float(scale), store=store, workers=workers,
                          baseline_scale=float(baseline_scale), peer=peer)
@@ -334,7 +334,7 @@ class Tpdask:
         """
         import time
 
-        from tpdask.audience import AudienceConfig
+        from tpdask.simulator.audience import AudienceConfig
         from tpdask.days import day_of
         from tpdask.simulator import SimOptions, Simulator, parse_start
 
@@ -417,7 +417,8 @@ def run_export(config: settings.Config, what: str, day: str | int | None,
                since: str | int | None, until: str | int | None, min_minutes: float,
                bots: bool, viewer: str | None, out: str | None) -> int:
     """Check that WHAT gets the flags it needs (and no other), then export it."""
-    from tpdask.analysis.export import export_day_results, export_overlap, export_profiles
+    from jobs.overlap import export_overlap
+    from tpdask.analysis.export import export_day_results, export_profiles
     from tpdask.export import export_viewer_days
 
     if what not in EXPORTS:

@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass
 
 from tpdask.archive.pack import ArchiveReport, archive_day
-from tpdask.audience import AudienceConfig
+from tpdask.simulator.audience import AudienceConfig
 from tpdask.collect.collector import Collector, helix_selector
 from tpdask.days import day_bounds
 from tpdask.errors import ConfigError
@@ -124,7 +124,7 @@ def run_demo(config: Config, day: str, scale: float = 0.02, workers: int = 2,
 def _wrong_statuses(config: Config, sim: Simulator) -> int:
     """Statuses unlike the simulator's truth (every collected viewer had its id)."""
     from tpdask.stores import open_store
-    from tpdask.verify.bench import expected_status
+    from tpdask.simulator.accounts import expected_status
 
     with open_store(config.store) as store:
         return sum(1 for s in store.iter_statuses()

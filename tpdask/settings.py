@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tpdask.analysis.bots import KNOWN_BOTS
-
-if TYPE_CHECKING:
-    from tpdask.analysis.bots import BotRules
+#: The shipped list of known bot accounts (the analytics contract's default).
+KNOWN_BOTS = ("nightbot", "streamelements", "moobot", "streamlabs", "fossabot", "wizebot",
+              "soundalerts", "commanderroot", "sery_bot", "kofistreambot")
 
 
 @dataclass(frozen=True)
@@ -93,9 +92,7 @@ class Config:
     web_secure_cookies: bool = False
     extra: dict = field(default_factory=dict)
 
-    def bot_rules(self) -> "BotRules":
-        from tpdask.analysis.bots import BotRules
-
+    def bot_rules(self) -> BotRules:
         known = tuple(sorted({n.strip().lower() for n in self.bot_list.split(",") if n.strip()}))
         return BotRules(concurrent=self.bot_concurrent, hours=self.bot_hours, known=known)
 
@@ -121,6 +118,15 @@ class Config:
 
     def with_(self, **changes: Any) -> "Config":
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class BotRules:
+    """When a viewer is a bot on a day (settings bot_concurrent, bot_hours, bot_list)."""
+
+    concurrent: int = 3          # in the chats of more than this many streams at one k
+    hours: float = 20            # samples × interval ≥ hours × 3600
+    known: tuple[str, ...] = KNOWN_BOTS
 
 
 def resolve(**given: Any) -> Config:

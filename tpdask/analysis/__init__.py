@@ -12,10 +12,8 @@ buckets; phase B merges a bucket's contributions into that bucket's mergeable st
 union keyed by day, so days merge in any order, and a day already merged is skipped.
 """
 
-from tpdask.analysis.bots import BotRules
-
 #: Viewer-hash buckets of the analyser's state and contributions (fixed: the state of a
 #: viewer must always be found in the same bucket).
 STATE_BUCKETS = 16
 
-__all__ = ["STATE_BUCKETS", "BotRules"]
+__all__ = ["STATE_BUCKETS"]

@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tpdask.analysis.bots import BotRules
 from tpdask.process.lake import write_part
 from tpdask.process.partition import bucket_of
+from tpdask.settings import BotRules
 
 VIEWERS_SCHEMA = pa.schema([
     ("viewer", pa.string()), ("minutes", pa.float64()),

@@ -1,8 +1,8 @@
 """Exports of the analyser's results, in the contract's order and fields (JSON lines).
 
 `bots` and `streamer_days` of a day and `profiles` are read from the store, where the
-analyser keeps them; `overlap` is computed on demand from the analysed days (and kept in
-the store with its communities for the website).
+analyser keeps them. `overlap` is computed on demand from the analysed days by
+``jobs/overlap.py`` (and kept in the store with its communities for the website).
 """
 
 from __future__ import annotations
@@ -42,16 +42,6 @@ def export_profiles(config: Config, viewer: str | None, out: str | None) -> int:
             what = f"of {key}" if key else "at all"
             raise NoRecordsError(f"no profile {what}: `tpdask analyse` builds the profiles")
         return write_lines(_chain(first, docs), out)
-
-
-def export_overlap(config: Config, since: str, until: str, min_minutes: float, bots: bool,
-                   out: str | None) -> int:
-    from jobs.overlap import overlap, period_days
-
-    if not period_days(config, since, until):
-        raise NoRecordsError(f"no processed day in {since} … {until}")
-    docs, _ = overlap(config, since, until, min_minutes=min_minutes, bots=bots)
-    return write_lines(docs, out)
 
 
 def _chain(first: dict, rest: Iterator) -> Iterator[dict]:

@@ -191,7 +191,7 @@ def make_collector(config, source: str = "helix", language: str = "fr", top: int
         clock = WallClock()
     always = [a.strip().lower() for a in always if a.strip()]
     if source == "sim":
-        from tpdask.audience import AudienceConfig
+        from tpdask.simulator.audience import AudienceConfig
         from tpdask.collect.sources.sim import SimSource
 
         sim = SimSource(AudienceConfig(scale=0.01, interval=config.interval))

@@ -1,6 +1,6 @@
 """A bucket's viewer-day documents as BSON, assembled from the inversion's arrays.
 
-The MongoDB store keeps each viewer-day as the document :func:`tpdask.stores.mongo._to_doc`
+The MongoDB store keeps each viewer-day as the document :func:`tpdask.stores.mongo_docs.to_doc`
 makes of its record. Building that dict per record (:func:`tpdask.process.inversion.records`) and
 ``bson.encode``-ing it cost the day job's phase-2 workers 31.8 task-seconds at scale 1,
 on the two cores the FerretDB server needs for the inserts. BSON is length-prefixed
@@ -8,10 +8,10 @@ binary, so the same bytes can be put together a level at a time, innermost first
 Arrow binary kernels over the offset arrays (as :func:`tpdask.process.store_rows.streamers_json`
 builds the SQLite JSON): no Python object per document, pair or session.
 
-The bytes are exactly those of ``bson.encode(_to_doc(record, load))`` (tests/test_store_bson.py
+The bytes are exactly those of ``bson.encode(to_doc(record, load))`` (tests/test_store_bson.py
 checks it), so what readers decode is unchanged:
 
-- keys in ``_to_doc``'s order (``_id``, the record's keys, ``load``, ``streamers``; per
+- keys in ``to_doc``'s order (``_id``, the record's keys, ``load``, ``streamers``; per
   streamer ``samples``, ``minutes``, ``sessions``; per session ``start``, ``end``);
 - an int is int32 when it fits, else int64, as ``bson.encode`` writes a Python int;
 - minutes are an int when whole, else a double (:func:`tpdask.process.inversion.minutes`);
@@ -132,7 +132,7 @@ def streamers_documents(inv: Inverted, interval: int) -> pa.Array:
 
 def viewer_day_ids(inv: Inverted, day: str, load: str) -> pa.Array:
     """Each document's ``_id``: ``<day>:<viewer>:<load>``, or ``<day>:<viewer>`` when the
-    load is the direct one (``""``), as :func:`tpdask.stores.mongo._to_doc`."""
+    load is the direct one (``""``), as :func:`tpdask.stores.mongo_docs.to_doc`."""
     viewers = pa.array(inv.viewers, pa.string())
     suffix = f":{load}" if load else ""
     return pc.binary_join_element_wise(pa.scalar(f"{day}:"), viewers, pa.scalar(suffix),
@@ -141,7 +141,7 @@ def viewer_day_ids(inv: Inverted, day: str, load: str) -> pa.Array:
 
 def viewer_day_documents(inv: Inverted, day: str, interval: int, load: str,
                          ids: pa.Array) -> pa.Array:
-    """The bucket's documents, in viewer order: ``bson.encode(_to_doc(record, load))``."""
+    """The bucket's documents, in viewer order: ``bson.encode(to_doc(record, load))``."""
     body = _join(string_elements(b"_id", ids),
                  string_elements(b"viewer", pa.array(inv.viewers, pa.string())),
                  _bytes(string_element(b"day", day)),

@@ -13,7 +13,7 @@ invert (:mod:`tpdask.process.store_writer`).
   viewer), with no Python object per session: ~15× faster than ``orjson.dumps`` of
   dicts. The writer copies the rows in by SQLite alone (``ATTACH``, ``INSERT … SELECT``).
 - MongoDB: an Arrow IPC file of each document as BSON, the bytes ``bson.encode`` makes
-  of :func:`tpdask.stores.mongo._to_doc`, assembled from the offset arrays by
+  of :func:`tpdask.stores.mongo_docs.to_doc`, assembled from the offset arrays by
   :mod:`tpdask.process.store_bson` (no dict per record); the writer sends them as they are
   (``RawBSONDocument``).
 
@@ -94,7 +94,7 @@ def sqlite_rows(inv: Inverted, interval: int) -> pa.Table:
 def mongo_rows(inv: Inverted, day: str, interval: int, load: str) -> pa.Table:
     """The bucket's documents for the MongoDB store, BSON-encoded, staged under ``load``.
 
-    The bytes are ``bson.encode(_to_doc(record, load))``'s, assembled from the inversion's
+    The bytes are ``bson.encode(to_doc(record, load))``'s, assembled from the inversion's
     arrays by :mod:`tpdask.process.store_bson`: ~4× less CPU than a dict per record, on the cores
     the MongoDB server needs for the inserts.
     """
@@ -139,12 +139,6 @@ def write_part(folder: Path | str, bucket: int, inv: Inverted, day: str, interva
     finally:
         tmp.unlink(missing_ok=True)
     return path
-
-
-def read_rows(path: Path | str) -> pa.Table:
-    """The rows of an Arrow part file (MongoDB's)."""
-    with pa.memory_map(str(path)) as source:
-        return pa.ipc.open_file(source).read_all()
 
 
 def sqlite_tuples(table: pa.Table) -> list[tuple]:

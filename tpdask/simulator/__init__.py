@@ -23,7 +23,7 @@ import signal
 import threading
 from typing import Any
 
-from tpdask.audience import AudienceConfig
+from tpdask.simulator.audience import AudienceConfig
 from tpdask.days import day_bounds, parse_day
 from tpdask.errors import ConfigError
 from tpdask.simulator.auth import Auth

@@ -161,3 +161,13 @@ class Accounts:
                 gone[st].append(login)
         return {"renamed": dict(sorted(self.renamed.items())),
                 "suspended": sorted(gone[SUSPENDED]), "deleted": sorted(gone[DELETED])}
+
+
+def expected_status(accounts: Accounts, login: str) -> tuple[str, str | None]:
+    """(status, login_now) the contract gives a login of the model whose id is known."""
+    state = accounts.status_of(login)
+    if state == "active":
+        return "active", login
+    if state == "renamed":
+        return "renamed", accounts.renamed[login]
+    return "gone", None

@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from typing import Callable
 
-from tpdask.audience import AudienceConfig, AudienceModel
+from tpdask.simulator.audience import AudienceConfig, AudienceModel
 from tpdask.days import day_of
 from tpdask.simulator.accounts import Accounts
 from tpdask.simulator.clock import SimClock

@@ -35,9 +35,7 @@ Streamer logins are keys of the ``streamers`` sub-document: they match
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -57,24 +55,16 @@ from pymongo.errors import (
 
 from tpdask.errors import ConfigError, StoreError
 from tpdask.stores.accounts_mongo import AccountsMongoMixin
-from tpdask.stores.base import RECORD_KEYS, Store, batched, check_records, redact_uri
+from tpdask.stores.base import Store, batched, check_records, redact_uri
+from tpdask.stores.mongo_docs import from_doc, to_doc
 from tpdask.stores.site_mongo import SiteMongoMixin
+from tpdask.stores.stage_mongo import StageMongoMixin
 
 #: The database used when the URI names none.
 DEFAULT_DATABASE = "tpdask"
 
 #: Replacements per ``update`` command; FerretDB 1.24 deadlocks at 100 matched documents.
 REPLACE_BATCH_SIZE = 50
-
-#: BSON bytes per ``insert`` command of the day job's writer (MongoDB's limit is 48 MB;
-#: a few MB keep the server's memory and each command's latency low).
-INSERT_BATCH_BYTES = 4 << 20
-
-#: Connections the day job's writer inserts a part's batches over at once. FerretDB
-#: converts each command's documents on one core (it used at most ~1.4 of the 2 cores
-#: over one connection): the scale-0.1 day's raw inserts took 15.3 - 17.1 s over one
-#: connection and 12.1 - 13.6 s over two, four rounds each, interleaved (load 1.6 - 3.4).
-STAGE_CONNECTIONS = 2
 
 #: The ``load_counts`` document that says every load of the store is counted there.
 _ALL_COUNTED = "all loads counted"
@@ -89,7 +79,7 @@ INDEX_NOT_FOUND = 27
 SERVER_SELECTION_TIMEOUT_MS = 5000
 
 
-class MongoStore(AccountsMongoMixin, SiteMongoMixin, Store):
+class MongoStore(AccountsMongoMixin, SiteMongoMixin, StageMongoMixin, Store):
     """The store in the database named by ``uri`` (``mongodb://host:port/dbname``)."""
 
     def __init__(self, uri: str, create: bool = True) -> None:
@@ -263,7 +253,7 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, Store):
                 else {day: self._ensure_pointer(day) for day in {r["day"] for r in records}}
             )
             for batch in batched(records):
-                docs = [_to_doc(r, load if load is not None else loads[r["day"]]) for r in batch]
+                docs = [to_doc(r, load if load is not None else loads[r["day"]]) for r in batch]
                 pairs = {(doc["day"], doc["load"]) for doc in docs}
                 for day, one in pairs:
                     self._count_load(day, one, 0)    # before the documents: see _count_load
@@ -318,43 +308,6 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, Store):
                     f"{self.where} (its reply lacked {e}) — check the server's log"
                 ) from e
 
-    def stage_part(self, day: str, load: str, part: Path) -> int:
-        from tpdask.process.store_rows import read_rows
-
-        return self.stage_encoded_viewer_days(day, load, read_rows(part))
-
-    def stage_encoded_viewer_days(self, day: str, load: str, rows: Any) -> int:
-        """Insert a part's ready BSON (``_id``, ``bson``) over :data:`STAGE_CONNECTIONS` at once.
-
-        FerretDB converts a command's documents in its connection's goroutine before the
-        SQLite write, so one connection leaves a core idle (see :data:`STAGE_CONNECTIONS`).
-        The documents already there (a part staged again) are replaced afterwards, from
-        this thread alone: FerretDB deadlocks when concurrent updates match 100 documents
-        between them. The load's count is raised once for the part, also from this thread
-        (FerretDB's ``$inc`` is a read then a write, which two connections could interleave).
-        """
-        blobs = rows.column("bson").to_pylist()
-        batches = list(_batches_by_bytes(blobs, INSERT_BATCH_BYTES))
-        with self._errors(f"stage day {day} in"):
-            self._count_load(day, load, 0)       # before the documents: see _count_load
-            again: list[dict[str, Any]] = []
-            pool = ThreadPoolExecutor(STAGE_CONNECTIONS, thread_name_prefix="mongo-stage")
-            try:
-                for duplicates in [pool.submit(self._insert_raw, batch) for batch in batches]:
-                    again += duplicates.result()
-            finally:
-                pool.shutdown(cancel_futures=True)     # after an error: no new batch starts
-            self._replace(self._viewer_days, again)
-            self._count_load(day, load, len(blobs) - len(again))
-        return len(blobs)
-
-    def _insert_raw(self, batch: list[bytes]) -> list[dict[str, Any]]:
-        """Insert one batch of BSON documents; return those whose ``_id`` is already there."""
-        from bson.raw_bson import RawBSONDocument
-
-        docs = [RawBSONDocument(blob) for blob in batch]
-        return [dict(doc.items()) for doc in self._insert_new(self._viewer_days, docs)]
-
     def publish_day(self, day: str, load: str) -> int:
         with self._errors(f"publish day {day} in"):
             # one document's replacement is atomic: readers switch loads at this instant
@@ -405,7 +358,7 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, Store):
             query = {"day": day, "load": load}
             cursor = self._viewer_days.find(query).sort("viewer", pymongo.ASCENDING)
             for doc in cursor.batch_size(1000):
-                yield _from_doc(doc)
+                yield from_doc(doc)
 
     def count_viewer_days(self, day: str) -> int:
         with self._errors(f"count day {day} in"):
@@ -496,44 +449,6 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, Store):
         self._client.close()
 
 
-def _to_doc(record: dict[str, Any], load: str) -> dict[str, Any]:
-    """A viewer-day record as a document of ``load``: deterministic ``_id``, sessions as
-    sub-documents. The direct load keeps the ``_id`` stores had before loads existed."""
-    key = f"{record['day']}:{record['viewer']}"
-    doc: dict[str, Any] = {"_id": f"{key}:{load}" if load else key}
-    doc.update((k, record[k]) for k in RECORD_KEYS[:-1])
-    doc["load"] = load
-    doc["streamers"] = {
-        login: {**s, "sessions": [{"start": start, "end": end} for start, end in s["sessions"]]}
-        for login, s in record["streamers"].items()
-    }
-    return doc
-
-
-def _batches_by_bytes(blobs: list[bytes], limit: int) -> Iterator[list[bytes]]:
-    """Consecutive runs of ``blobs`` of about ``limit`` bytes (at least one blob each)."""
-    batch: list[bytes] = []
-    size = 0
-    for blob in blobs:
-        if batch and size + len(blob) > limit:
-            yield batch
-            batch, size = [], 0
-        batch.append(blob)
-        size += len(blob)
-    if batch:
-        yield batch
-
-
 def _result_id(kind: str, scope: str, key: str) -> str:
     """Kinds, scopes (days, periods) and keys (logins) never contain a ``|``."""
     return f"{kind}|{scope}|{key}"
-
-
-def _from_doc(doc: dict[str, Any]) -> dict[str, Any]:
-    """The viewer-day record a document was made from (see :func:`_to_doc`)."""
-    record = {k: doc[k] for k in RECORD_KEYS[:-1]}
-    record["streamers"] = {
-        login: {**s, "sessions": [[one["start"], one["end"]] for one in s["sessions"]]}
-        for login, s in doc["streamers"].items()
-    }
-    return record

@@ -11,13 +11,13 @@ from typing import Any
 import orjson
 import pymongo
 
+from tpdask.stores.mongo_docs import from_doc
+
 
 class SiteMongoMixin:
     """Mixed into :class:`tpdask.stores.mongo.MongoStore`."""
 
     def viewer_history(self, viewer: str) -> list[dict[str, Any]]:
-        from tpdask.stores.mongo import _from_doc
-
         with self._errors("read the history of a viewer from"):  # type: ignore[attr-defined]
             docs = list(self._viewer_days.find({"viewer": str(viewer)}))  # type: ignore[attr-defined]
             if not docs:
@@ -25,7 +25,7 @@ class SiteMongoMixin:
             days = sorted({doc["day"] for doc in docs})
             published = {d["_id"]: d["load"] for d in  # type: ignore[attr-defined]
                          self._day_loads.find({"_id": {"$in": days}})}
-            records = [_from_doc(doc) for doc in docs
+            records = [from_doc(doc) for doc in docs
                        if doc["day"] in published and doc["load"] == published[doc["day"]]]
             return sorted(records, key=lambda r: r["day"])
 

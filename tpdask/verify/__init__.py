@@ -6,22 +6,15 @@ through Helix ``users`` — never-checked first, then the longest unchecked; 100
 call, ``login=`` first, ``id=`` for those not found by login whose id is known — and
 keeps each status (``active``, ``renamed``, ``gone``) and every change in a history that
 follows the user id. ``export_status`` writes the statuses as JSON lines;
-``account_history`` reads an account's history; ``bench_verify`` measures calls and
-seconds against the simulator.
+``account_history`` reads an account's history. Its benchmark is
+``tpdask/bench/verify.py``.
 
 Modules: resolve.py (what a call asks, what its answer means), run.py (the run: sync,
-calls, ledger), export.py (JSON lines, history), bench.py (the benchmark). The store side
+calls, ledger), export.py (JSON lines, history). The store side
 is tpdask/stores/accounts_sqlite.py and accounts_mongo.py.
 """
 
 from tpdask.verify.export import account_history, export_status
 from tpdask.verify.run import verify
 
-__all__ = ["account_history", "bench_verify", "export_status", "verify"]
-
-
-def bench_verify(*args, **kwargs):  # noqa: ANN002, ANN003 - see tpdask.verify.bench
-    """See :func:`tpdask.verify.bench.bench_verify` (imported on use: it starts a simulator)."""
-    from tpdask.verify.bench import bench_verify as run
-
-    return run(*args, **kwargs)
+__all__ = ["account_history", "export_status", "verify"]

@@ -5,5 +5,6 @@ Modules, one idea each: ``app`` (routes, sessions on requests, security headers)
 version), ``profile`` (a viewer's anonymised profile), ``pseudonyms`` (AES-SIV tokens),
 ``accounts`` (site users, scrypt), ``sessions`` (sessions and the login throttle),
 ``sitedb`` (``<data_dir>/web/site.sqlite`` and the server secret), ``render`` (Jinja2 and
-the charts' JSON blocks); ``bench`` times it (`tpdask bench web`). See docs/web.md.
+the charts' JSON blocks). Its benchmark is ``tpdask/bench/web.py`` (`tpdask bench web`).
+See docs/web.md.
 """

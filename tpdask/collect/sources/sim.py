@@ -3,7 +3,7 @@ for filling a data folder quickly; samples say `"source": "sim"`."""
 
 from __future__ import annotations
 
-from tpdask.audience import AudienceConfig, AudienceModel
+from tpdask.simulator.audience import AudienceConfig, AudienceModel
 from tpdask.days import day_of
 from tpdask.collect.sources import Channel, Observation
 

@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 
 from tpdask.archive.pack import build_archive, filters_tag
-from tpdask.audience import AudienceConfig, write_day
+from tpdask.simulator.audience import AudienceConfig, write_day
 from tpdask.errors import JobError
 from tpdask.log import Log, print_log
-from tpdask.procmon import Measured, run_measured
+from tpdask.bench.procmon import Measured, run_measured
 from tpdask.settings import Config
 
 FIRST_DAY = dt.date(2022, 8, 1)

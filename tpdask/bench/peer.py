@@ -1,6 +1,6 @@
 """`tpdask bench --peer duckdb`: the same inversion as one DuckDB query, on the same raw day.
 
-Run as its own measured process (``python -m tpdask.bench_peer FOLDER OUT DAY``) so its
+Run as its own measured process (``python -m tpdask.bench.peer FOLDER OUT DAY``) so its
 wall time and memory are taken the way the job's are. It reads the day's sample files
 (loose JSON: DuckDB reads no .7z, so the peer skips the decompression the job does),
 normalises and validates every chatter entry as the job does (strip whitespace, lower,

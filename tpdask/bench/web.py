@@ -111,7 +111,7 @@ def _process_and_analyse(config: Config, the_days: list[str], scale: float,
     from jobs.analyse import analyse
     from jobs.process_day import process_day
     from tpdask.archive.pack import archive_day
-    from tpdask.audience import AudienceConfig, write_day
+    from tpdask.simulator.audience import AudienceConfig, write_day
     from tpdask.executor import dask_executor
 
     quiet: Log = lambda message: None  # noqa: E731
@@ -131,7 +131,7 @@ def _process_and_analyse(config: Config, the_days: list[str], scale: float,
 
 def _verify(config: Config, day: str, scale: float, log: Log) -> None:
     """Account statuses of every viewer, from the simulator's Helix users (its truth)."""
-    from tpdask.audience import AudienceConfig
+    from tpdask.simulator.audience import AudienceConfig
     from tpdask.collect.credentials import Credentials
     from tpdask.simulator import SimOptions, Simulator
     from tpdask.collect.twitch import TwitchClient
@@ -366,7 +366,7 @@ def bench_web(config: Config, records: int = 1_000_000, days: int = 30, clients:
               seconds: float = 30, workers: int | None = None, verify: bool = True,
               log: Log = print_log) -> dict:
     """Build (once) the data set, serve it with `tpdask web`, time it; saved as JSON."""
-    from tpdask.bench import machine
+    from tpdask.bench.process import machine
 
     folder, counts = build_dataset(config, records, days, workers=workers, verify=verify,
                                    log=log)

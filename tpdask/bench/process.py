@@ -19,10 +19,10 @@ import orjson
 import psutil
 
 from tpdask.archive.pack import build_archive, filters_tag
-from tpdask.audience import AudienceConfig, write_day
+from tpdask.simulator.audience import AudienceConfig, write_day
 from tpdask.errors import ConfigError, JobError
 from tpdask.log import Log, print_log
-from tpdask.procmon import Measured, run_measured
+from tpdask.bench.procmon import Measured, run_measured
 from tpdask.settings import Config
 
 BENCH_DAY = "2022-08-01"
@@ -112,14 +112,14 @@ def run_baseline(config: Config, scale: float, log: Log) -> dict:
 
 def run_peer(config: Config, plan: BenchPlan, job: dict, log: Log) -> dict:
     """Time the peer on the same day (its loose JSON files), right after the job."""
-    from tpdask.bench_peer import PEERS
+    from tpdask.bench.peer import PEERS
 
     if plan.peer not in PEERS:
         raise ConfigError(f"bench --peer {plan.peer}: the peers are {', '.join(PEERS)}")
     folder = _input_day(config.data_dir / "bench" / "inputs", plan.scale, log)
     out = config.data_dir / "bench" / "run" / f"peer-{plan.peer}.parquet"
     log(f"timing the {plan.peer} peer on the same day ...")
-    m = run_measured([sys.executable, "-m", "tpdask.bench_peer", str(folder), str(out),
+    m = run_measured([sys.executable, "-m", "tpdask.bench.peer", str(folder), str(out),
                       BENCH_DAY, str(config.interval), str(config.max_gap)])
     _check(m, f"the {plan.peer} peer")
     counts = orjson.loads(m.stdout.strip().splitlines()[-1])

@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from tpdask.process import lake
-from tpdask.audience import AudienceConfig
+from tpdask.simulator.audience import AudienceConfig
 from tpdask.log import Log, print_log
 from tpdask.settings import Config, resolve
 from tpdask.stores import open_store
@@ -44,16 +44,6 @@ def seed_day(config: Config, day: str, pairs: list[tuple[str, str | None]],
     lake.swap_dir(folder, lake.day_dir(config.lake_dir, "chatter_ids", day))
 
 
-def expected_status(accounts, login: str) -> tuple[str, str | None]:
-    """(status, login_now) the contract gives a login of the model whose id is known."""
-    state = accounts.status_of(login)
-    if state == "active":
-        return "active", login
-    if state == "renamed":
-        return "renamed", accounts.renamed[login]
-    return "gone", None
-
-
 def bench_verify(accounts: int = 10_000, store: str | None = None, data_dir: str | None = None,
                  log: Log = print_log) -> dict:
     """Verify ``accounts`` viewers of the simulator's model (ids known) once; return calls,
@@ -61,6 +51,7 @@ def bench_verify(accounts: int = 10_000, store: str | None = None, data_dir: str
     a SQLite file in a temporary ``data_dir``."""
     from tpdask.collect.credentials import Credentials
     from tpdask.simulator import Simulator
+    from tpdask.simulator.accounts import expected_status
     from tpdask.collect.twitch import TwitchClient
     from tpdask.verify.run import verify
 

@@ -1,6 +1,6 @@
 """The design card's literal path, measured once: ``dask.bag`` + ``groupby`` on the same day.
 
-    python -m tpdask.bench_bag FOLDER DAY [WORKERS]
+    python -m tpdask.bench.bag FOLDER DAY [WORKERS]
 
 Reads the day's sample files into a bag (one partition per ~16 files), flattens them into
 one Python tuple per observation ``(viewer, streamer, k)``, groups the bag by viewer
