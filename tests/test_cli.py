@@ -11,7 +11,7 @@ import orjson
 
 from tpdask.process.reference import reference_viewer_days
 from tests.support import make_config, sample, write_samples
-from tpdask.cli import COMMANDS
+from tpdask.cli.main import COMMANDS
 from tpdask.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent

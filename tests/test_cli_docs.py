@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tpdask.cli import COMMANDS, Tpdask
+from tpdask.cli.main import COMMANDS, Tpdask
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md", ROOT / "cluster" / "README.md"]

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.support import make_config, sample, write_samples
-from tpdask.demo import run_demo
+from jobs.demo import run_demo
 from tpdask.errors import ConfigError
 
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from tpdask.cli import COMMANDS
+from tpdask.cli.main import COMMANDS
 from tpdask.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent

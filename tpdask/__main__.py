@@ -1,5 +1,5 @@
 import sys
 
-from tpdask.cli import main
+from tpdask.cli.main import main
 
 sys.exit(main())

@@ -16,7 +16,15 @@ from __future__ import annotations
 import secrets
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from jobs.analyse import run as analyse
+from jobs.overlap import overlap
+from jobs.process_day import lake_day_dir, run
 from tpdask.archive.pack import ArchiveReport, archive_day
 from tpdask.simulator.audience import AudienceConfig
 from tpdask.collect.collector import Collector, helix_selector
@@ -27,7 +35,6 @@ from tpdask.collect.credentials import Credentials
 from tpdask.settings import Config
 from tpdask.simulator import Simulator, SimOptions
 from tpdask.collect.sources.helix import HelixSource
-from tpdask.summary import read_lake_day, top_streamers
 from tpdask.collect.twitch import TwitchClient
 from tpdask.verify import verify
 
@@ -84,10 +91,6 @@ def _fresh_demo_day(config: Config, day: str) -> None:
 
 def run_demo(config: Config, day: str, scale: float = 0.02, workers: int = 2,
              speed: float = 800, moderated: int = 10, log: Log = print_log) -> DemoResult:
-    from jobs.analyse import run as analyse
-    from jobs.overlap import overlap
-    from jobs.process_day import lake_day_dir, run
-
     _fresh_demo_day(config, day)
     # the demo compresses a day into about a minute, so it lifts the real-time rate limit
     options = SimOptions(mod_top=moderated, rate_limit=1_000_000)
@@ -150,3 +153,23 @@ def serve_demo_site(config: Config, port: int = 8000) -> None:
     serve(config, host="127.0.0.1", port=port,
           banner=f"demo visitor account: user visitor, password {password} "
                  "(a new password at every demo)")
+
+
+# ---- the day's top streamers, read from the lake (columnar, no per-record Python) ----
+
+def read_lake_day(day_dir: Path) -> pa.Table | None:
+    files = sorted(day_dir.glob("part-*.parquet")) if day_dir.is_dir() else []
+    if not files:
+        return None
+    return pa.concat_tables([pq.read_table(f) for f in files])
+
+
+def top_streamers(table: pa.Table, n: int = 10) -> list[tuple[str, float, int]]:
+    """(streamer, minutes watched, distinct viewers), the n streamers with most minutes."""
+    entries = pc.list_flatten(table.column("streamers"))
+    flat = pa.table({"streamer": pc.struct_field(entries, "streamer"),
+                     "minutes": pc.struct_field(entries, "minutes")})
+    grouped = flat.group_by("streamer").aggregate([("minutes", "sum"), ("minutes", "count")])
+    grouped = grouped.sort_by([("minutes_sum", "descending"), ("streamer", "ascending")])
+    return [(row["streamer"], row["minutes_sum"], row["minutes_count"])
+            for row in grouped.slice(0, n).to_pylist()]

@@ -1,0 +1,50 @@
+"""What every command shares: the global settings it was given, resolved into a Config."""
+
+from __future__ import annotations
+
+import os
+
+from tpdask import settings
+from tpdask.errors import ConfigError
+
+
+class Commands:
+    """Twitch audience measurement on Dask. Run `tpdask` alone for the list of commands.
+
+    fire gives the global options (one per entry of :data:`tpdask.settings.SETTINGS`) to
+    the constructor; each command group (pipeline, data, site, tools) adds its methods.
+    """
+
+    def __init__(self, data_dir: str | None = None, store: str | None = None,
+                 interval: int | None = None, max_gap: int | None = None,
+                 helix_url: str | None = None, auth_url: str | None = None,
+                 irc_url: str | None = None, tmi_url: str | None = None,
+                 dashboard_host: str | None = None, bot_concurrent: int | None = None,
+                 bot_hours: float | None = None, bot_list: str | tuple | None = None,
+                 web_workers: int | None = None, web_session_hours: float | None = None,
+                 web_login_failures: int | None = None, web_login_window: int | None = None,
+                 web_secure_cookies: bool | None = None):
+        self._given = dict(data_dir=data_dir, store=store, interval=interval, max_gap=max_gap,
+                           helix_url=helix_url, auth_url=auth_url, irc_url=irc_url,
+                           tmi_url=tmi_url, dashboard_host=dashboard_host,
+                           bot_concurrent=bot_concurrent, bot_hours=bot_hours,
+                           bot_list=bot_list, web_workers=web_workers,
+                           web_session_hours=web_session_hours,
+                           web_login_failures=web_login_failures,
+                           web_login_window=web_login_window,
+                           web_secure_cookies=web_secure_cookies)
+
+    def _config(self) -> settings.Config:
+        return settings.resolve(**self._given)
+
+    def _existing_config(self) -> settings.Config:
+        """The config of a read-only command: a data folder that is named or holds the store
+        must exist already (a mistyped --data_dir is an error, not an empty folder)."""
+        config = self._config()
+        named = self._given["data_dir"] is not None or os.environ.get("TPDASK_DATA_DIR")
+        store_file = settings.sqlite_path(config.store)
+        holds_store = store_file is not None and config.data_dir in store_file.parents
+        if (named or holds_store) and not config.data_dir.is_dir():
+            raise ConfigError(f"no data folder at {config.data_dir}: check --data_dir "
+                              "(or TPDASK_DATA_DIR)")
+        return config

@@ -1,0 +1,139 @@
+"""The tools: bench (timed jobs), simulate (the Twitch simulator as a server), demo."""
+
+from __future__ import annotations
+
+import os
+
+from tpdask.cli.base import Commands
+from tpdask.cli.pipeline import print_report
+from tpdask.days import parse_day
+from tpdask.errors import UsageError
+
+
+class ToolCommands(Commands):
+    def bench(self, job: str = "process", scale: float = 1.0, workers: int | None = None,
+              baseline_scale: float = 0.25, days: int | None = None,
+              accounts: int = 10_000, records: int = 1_000_000, clients: int = 8,
+              seconds: float = 30, peer: str | None = None) -> None:
+        """Time a job at scale S (1 = 100 streamers, ~20M observations, ~900K viewers a day).
+
+        JOB (or --job) process (default): `process` of the seeded day from its .7z, against
+        the single-process baseline at --baseline_scale (0 skips it); --peer duckdb also
+        times a DuckDB query doing the same inversion on the same day (bench extra).
+        analyse: `analyse` of each of --days N (7) days after the ones before, then their
+        overlap. verify: `verify` of --accounts N accounts against the simulator. The store is --store when given
+        (e.g. a MongoDB URI), else a fresh SQLite file. web: the website's answer times
+        (dashboard, a streamer page, a viewer page) with --clients N (8) concurrent clients
+        for --seconds S (30), on a data folder of about --records N (1,000,000) viewer-day
+        records over --days N (30) processed and analysed days, built once under
+        <data_dir>/bench/web-<records>-<days>/. Figures go to <data_dir>/bench/.
+        """
+        if job == "web":
+            from tpdask.bench.web import bench_web, table as web_table
+
+            print(web_table(bench_web(self._config(), int(records), int(days or 30),
+                                      clients=int(clients), seconds=float(seconds),
+                                      workers=workers)))
+            return
+        store = self._given["store"] or os.environ.get("TPDASK_STORE")
+        if job == "analyse":
+            from tpdask.bench.analyse import bench_analyse, table as analyse_table
+
+            print(analyse_table(bench_analyse(self._config(), float(scale), int(days or 7),
+                                              workers=workers, store=store)))
+            return
+        if job == "verify":
+            from tpdask.bench.verify import bench_verify
+
+            result = bench_verify(int(accounts), store=store)
+            print(", ".join(f"{k} {v}" for k, v in result.items()))
+            return
+        if job != "process":
+            raise UsageError(f"bench --job {job!r}: choose process, analyse, verify or web")
+        from tpdask.bench.process import BenchPlan, run_bench, table
+
+        plan = BenchPlan(scale=float(scale), store=store, workers=workers,
+                         baseline_scale=float(baseline_scale), peer=peer)
+        print(table(run_bench(self._config(), plan)))
+
+    def simulate(self, port: int = 8080, irc_port: int = 6667, day: str | int | None = None,
+                 speed: float = 60.0, scale: float = 0.01, seed: int = 1,
+                 start: str | int | None = None, host: str = "127.0.0.1",
+                 chaos: float = 0.0) -> None:
+        """Serve the Twitch simulator until Ctrl-C or SIGTERM: Helix, OAuth, IRC and tmi endpoints.
+
+        --day D (default today, UTC) from --start HH:MM (default 15:00 UTC) at --speed
+        simulated seconds per real second; --scale S of the audience model; --chaos F
+        injects random faults into a fraction F of requests. Steer it with /_sim/ (docs/simulator.md).
+        """
+        import time
+
+        from tpdask.simulator.audience import AudienceConfig
+        from tpdask.days import day_of
+        from tpdask.simulator import SimOptions, Simulator, parse_start
+
+        the_day = parse_day(day) if day is not None else day_of(int(time.time()))
+        sim = Simulator(the_day, AudienceConfig(seed=int(seed), scale=float(scale)),
+                        speed=float(speed), start=parse_start(the_day, start),
+                        options=SimOptions(chaos=float(chaos)))
+        sim.start(host=host, http_port=int(port), irc_port=int(irc_port))
+        sim.stop_on_sigterm()  # before the banner: whoever reads it may stop us at once
+        state, urls, mod = sim.state(), sim.urls, sim.moderator
+        print(f"Twitch simulator: {the_day}, scale {scale}, speed {speed}x, "
+              f"simulated now {state['now_iso']}", flush=True)
+        for key in ("helix_url", "auth_url", "irc_url", "tmi_url", "control_url"):
+            print(f"  {key:<14} {urls[key]}")
+        print(f"  client_id      {sim.client_id}\n  client_secret  {sim.client_secret}")
+        print(f"  user_token     {sim.user_token}  (moderator {mod['login']}, id {mod['id']}, "
+              f"moderates {len(mod['channels'])} channels)")
+        print(f"  refresh_token  {sim.user_refresh_token}")
+        print(f"  clock          start {sim.clock.start_ts:.0f}, speed {sim.clock.speed:g} "
+              f"(follow it: SimClock.from_state(GET /_sim/state ['clock']))")
+        print("These are fake credentials of the simulator. Ctrl-C stops it.", flush=True)
+        sim.serve_forever()
+
+    def demo(self, day: str | int = "2022-08-01", scale: float = 0.02, workers: int = 2,
+             speed: float = 800, port: int = 8000) -> None:
+        """A simulated day through every stage: collect, archive, process, analyse, verify.
+
+        --scale S of the audience model (0.02: ~18,000 viewers), --speed S simulated seconds
+        per real second (800: a day in 108 s), --workers N for the Dask cluster. Then serves
+        the website on http://127.0.0.1:PORT (--port, 0: a free one) with a `visitor`
+        account whose new random password it prints, until Ctrl-C.
+        """
+        from jobs.process_day import lake_day_dir
+        from jobs.demo import run_demo
+
+        config = self._config()
+        result = run_demo(config, parse_day(day), scale=float(scale), workers=int(workers),
+                          speed=float(speed))
+        print(f"\ncollector: {result.samples} of {result.ticks} ticks written")
+        print(f"archive:   {result.archive.text()}")
+        print_report(result.report)
+        print(f"\nTop streamers of {result.day} by minutes watched (moderated channels):")
+        print(f"  {'streamer':<24} {'minutes':>10} {'viewers':>8}")
+        for streamer, minutes, viewers in result.top:
+            print(f"  {streamer:<24} {minutes:>10,.0f} {viewers:>8,}")
+        counts = result.analysis["per_day"][result.day]
+        reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(counts["bot_reasons"].items()))
+        print(f"\nAnalysed: {counts['viewers']:,} viewers, {counts['streamers']} streamers, "
+              f"{counts['bots']:,} bots ({reasons or 'none'})")
+        print(f"Top overlapping pairs of {result.day} ({len(result.overlap):,} pairs, "
+              f"{result.communities} communities):")
+        print(f"  {'a':<20} {'b':<20} {'shared':>7} {'jaccard':>8}")
+        for pair in result.overlap[:5]:
+            print(f"  {pair['a']:<20} {pair['b']:<20} {pair['shared']:>7,} {pair['jaccard']:>8.3f}")
+        v = result.verify
+        print(f"Verified {v['checked']:,} accounts with {v['calls']:,} Helix users calls: "
+              f"{v['active']:,} active, {v['renamed']:,} renamed, {v['gone']:,} gone "
+              f"({result.wrong_statuses} unlike the simulator's truth)")
+        print("\nWhere the data is:")
+        print(f"  archive     {config.archive_dir / (result.day + '.7z')} (+ .manifest.json)")
+        print(f"  quarantine  {config.quarantine_dir / result.day}/")
+        print(f"  lake        {lake_day_dir(config, result.day)}/")
+        print(f"  store       {config.store}")
+        print(f"\nNext: tpdask --data_dir {config.data_dir} export streamer_days --day {result.day}"
+              f"\n      tpdask --data_dir {config.data_dir} export profiles | head\n")
+        from jobs.demo import serve_demo_site
+
+        serve_demo_site(config, int(port))
