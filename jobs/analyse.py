@@ -17,16 +17,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from tpdask.process import lake
 from tpdask.analysis import STATE_BUCKETS
 from tpdask.analysis.contributions import ContributionReport, ContributionTask, contribute
-from tpdask.analysis.state import (LoadTask, MergeReport, MergeTask, load_profiles,
-                                   merge_bucket, publish_state)
+from tpdask.analysis.state import (LoadTask, MergeReport, MergeTask, load_profiles, merge_bucket,
+                                   publish_state)
 from tpdask.analysis.streams import read_streams, stream_stats
 from tpdask.errors import ConfigError, JobError
 from tpdask.executor import Executor
 from tpdask.files import try_lock
 from tpdask.log import Log, print_log, sum_step_seconds
+from tpdask.process import lake
 from tpdask.settings import BotRules, Config
 from tpdask.stores import Store, open_store
 

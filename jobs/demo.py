@@ -26,16 +26,16 @@ from jobs.analyse import run as analyse
 from jobs.overlap import overlap
 from jobs.process_day import lake_day_dir, run
 from tpdask.archive.pack import ArchiveReport, archive_day
-from tpdask.simulator.audience import AudienceConfig
 from tpdask.collect.collector import Collector, helix_selector
+from tpdask.collect.credentials import Credentials
+from tpdask.collect.sources.helix import HelixSource
+from tpdask.collect.twitch import TwitchClient
 from tpdask.days import day_bounds
 from tpdask.errors import ConfigError
 from tpdask.log import Log, print_log
-from tpdask.collect.credentials import Credentials
 from tpdask.settings import Config
-from tpdask.simulator import Simulator, SimOptions
-from tpdask.collect.sources.helix import HelixSource
-from tpdask.collect.twitch import TwitchClient
+from tpdask.simulator import SimOptions, Simulator
+from tpdask.simulator.audience import AudienceConfig
 from tpdask.verify import verify
 
 
@@ -126,8 +126,8 @@ def run_demo(config: Config, day: str, scale: float = 0.02, workers: int = 2,
 
 def _wrong_statuses(config: Config, sim: Simulator) -> int:
     """Statuses unlike the simulator's truth (every collected viewer had its id)."""
-    from tpdask.stores import open_store
     from tpdask.simulator.accounts import expected_status
+    from tpdask.stores import open_store
 
     with open_store(config.store) as store:
         return sum(1 for s in store.iter_statuses()

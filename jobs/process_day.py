@@ -20,19 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
-from tpdask.process import lake
 from tpdask.archive.manifest import manifest_path, read_manifest
-from tpdask.process.bucket import BucketTask, process_bucket
+from tpdask.archive.members import DayFiles, list_day
+from tpdask.archive.unpack import ArchiveUnpacker
 from tpdask.errors import ArchiveError, ConfigError, JobError, TpdaskError
 from tpdask.executor import Executor
 from tpdask.files import try_lock
 from tpdask.log import Log, print_log, sum_step_seconds
+from tpdask.process import lake
+from tpdask.process.bucket import BucketTask, process_bucket
 from tpdask.process.partition import PartitionTask, partition
-from tpdask.running import announce, running_dir
-from tpdask.archive.members import DayFiles, list_day
-from tpdask.settings import Config
 from tpdask.process.store_writer import StoreWriter
-from tpdask.archive.unpack import ArchiveUnpacker
+from tpdask.running import announce, running_dir
+from tpdask.settings import Config
 from tpdask.stores import Store, open_store
 
 BUCKET_BYTES = 32 << 20        # raw JSON per viewer bucket: ~2M observations

@@ -42,10 +42,10 @@ def documents(scale: float) -> list[bytes]:
     import numpy as np
 
     from jobs.process_day import bucket_count
+    from tpdask.archive.members import list_day
     from tpdask.bench.process import BENCH_DAY, SEED, _fmt_scale
     from tpdask.process.bucket import invert_table, read_bucket
     from tpdask.process.partition import PartitionTask, partition
-    from tpdask.archive.members import list_day
     from tpdask.process.store_rows import mongo_rows
 
     folder = ROOT / "data" / "bench" / "inputs" / f"scale-{_fmt_scale(scale)}-seed-{SEED}"

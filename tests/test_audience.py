@@ -14,8 +14,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tpdask.simulator.audience import AudienceConfig, AudienceModel, viewer_logins, write_day
 from tpdask.errors import ConfigError
+from tpdask.simulator.audience import AudienceConfig, AudienceModel, viewer_logins, write_day
 
 DAY = "2024-03-10"
 DAY_START = int(dt.datetime(2024, 3, 10, tzinfo=dt.timezone.utc).timestamp())

@@ -26,9 +26,9 @@ def test_bench_times_the_job_and_the_baseline_and_saves_the_figures(tmp_path):
 def test_the_dask_bag_path_of_benchmarks_md_inverts_the_day_as_the_reference(tmp_path):
     """tpdask.bench.bag (the design card's dask.bag + groupby, measured once in
     docs/benchmarks.md) does the same inversion: same viewers, sessions, observations."""
-    from tpdask.simulator.audience import AudienceConfig, write_day
     from tpdask.bench.bag import run_bag
     from tpdask.process.reference import reference_viewer_days
+    from tpdask.simulator.audience import AudienceConfig, write_day
 
     day = "2022-08-01"
     files = write_day(tmp_path, day, AudienceConfig(seed=2, scale=0.003, dirty=True, gaps=True))
@@ -46,9 +46,9 @@ def test_the_dask_bag_path_of_benchmarks_md_inverts_the_day_as_the_reference(tmp
 def test_the_duckdb_peer_inverts_a_dirty_day_with_gaps_as_the_reference(tmp_path):
     """The peer of `bench --peer duckdb` is the same inversion: its counts equal the
     reference's on a day with invalid entries and collection gaps."""
-    from tpdask.simulator.audience import AudienceConfig, write_day
     from tpdask.bench.peer import run_peer
     from tpdask.process.reference import reference_viewer_days
+    from tpdask.simulator.audience import AudienceConfig, write_day
 
     day = "2022-08-01"
     files = write_day(tmp_path, day, AudienceConfig(seed=3, scale=0.003, dirty=True, gaps=True))

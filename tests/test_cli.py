@@ -9,9 +9,9 @@ from pathlib import Path
 
 import orjson
 
-from tpdask.process.reference import reference_viewer_days
 from tests.support import make_config, sample, write_samples
 from tpdask.cli.main import COMMANDS
+from tpdask.process.reference import reference_viewer_days
 from tpdask.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent

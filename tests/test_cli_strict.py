@@ -162,8 +162,8 @@ def test_a_missing_secrets_file_is_a_one_line_error(prepared):
 
 
 def test_what_fire_receives_is_one_unambiguous_form():
-    from tpdask.cli.main import COMMAND_SPECS, GLOBAL_FLAGS
     from tpdask.cli.args import parse
+    from tpdask.cli.main import COMMAND_SPECS, GLOBAL_FLAGS
 
     parsed = parse(["process", "--nolocal", "--workers", "2", "--data-dir", "d"],
                    COMMAND_SPECS, GLOBAL_FLAGS)

@@ -16,9 +16,9 @@ import pytest
 
 from tests.support import TempHolder, dead_pid, make_config, make_temp
 from tpdask.collect.collector import make_collector
-from tpdask.errors import ConfigError
 from tpdask.collect.credentials import load_credentials
 from tpdask.collect.sources.irc import parse_line
+from tpdask.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1659312000          # 2022-08-01T00:00:00Z

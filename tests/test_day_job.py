@@ -16,12 +16,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.process_day import lake_day_dir, process_day, run
-from tpdask.executor import ThreadExecutor
-from tpdask.running import running_dir, running_jobs
-from tpdask.stores.sqlite import SQLiteStore
-from tpdask.process.reference import reference_viewer_days
 from tests.support import make_config, stop_processes, stored_records
+from tpdask.executor import ThreadExecutor
+from tpdask.process.reference import reference_viewer_days
+from tpdask.running import running_dir, running_jobs
 from tpdask.simulator.audience import AudienceConfig, write_day
+from tpdask.stores.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = "2022-08-01"

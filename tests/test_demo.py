@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.support import make_config, sample, write_samples
 from jobs.demo import run_demo
+from tests.support import make_config, sample, write_samples
 from tpdask.errors import ConfigError
 
 

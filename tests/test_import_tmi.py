@@ -12,11 +12,11 @@ import orjson
 import pytest
 
 from jobs.process_day import process_day
-from tests.support import (TempHolder, dead_pid, make_config, make_temp, sample,
-                           stored_records, write_samples)
+from tests.support import (TempHolder, dead_pid, make_config, make_temp, sample, stored_records,
+                           write_samples)
+from tpdask.collect.import_tmi import import_tmi
 from tpdask.errors import ConfigError
 from tpdask.executor import LocalExecutor
-from tpdask.collect.import_tmi import import_tmi
 from tpdask.settings import Config
 
 ROOT = Path(__file__).resolve().parent.parent

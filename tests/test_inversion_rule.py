@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from jobs.process_day import process_day
-from tpdask.process.reference import reference_viewer_days
 from tests.support import make_config, sample, stored_records, write_samples
 from tpdask.executor import LocalExecutor
+from tpdask.process.reference import reference_viewer_days
 
 DAY = "2022-08-01"
 T0 = 1659312000          # 2022-08-01T00:00:00Z

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 
 from jobs.process_day import process_day
 from tests.support import make_config, sample, stored_records, write_samples
-from tpdask.process.bucket import _sorted_codes, invert_table, read_bucket
 from tpdask.executor import LocalExecutor
+from tpdask.process.bucket import _sorted_codes, invert_table, read_bucket
 from tpdask.process.inversion import records
 from tpdask.process.partition import PartitionTask, bucket_of, encode_strings, partition
 from tpdask.process.reference import _login, reference_viewer_days

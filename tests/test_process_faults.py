@@ -22,10 +22,10 @@ import pytest
 
 from jobs.process_day import clean_leftovers, day_lock, lake_day_dir, run
 from tests.support import make_config, stored_records, write_multi_folder_archive
-from tpdask.simulator.audience import AudienceConfig, write_day
 from tpdask.errors import JobError, TpdaskError
 from tpdask.executor import LocalExecutor
 from tpdask.process.reference import reference_viewer_days
+from tpdask.simulator.audience import AudienceConfig, write_day
 from tpdask.stores import open_store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,12 +7,12 @@ import py7zr
 import pytest
 
 from jobs.process_day import process_day
-from tpdask.process.reference import reference_viewer_days
 from tests.support import (make_config, sample, stored_records, write_multi_folder_archive,
                            write_samples)
+from tpdask.archive.members import list_day, stream_archive
 from tpdask.errors import SampleError
 from tpdask.executor import LocalExecutor
-from tpdask.archive.members import list_day, stream_archive
+from tpdask.process.reference import reference_viewer_days
 from tpdask.samples import parse_sample
 
 DAY = "2022-08-01"

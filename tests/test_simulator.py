@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tpdask.simulator.audience import AudienceConfig
 from tpdask.simulator import SimClock, SimOptions, Simulator
+from tpdask.simulator.audience import AudienceConfig
 from tpdask.simulator.helix import decode_cursor
 
 ROOT = Path(__file__).resolve().parent.parent

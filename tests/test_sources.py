@@ -13,15 +13,15 @@ import orjson
 import pytest
 import requests
 
-from tpdask.simulator.audience import AudienceConfig
 from tpdask.collect.collector import Collector, helix_selector
 from tpdask.collect.credentials import Credentials
-from tpdask.simulator import Simulator, SimOptions
 from tpdask.collect.sources import Channel, user_id_or_none
 from tpdask.collect.sources.helix import HelixSource
 from tpdask.collect.sources.irc import IrcSource, message_author, parse_line, unescape_tag
 from tpdask.collect.sources.tmi import TmiSource, chatters_of
 from tpdask.collect.twitch import TwitchClient
+from tpdask.simulator import SimOptions, Simulator
+from tpdask.simulator.audience import AudienceConfig
 
 DAY = "2022-08-01"
 T0 = 1659312000

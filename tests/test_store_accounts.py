@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.test_store_contract import record
 from tpdask.errors import StoreError
 from tpdask.stores import Store
-from tests.test_store_contract import record
 
 DAY, NEXT_DAY = "2022-08-01", "2022-08-02"
 

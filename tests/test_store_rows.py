@@ -16,8 +16,7 @@ import pytest
 from tpdask.process.bucket import invert_table
 from tpdask.process.inversion import records
 from tpdask.process.store_rows import sqlite_rows, write_part
-from tpdask.stores import Store
-from tpdask.stores import stage_sqlite
+from tpdask.stores import Store, stage_sqlite
 from tpdask.stores.sqlite import SQLiteStore
 
 DAY = "2022-08-01"

@@ -15,15 +15,15 @@ import pytest
 
 from jobs.process_day import run as process_day
 from tests.support import make_config
-from tpdask.simulator.audience import AudienceConfig, write_day
-from tpdask.errors import NoRecordsError
-from tpdask.collect.credentials import Credentials
-from tpdask.simulator import Simulator
-from tpdask.stores import open_store
-from tpdask.collect.twitch import TwitchClient
-from tpdask.verify import account_history, export_status, verify
 from tpdask.bench.verify import seed_day
+from tpdask.collect.credentials import Credentials
+from tpdask.collect.twitch import TwitchClient
+from tpdask.errors import NoRecordsError
+from tpdask.simulator import Simulator
 from tpdask.simulator.accounts import expected_status
+from tpdask.simulator.audience import AudienceConfig, write_day
+from tpdask.stores import open_store
+from tpdask.verify import account_history, export_status, verify
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY, NEXT_DAY = "2022-08-01", "2022-08-02"

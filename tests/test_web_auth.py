@@ -7,8 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.web_support import (PASSWORDS, add_user, build_site_data, csrf_of, login,
-                               running_site)
+from tests.web_support import PASSWORDS, add_user, build_site_data, csrf_of, login, running_site
 
 PAGES = ["/", "/streamers", "/streamers/chan_alpha", "/overlap", "/bots", "/viewers/random",
          "/lookup"]

@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from tests.conftest import with_database
-from tests.web_support import (BOT, PASSWORDS, XSS_GAME, XSS_STREAMER, add_user,
-                               build_site_data, login, running_site)
+from tests.web_support import (BOT, PASSWORDS, XSS_GAME, XSS_STREAMER, add_user, build_site_data,
+                               login, running_site)
 
 LINK = re.compile(r'(?:href|src|action)="([^"]+)"')
 

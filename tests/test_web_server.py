@@ -10,8 +10,7 @@ import sys
 import psutil
 import pytest
 
-from tests.web_support import (PASSWORDS, add_user, build_site_data, cli_env, login,
-                               running_site)
+from tests.web_support import PASSWORDS, add_user, build_site_data, cli_env, login, running_site
 
 
 @pytest.fixture(scope="module")

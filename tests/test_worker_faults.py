@@ -14,8 +14,8 @@ import orjson
 from jobs.process_day import run
 from tests.support import make_config, stop_processes, stored_records
 from tests.test_day_job import free_port, lake_rows, wait_for_workers
-from tpdask.simulator.audience import AudienceConfig, write_day
 from tpdask.process.reference import reference_viewer_days
+from tpdask.simulator.audience import AudienceConfig, write_day
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = "2022-08-01"

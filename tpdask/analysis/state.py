@@ -29,8 +29,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tpdask.analysis.contributions import PAIRS_SCHEMA, VIEWERS_SCHEMA
-from tpdask.process.lake import swap_dir, write_part
 from tpdask.log import StepTimer
+from tpdask.process.lake import swap_dir, write_part
 
 STATE_VIEWERS = pa.schema([
     ("viewer", pa.string()), ("first_day", pa.string()), ("last_day", pa.string()),

@@ -19,8 +19,8 @@ import threading
 import time
 from pathlib import Path
 
-from tpdask.errors import ArchiveError, JobError
 from tpdask.archive.members import stream_archive
+from tpdask.errors import ArchiveError, JobError
 
 FAILED = ".failed"
 

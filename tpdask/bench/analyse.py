@@ -17,11 +17,11 @@ import sys
 from pathlib import Path
 
 from tpdask.archive.pack import build_archive, filters_tag
-from tpdask.simulator.audience import AudienceConfig, write_day
+from tpdask.bench.procmon import Measured, run_measured
 from tpdask.errors import JobError
 from tpdask.log import Log, print_log
-from tpdask.bench.procmon import Measured, run_measured
 from tpdask.settings import Config
+from tpdask.simulator.audience import AudienceConfig, write_day
 
 FIRST_DAY = dt.date(2022, 8, 1)
 SEED = 1

@@ -19,11 +19,11 @@ import orjson
 import psutil
 
 from tpdask.archive.pack import build_archive, filters_tag
-from tpdask.simulator.audience import AudienceConfig, write_day
+from tpdask.bench.procmon import Measured, run_measured
 from tpdask.errors import ConfigError, JobError
 from tpdask.log import Log, print_log
-from tpdask.bench.procmon import Measured, run_measured
 from tpdask.settings import Config
+from tpdask.simulator.audience import AudienceConfig, write_day
 
 BENCH_DAY = "2022-08-01"
 SEED = 1

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tpdask.process import lake
-from tpdask.simulator.audience import AudienceConfig
 from tpdask.log import Log, print_log
+from tpdask.process import lake
 from tpdask.settings import Config, resolve
+from tpdask.simulator.audience import AudienceConfig
 from tpdask.stores import open_store
 
 DAY = "2022-08-01"
@@ -50,9 +50,9 @@ def bench_verify(accounts: int = 10_000, store: str | None = None, data_dir: str
     seconds and whether every status matches the simulator's truth. ``store`` defaults to
     a SQLite file in a temporary ``data_dir``."""
     from tpdask.collect.credentials import Credentials
+    from tpdask.collect.twitch import TwitchClient
     from tpdask.simulator import Simulator
     from tpdask.simulator.accounts import expected_status
-    from tpdask.collect.twitch import TwitchClient
     from tpdask.verify.run import verify
 
     with tempfile.TemporaryDirectory(prefix="tpdask-bench-verify-") as tmp:

@@ -111,8 +111,8 @@ def _process_and_analyse(config: Config, the_days: list[str], scale: float,
     from jobs.analyse import analyse
     from jobs.process_day import process_day
     from tpdask.archive.pack import archive_day
-    from tpdask.simulator.audience import AudienceConfig, write_day
     from tpdask.executor import dask_executor
+    from tpdask.simulator.audience import AudienceConfig, write_day
 
     quiet: Log = lambda message: None  # noqa: E731
     model = AudienceConfig(seed=SEED, scale=scale, gaps=True, with_ids=True,
@@ -131,10 +131,10 @@ def _process_and_analyse(config: Config, the_days: list[str], scale: float,
 
 def _verify(config: Config, day: str, scale: float, log: Log) -> None:
     """Account statuses of every viewer, from the simulator's Helix users (its truth)."""
-    from tpdask.simulator.audience import AudienceConfig
     from tpdask.collect.credentials import Credentials
-    from tpdask.simulator import SimOptions, Simulator
     from tpdask.collect.twitch import TwitchClient
+    from tpdask.simulator import SimOptions, Simulator
+    from tpdask.simulator.audience import AudienceConfig
     from tpdask.verify import verify
 
     log("verifying every account against the simulator's Helix users ...")

@@ -29,7 +29,8 @@ class ToolCommands(Commands):
         <data_dir>/bench/web-<records>-<days>/. Figures go to <data_dir>/bench/.
         """
         if job == "web":
-            from tpdask.bench.web import bench_web, table as web_table
+            from tpdask.bench.web import bench_web
+            from tpdask.bench.web import table as web_table
 
             print(web_table(bench_web(self._config(), int(records), int(days or 30),
                                       clients=int(clients), seconds=float(seconds),
@@ -37,7 +38,8 @@ class ToolCommands(Commands):
             return
         store = self._given["store"] or os.environ.get("TPDASK_STORE")
         if job == "analyse":
-            from tpdask.bench.analyse import bench_analyse, table as analyse_table
+            from tpdask.bench.analyse import bench_analyse
+            from tpdask.bench.analyse import table as analyse_table
 
             print(analyse_table(bench_analyse(self._config(), float(scale), int(days or 7),
                                               workers=workers, store=store)))
@@ -68,9 +70,9 @@ class ToolCommands(Commands):
         """
         import time
 
-        from tpdask.simulator.audience import AudienceConfig
         from tpdask.days import day_of
         from tpdask.simulator import SimOptions, Simulator, parse_start
+        from tpdask.simulator.audience import AudienceConfig
 
         the_day = parse_day(day) if day is not None else day_of(int(time.time()))
         sim = Simulator(the_day, AudienceConfig(seed=int(seed), scale=float(scale)),
@@ -101,8 +103,8 @@ class ToolCommands(Commands):
         the website on http://127.0.0.1:PORT (--port, 0: a free one) with a `visitor`
         account whose new random password it prints, until Ctrl-C.
         """
-        from jobs.process_day import lake_day_dir
         from jobs.demo import run_demo
+        from jobs.process_day import lake_day_dir
 
         config = self._config()
         result = run_demo(config, parse_day(day), scale=float(scale), workers=int(workers),

@@ -18,13 +18,13 @@ from typing import Callable
 
 import orjson
 
-from tpdask.days import day_of
-from tpdask.errors import TwitchAuthError, TwitchError
-from tpdask.log import Log, print_log
-from tpdask.files import remove_stale_temps
-from tpdask.samples import write_sample_file
 from tpdask.collect.sources import Channel, Observation, Source
 from tpdask.collect.twitch import TwitchClient
+from tpdask.days import day_of
+from tpdask.errors import TwitchAuthError, TwitchError
+from tpdask.files import remove_stale_temps
+from tpdask.log import Log, print_log
+from tpdask.samples import write_sample_file
 
 Selector = Callable[[float], list[Channel]]
 
@@ -191,8 +191,8 @@ def make_collector(config, source: str = "helix", language: str = "fr", top: int
         clock = WallClock()
     always = [a.strip().lower() for a in always if a.strip()]
     if source == "sim":
-        from tpdask.simulator.audience import AudienceConfig
         from tpdask.collect.sources.sim import SimSource
+        from tpdask.simulator.audience import AudienceConfig
 
         sim = SimSource(AudienceConfig(scale=0.01, interval=config.interval))
         return Collector(config.samples_dir, sim.select(top, always), sim, clock,

@@ -37,8 +37,8 @@ import orjson
 
 from tpdask.days import day_of
 from tpdask.errors import ConfigError, SampleError
-from tpdask.log import Log, count_row, print_log
 from tpdask.files import remove_stale_temps
+from tpdask.log import Log, count_row, print_log
 from tpdask.samples import normalise_login, parse_sample, write_sample_file
 from tpdask.settings import Config
 

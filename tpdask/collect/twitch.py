@@ -14,9 +14,9 @@ from typing import Callable, Iterator
 
 import requests
 
+from tpdask.collect.credentials import Credentials
 from tpdask.errors import TwitchAuthError, TwitchError
 from tpdask.log import Log, print_log
-from tpdask.collect.credentials import Credentials
 
 VALIDATE_EVERY = 3600          # Twitch asks apps to validate tokens hourly
 MAX_RATE_WAIT = 60.0

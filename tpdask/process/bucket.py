@@ -20,9 +20,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tpdask.log import StepTimer
 from tpdask.process.inversion import Inverted, invert, lake_table
 from tpdask.process.lake import write_part
-from tpdask.log import StepTimer
 from tpdask.process.partition import bucket_dir, encode_strings
 from tpdask.process.store_rows import write_part as write_store_part
 

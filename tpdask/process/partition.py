@@ -23,10 +23,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tpdask.archive.unpack import wait_for_member
 from tpdask.errors import JobError, SampleError
 from tpdask.process.lake import CHATTER_IDS_SCHEMA, STREAMS_SCHEMA, write_part
 from tpdask.samples import LOGIN_PATTERN, Sample, normalise_login, parse_sample, quarantine
-from tpdask.archive.unpack import wait_for_member
 
 USER_ID_PATTERN = "^[0-9]{1,20}$"
 

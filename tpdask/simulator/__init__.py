@@ -13,8 +13,11 @@ Usage::
         sim.urls["helix_url"]   # http://127.0.0.1:PORT/helix
         sim.client_id, sim.client_secret, sim.user_token, sim.user_refresh_token
 
-Pieces: clock.py (simulated time), world.py (model queries), auth.py, helix.py, tmi.py,
-control.py (``/_sim/``), faults.py, ratelimit.py, server.py (HTTP), chat.py + irc.py (IRC).
+Reads nothing but its seed; writes nothing (``audience.write_day`` writes a generated
+day's samples for tests and benchmarks). Pieces: audience.py (the seeded audience model
+it serves), clock.py (simulated time), world.py (model queries), auth.py, helix.py,
+tmi.py, control.py (``/_sim/``), faults.py, ratelimit.py, server.py (HTTP), chat.py +
+irc.py (IRC).
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ import signal
 import threading
 from typing import Any
 
-from tpdask.simulator.audience import AudienceConfig
 from tpdask.days import day_bounds, parse_day
 from tpdask.errors import ConfigError
+from tpdask.simulator.audience import AudienceConfig
 from tpdask.simulator.auth import Auth
 from tpdask.simulator.clock import SimClock
 from tpdask.simulator.control import Control

@@ -47,8 +47,8 @@ from typing import Iterator
 import numpy as np
 import orjson
 
-from tpdask.files import atomic_write, fsync_dir
 from tpdask.errors import ConfigError
+from tpdask.files import atomic_write, fsync_dir
 
 DAY = 86400
 VIEWERS_AT_SCALE_1 = 900_000

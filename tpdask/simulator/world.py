@@ -14,9 +14,9 @@ import threading
 from collections import OrderedDict
 from typing import Callable
 
-from tpdask.simulator.audience import AudienceConfig, AudienceModel
 from tpdask.days import day_of
 from tpdask.simulator.accounts import Accounts
+from tpdask.simulator.audience import AudienceConfig, AudienceModel
 from tpdask.simulator.clock import SimClock
 from tpdask.simulator.options import SimOptions
 

@@ -1,4 +1,12 @@
-"""Open the serving store named by a URI; the rest of tpdask only sees :class:`Store`.
+"""The serving store: one interface (:class:`Store`, ``base.py``), two backends (SQLite, the
+embedded default; MongoDB), the same contract tests on both.
+
+Holds what the website and the exports read: viewer-days (staged under a load, published
+per day), the analyser's results, account statuses, the job ledger. Open first
+``base.py`` (the interface and what each method promises), then ``sqlite.py`` and
+``mongo.py``; each backend keeps its day-job staging (``stage_*``), its account store
+(``accounts_*``) and its website reads (``site_*``) in modules of their own.
+This module opens the store named by a URI; the rest of tpdask only sees :class:`Store`.
 
 Accepted URIs (the scheme picks the backend):
 

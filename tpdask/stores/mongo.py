@@ -43,15 +43,8 @@ import orjson
 import pymongo
 from pymongo import InsertOne, ReplaceOne
 from pymongo.collection import Collection
-from pymongo.errors import (
-    BulkWriteError,
-    ConfigurationError,
-    ConnectionFailure,
-    DuplicateKeyError,
-    NetworkTimeout,
-    OperationFailure,
-    PyMongoError,
-)
+from pymongo.errors import (BulkWriteError, ConfigurationError, ConnectionFailure,
+                            DuplicateKeyError, NetworkTimeout, OperationFailure, PyMongoError)
 
 from tpdask.errors import ConfigError, StoreError
 from tpdask.stores.accounts_mongo import AccountsMongoMixin

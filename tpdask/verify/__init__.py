@@ -9,9 +9,11 @@ follows the user id. ``export_status`` writes the statuses as JSON lines;
 ``account_history`` reads an account's history. Its benchmark is
 ``tpdask/bench/verify.py``.
 
-Modules: resolve.py (what a call asks, what its answer means), run.py (the run: sync,
-calls, ledger), export.py (JSON lines, history). The store side
-is tpdask/stores/accounts_sqlite.py and accounts_mongo.py.
+Reads the published days' viewers (store) and their user ids (the lake's ``chatter_ids``),
+and Twitch (or the simulator); writes the accounts, their statuses and history, and the
+job ledger, in the store. Open first: run.py (the run: sync, calls, ledger), resolve.py
+(what a call asks, what its answer means), export.py (JSON lines, history). The store
+side is tpdask/stores/accounts_sqlite.py and accounts_mongo.py.
 """
 
 from tpdask.verify.export import account_history, export_status

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from tpdask.process import lake
+from tpdask.collect.twitch import TwitchClient
 from tpdask.errors import ConfigError, TpdaskError
 from tpdask.log import Log, print_log
+from tpdask.process import lake
 from tpdask.settings import Config
 from tpdask.stores import Store, open_store
-from tpdask.collect.twitch import TwitchClient
 from tpdask.verify.resolve import KEYS_PER_CALL, Call, Candidate, decide
 
 #: A progress line every this many calls (5,000 accounts or so).

@@ -108,9 +108,7 @@ class SiteData:
         return {**base, "jobs": jobs, "running": self.running_jobs(admin)}
 
     def _dashboard(self) -> dict[str, Any]:
-        from tpdask.process.lake import read_times
-
-        from tpdask.process.lake import day_run
+        from tpdask.process.lake import day_run, read_times
 
         days = self.store.days()
         analysed = set(self.store.result_scopes("streamer_days"))

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 
-from tpdask.errors import TwitchError
-from tpdask.log import Log, print_log
 from tpdask.collect.sources import Channel, Observation, user_id_or_none
 from tpdask.collect.twitch import TwitchClient
+from tpdask.errors import TwitchError
+from tpdask.log import Log, print_log
 
 RETRY_REFUSED_AFTER = 3600
 

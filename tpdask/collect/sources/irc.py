@@ -19,10 +19,10 @@ import time
 from collections import deque
 from urllib.parse import urlsplit
 
+from tpdask.collect.sources import Channel, Observation, user_id_or_none
 from tpdask.errors import ConfigError
 from tpdask.log import Log, print_log
 from tpdask.samples import LOGIN_RE
-from tpdask.collect.sources import Channel, Observation, user_id_or_none
 
 MAX_CHANNELS = 100
 JOINS_PER_PERIOD, JOIN_PERIOD = 20, 10.0

@@ -3,9 +3,9 @@ for filling a data folder quickly; samples say `"source": "sim"`."""
 
 from __future__ import annotations
 
-from tpdask.simulator.audience import AudienceConfig, AudienceModel
-from tpdask.days import day_of
 from tpdask.collect.sources import Channel, Observation
+from tpdask.days import day_of
+from tpdask.simulator.audience import AudienceConfig, AudienceModel
 
 
 class SimSource:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import requests
 
-from tpdask.log import Log, print_log
 from tpdask.collect.sources import Channel, Observation
+from tpdask.log import Log, print_log
 
 ROLES = ("broadcaster", "vips", "moderators", "staff", "admins", "global_mods", "viewers")
 
