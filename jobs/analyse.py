@@ -10,7 +10,6 @@ buckets wrote the profiles that changed. Runs on the same executors as `process`
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from tpdask.executor import Executor
 from tpdask.files import try_lock
 from tpdask.log import Log, print_log, sum_step_seconds
 from tpdask.process import lake
+from tpdask.running import new_run_id
 from tpdask.settings import BotRules, Config
 from tpdask.stores import Store, open_store
 
@@ -89,7 +89,7 @@ def analyse(config: Config, days: list[str], executor: Executor, rules: BotRules
 
 def _analyse(config: Config, days: list[str], runs: dict[str, str], executor: Executor,
              rules: BotRules, store: Store, log: Log, started: float) -> dict:
-    run = f"{int(started)}-{os.getpid()}"
+    run = new_run_id(started)
     stale = [d for d in runs if d not in days and contrib_run(config, d) != runs[d]]
     todo = days + stale
     log(f"analyse {len(days)} days ({len(stale)} other processed days need contributions), "
@@ -201,7 +201,7 @@ def streamer_days(config: Config, day: str, parts: list[ContributionReport],
     return docs
 
 
-def run(config: Config, days: list[str], scheduler: str | None = None,
+def analyse_command(config: Config, days: list[str], scheduler: str | None = None,
         workers: int | None = None, local: bool = False, rules: BotRules = BotRules(),
         log: Log = print_log) -> dict:
     """Analyse on Dask (a new LocalCluster, or `scheduler`), or in-process with local."""

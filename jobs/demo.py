@@ -22,9 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from jobs.analyse import run as analyse
+from jobs.analyse import analyse_command
 from jobs.overlap import overlap
-from jobs.process_day import lake_day_dir, run
+from jobs.process_day import lake_day_dir, process_command
 from tpdask.archive.pack import ArchiveReport, archive_day
 from tpdask.collect.collector import Collector, helix_selector
 from tpdask.collect.credentials import Credentials
@@ -107,9 +107,10 @@ def run_demo(config: Config, day: str, scale: float = 0.02, workers: int = 2,
         log("2/6 archiving the day (verified before the raw files go) ...")
         archive = archive_day(config, day, log)
         log(f"3/6 processing the archive on a local Dask cluster of {workers} workers ...")
-        report = run(config, day, workers=workers, log=log)
+        report = process_command(config, day, workers=workers, log=log)
         log("4/6 analysing it: bots, streamer statistics, profiles ...")
-        analysis = analyse(config, [day], workers=workers, rules=config.bot_rules(), log=log)
+        analysis = analyse_command(config, [day], workers=workers, rules=config.bot_rules(),
+                                   log=log)
         log("5/6 the day's audience overlap and its communities ...")
         pairs, groups = overlap(config, day, day, log=log)
         log("6/6 verifying every account seen through the simulator's Helix users ...")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import secrets
 import shutil
 import time
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -31,7 +30,7 @@ from tpdask.process import lake
 from tpdask.process.bucket import BucketTask, process_bucket
 from tpdask.process.partition import PartitionTask, partition
 from tpdask.process.store_writer import StoreWriter
-from tpdask.running import announce, running_dir
+from tpdask.running import announce, new_run_id, running_dir
 from tpdask.settings import Config
 from tpdask.stores import Store, open_store
 
@@ -193,7 +192,7 @@ def process_day(config: Config, day: str, executor: ExecutorSource, log: Log = p
         clean_dead_runs(config, store, log)
         started = time.time()
         # unique even for two runs of one process in the same second (the store's load id)
-        run = f"{int(started)}-{os.getpid()}-{secrets.token_hex(3)}"
+        run = new_run_id(started)
         scratch = config.scratch_dir / f"process-{day}-{run}"
         unpacker = (ArchiveUnpacker(files.archive, members, scratch / "raw", day).start()
                     if files.archive is not None else None)
@@ -345,7 +344,7 @@ def _after_failure(store: Store, day: str, exc: BaseException, started: float) -
             pass
 
 
-def run(config: Config, day: str, scheduler: str | None = None, workers: int | None = None,
+def process_command(config: Config, day: str, scheduler: str | None = None, workers: int | None = None,
         local: bool = False, log: Log = print_log) -> dict:
     """Process a day on Dask (a new LocalCluster, or `scheduler`), or in-process with local."""
     from tpdask.executor import LocalExecutor, dask_executor

@@ -13,9 +13,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from jobs.analyse import run as analyse
+from jobs.analyse import analyse_command as analyse
 from jobs.overlap import overlap
-from jobs.process_day import run as process
+from jobs.process_day import process_command as process
 from tests.support import make_config
 from tpdask.analysis.reference import (reference_bots, reference_overlap, reference_profiles,
                                        reference_streamer_days)

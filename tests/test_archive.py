@@ -18,6 +18,7 @@ from tpdask.archive.manifest import manifest_path, read_manifest, verify_archive
 from tpdask.archive.members import archive_path, list_day, stream_archive
 from tpdask.archive.pack import ArchiveReport, archive_day, build_archive
 from tpdask.errors import ArchiveError
+from tpdask.files import temps_of
 from tpdask.settings import Config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -217,7 +218,8 @@ def test_a_crash_between_the_two_renames_is_finished_by_the_next_run(tmp_path):
     crashed = tpdask(config, "archive", "--day", DAY, env={"TPDASK_FAULT_ARCHIVE_STEP": "verified"})
     assert crashed.returncode == 137, crashed.stderr
     archive = archive_path(config.archive_dir, DAY)
-    os.replace(archive.with_name(f".{archive.name}.tmp"), archive)    # the first rename only
+    [temp] = temps_of(archive)                 # the dead archiver's `.<name>.<pid>.tmp`
+    os.replace(temp, archive)                                         # the first rename only
     logged: list[str] = []
     report = archive_day(config, DAY, log=logged.append)
     assert any("interrupted" in line for line in logged)

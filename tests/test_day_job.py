@@ -15,7 +15,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.process_day import lake_day_dir, process_day, run
+from jobs.process_day import lake_day_dir, process_day, process_command
 from tests.support import make_config, stop_processes, stored_records
 from tpdask.executor import ThreadExecutor
 from tpdask.process.reference import reference_viewer_days
@@ -53,7 +53,7 @@ def test_local_cluster_of_two_worker_processes_matches_the_reference(tmp_path, d
     source, expected = dirty_day
     config = make_config(tmp_path)
     copy_day(source, config)
-    report = run(config, DAY, workers=2, **QUIET)
+    report = process_command(config, DAY, workers=2, **QUIET)
     assert report["workers"] == 2 and report["invalid_entries"] > 0
     assert report["viewers"] == len(expected)
     assert stored_records(config, DAY) == expected
@@ -98,9 +98,9 @@ def test_processing_a_day_twice_leaves_store_and_lake_unchanged(tmp_path, dirty_
     source, expected = dirty_day
     config = make_config(tmp_path)
     copy_day(source, config)
-    run(config, DAY, local=True, **QUIET)
+    process_command(config, DAY, local=True, **QUIET)
     first_store, first_lake = stored_records(config, DAY), lake_rows(config)
-    run(config, DAY, workers=2, **QUIET)
+    process_command(config, DAY, workers=2, **QUIET)
     assert stored_records(config, DAY) == first_store == expected
     assert lake_rows(config) == first_lake
     assert sorted(p.name for p in lake_day_dir(config, DAY).parent.iterdir()) == [f"day={DAY}"]
@@ -139,7 +139,7 @@ def test_separate_dask_scheduler_and_two_dask_workers(tmp_path, dirty_day, dask_
     source, expected = dirty_day
     config = make_config(tmp_path)
     copy_day(source, config)
-    report = run(config, DAY, scheduler=dask_cluster, **QUIET)
+    report = process_command(config, DAY, scheduler=dask_cluster, **QUIET)
     assert report["workers"] == 2
     assert stored_records(config, DAY) == expected
 
@@ -160,7 +160,7 @@ def test_two_jobs_at_once_on_one_cluster_each_get_their_own_records(
     expected_other = reference_viewer_days([orjson.loads(f.read_bytes()) for f in half], DAY)
 
     reports = run_in_daemon_threads(
-        [lambda c=c: run(c, DAY, scheduler=dask_cluster, **QUIET) for c in (config, other)],
+        [lambda c=c: process_command(c, DAY, scheduler=dask_cluster, **QUIET) for c in (config, other)],
         timeout=120)
     assert [r["viewers"] for r in reports] == [len(expected), len(expected_other)]
     assert stored_records(config, DAY) == expected

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 
-from jobs.process_day import run
+from jobs.process_day import process_command
 from tests.support import make_config, sample, write_samples
 from tpdask.process import lake
 
@@ -35,7 +35,7 @@ SAMPLES = [
 def test_streams_keeps_one_row_per_sample_and_stream_with_its_metadata(tmp_path):
     config = make_config(tmp_path)
     write_samples(config, DAY, SAMPLES)
-    run(config, DAY, local=True, **QUIET)
+    process_command(config, DAY, local=True, **QUIET)
     rows = sorted(read(config, "streams"), key=lambda r: (r["ts"], r["streamer"]))
     assert [(r["ts"], r["streamer"], r["chatters"]) for r in rows] == [
         (T0, "stream_a", 1), (T0 + 300, "stream_b", 2),
@@ -49,7 +49,7 @@ def test_streams_keeps_one_row_per_sample_and_stream_with_its_metadata(tmp_path)
 def test_chatter_ids_keeps_the_distinct_valid_pairs_reported(tmp_path):
     config = make_config(tmp_path)
     write_samples(config, DAY, SAMPLES)
-    run(config, DAY, local=True, **QUIET)
+    process_command(config, DAY, local=True, **QUIET)
     pairs = sorted((r["viewer"], r["user_id"]) for r in read(config, "chatter_ids"))
     assert pairs == [("alice", "11"), ("bob", "12")]
 
@@ -57,7 +57,7 @@ def test_chatter_ids_keeps_the_distinct_valid_pairs_reported(tmp_path):
 def test_times_is_the_sorted_list_of_the_days_sample_times(tmp_path):
     config = make_config(tmp_path)
     write_samples(config, DAY, SAMPLES)
-    run(config, DAY, local=True, **QUIET)
+    process_command(config, DAY, local=True, **QUIET)
     assert lake.read_times(config.lake_dir, DAY).to_pylist() == [T0, T0 + 300, T0 + 600]
     assert [r["ts"] for r in read(config, "times")] == [T0, T0 + 300, T0 + 600]
 
@@ -65,9 +65,9 @@ def test_times_is_the_sorted_list_of_the_days_sample_times(tmp_path):
 def test_processing_again_replaces_every_table_of_the_day(tmp_path):
     config = make_config(tmp_path)
     write_samples(config, DAY, SAMPLES)
-    run(config, DAY, local=True, **QUIET)
+    process_command(config, DAY, local=True, **QUIET)
     (config.samples_dir / DAY / f"{T0}.json").unlink()
-    run(config, DAY, workers=2, **QUIET)
+    process_command(config, DAY, workers=2, **QUIET)
     assert lake.read_times(config.lake_dir, DAY).to_pylist() == [T0 + 300, T0 + 600]
     assert {r["ts"] for r in read(config, "streams")} == {T0 + 300, T0 + 600}
     for table in lake.TABLES:

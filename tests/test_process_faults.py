@@ -8,6 +8,7 @@ cleans what a dead one left.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import signal
 import sqlite3
@@ -20,7 +21,7 @@ import orjson
 import pymongo
 import pytest
 
-from jobs.process_day import clean_leftovers, day_lock, lake_day_dir, run
+from jobs.process_day import clean_leftovers, day_lock, lake_day_dir, process_command
 from tests.support import make_config, stored_records, write_multi_folder_archive
 from tpdask.errors import JobError, TpdaskError
 from tpdask.executor import LocalExecutor
@@ -99,7 +100,7 @@ def old_day_processed(tmp_path, store_uri, day_files):
     config = make_config(tmp_path, store=store_uri)
     half = day_files[: len(day_files) // 2]
     put(config, half)
-    run(config, DAY, local=True, **QUIET)
+    process_command(config, DAY, local=True, **QUIET)
     put(config, day_files)             # the rest of the day arrives (late samples)
     old = stored_records(config, DAY)
     assert old == reference(half) and len(old) < len(reference(day_files))
@@ -128,7 +129,7 @@ def test_a_run_stopped_during_the_store_step_leaves_the_old_day(
         last = store.job_runs(job="process", day=DAY)[0]["status"]
     assert last == ("done" if how == signal.SIGKILL else "failed")
 
-    run(config, DAY, local=True, **QUIET)                # the next run cleans up and finishes
+    process_command(config, DAY, local=True, **QUIET)                # the next run cleans up and finishes
     assert stored_records(config, DAY) == reference(day_files)
     assert_no_leftovers(config)
 
@@ -147,7 +148,7 @@ def test_a_machine_crash_while_the_writer_stages_leaves_the_old_day(
         proc.wait(timeout=60)
     assert proc.returncode == -9
     assert stored_records(config, DAY) == old
-    run(config, DAY, local=True, **QUIET)
+    process_command(config, DAY, local=True, **QUIET)
     assert stored_records(config, DAY) == reference(day_files)
     assert_no_leftovers(config)
 
@@ -189,7 +190,7 @@ def test_a_full_disk_during_phase_2_leaves_the_old_day(tmp_path, day_files):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 1 and b"Traceback" not in err, err
     assert stored_records(config, DAY) == old
-    run(config, DAY, local=True, **QUIET)
+    process_command(config, DAY, local=True, **QUIET)
     assert stored_records(config, DAY) == reference(day_files)
     assert_no_leftovers(config)
 
@@ -204,7 +205,7 @@ def test_a_second_run_of_the_same_day_refuses_to_start(tmp_path, day_files):
             env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
             timeout=120)
         with pytest.raises(JobError, match="being processed"):
-            run(config, DAY, local=True, **QUIET)
+            process_command(config, DAY, local=True, **QUIET)
     assert result.returncode == 1 and "being processed by pid" in result.stderr
     assert not (config.data_dir / "tpdask.sqlite").exists()     # refused before anything
 
@@ -213,7 +214,7 @@ def test_leftovers_of_a_killed_run_are_removed_and_a_half_published_lake_put_bac
         tmp_path, day_files):
     config = make_config(tmp_path)
     put(config, day_files[:10])
-    run(config, DAY, local=True, **QUIET)
+    process_command(config, DAY, local=True, **QUIET)
     final = lake_day_dir(config, DAY)
     parts = sorted(p.name for p in final.iterdir())
     # a run killed between the two renames of publishing: only the old folder, renamed
@@ -242,7 +243,8 @@ def test_lake_parts_and_their_publishing_are_fsynced(tmp_path, day_files, monkey
     final = lake_day_dir(config, DAY)
     names = {Path(p).name for p in synced}
     for part in final.iterdir():
-        assert any(n.startswith(part.stem + ".tmp") for n in names), f"{part.name} not fsynced"
+        assert any(re.fullmatch(rf"\.{re.escape(part.name)}\.[0-9]+\.tmp", n) for n in names), \
+            f"{part.name} not fsynced"
     assert any(Path(p).name.startswith(f".day={DAY}.") for p in synced)   # the new folder
     assert str(final.parent) in synced                                    # the renames
 
@@ -251,7 +253,7 @@ def test_a_multi_folder_archive_is_processed_whole(tmp_path, day_files):
     config = make_config(tmp_path)
     members = {f"{DAY}/{f.name}": f.read_bytes() for f in day_files}
     write_multi_folder_archive(config.archive_dir / f"{DAY}.7z", members)
-    report = run(config, DAY, workers=2, **QUIET)
+    report = process_command(config, DAY, workers=2, **QUIET)
     assert report["samples_read"] == len(day_files) and report["files_quarantined"] == 0
     assert stored_records(config, DAY) == reference(day_files)
 
@@ -263,7 +265,7 @@ def test_a_member_that_does_not_match_the_manifest_fails_the_job(tmp_path, day_f
 
     config = make_config(tmp_path)
     put(config, day_files[:10])
-    run(config, DAY, local=True, **QUIET)
+    process_command(config, DAY, local=True, **QUIET)
     old = stored_records(config, DAY)
     put(config, day_files[10:20])
     archive_day(config, DAY, **QUIET)
@@ -272,7 +274,7 @@ def test_a_member_that_does_not_match_the_manifest_fails_the_job(tmp_path, day_f
     manifest["files"][3]["sha256"] = "0" * 64
     path.write_bytes(orjson.dumps(manifest))
     with pytest.raises(TpdaskError, match="other bytes than the manifest"):
-        run(config, DAY, local=True, **QUIET)
+        process_command(config, DAY, local=True, **QUIET)
     assert stored_records(config, DAY) == old
     with open_store(config.store) as store:
         assert store.job_runs(job="process", day=DAY)[0]["status"] == "failed"
@@ -283,7 +285,7 @@ def test_no_input_is_reported_before_a_cluster_starts(tmp_path):
     said: list[str] = []
     started = time.monotonic()
     with pytest.raises(TpdaskError, match="no samples for 2022-08-01"):
-        run(config, DAY, workers=2, log=said.append)
+        process_command(config, DAY, workers=2, log=said.append)
     assert not any("dashboard" in line for line in said) and time.monotonic() - started < 5
     assert not config.data_dir.exists()
 
@@ -297,7 +299,7 @@ def test_a_run_of_another_day_cleans_what_a_dead_run_left(tmp_path, day_files):
     (lake / ".day=2022-07-30.123-4").mkdir(parents=True)
     (config.scratch_dir / "process-2022-07-31-9-9").mkdir()     # a live run of another day
     with day_lock(config, "2022-07-31"):
-        run(config, DAY, local=True, **QUIET)
+        process_command(config, DAY, local=True, **QUIET)
     assert sorted(p.name for p in config.scratch_dir.iterdir() if p.is_dir()) == [
         "process-2022-07-31-9-9"]
     assert sorted(p.name for p in lake.iterdir()) == [f"day={DAY}"]

@@ -15,7 +15,7 @@ import pytest
 
 from tpdask.process.bucket import invert_table
 from tpdask.process.inversion import records
-from tpdask.process.store_rows import sqlite_rows, write_part
+from tpdask.process.store_rows import sqlite_rows, write_store_part
 from tpdask.stores import Store, stage_sqlite
 from tpdask.stores.sqlite import SQLiteStore
 
@@ -59,7 +59,7 @@ def uri_of(store: Store) -> str:
 @pytest.mark.parametrize("interval", [300, 7])
 def test_staged_encoded_rows_read_back_as_the_records(store: Store, tmp_path, interval):
     inv = small_bucket()
-    path = write_part(tmp_path, 3, inv, DAY, interval, uri_of(store), "L1")
+    path = write_store_part(tmp_path, 3, inv, DAY, interval, uri_of(store), "L1")
     assert store.stage_part(DAY, "L1", path) == len(inv.viewers)
     assert store.count_viewer_days(DAY) == 0                    # staged: nobody sees it
     assert store.publish_day(DAY, "L1") == len(inv.viewers)
@@ -71,7 +71,7 @@ def test_staged_encoded_rows_read_back_as_the_records(store: Store, tmp_path, in
 
 def test_staging_the_same_rows_twice_keeps_one_copy(store: Store, tmp_path):
     inv = small_bucket()
-    path = write_part(tmp_path, 3, inv, DAY, 300, uri_of(store), "L1")
+    path = write_store_part(tmp_path, 3, inv, DAY, 300, uri_of(store), "L1")
     store.stage_part(DAY, "L1", path)
     store.stage_part(DAY, "L1", path)          # a re-run bucket
     assert store.publish_day(DAY, "L1") == len(inv.viewers)
@@ -82,7 +82,7 @@ def test_a_sqlite_part_is_staged_in_batches_under_the_callers_day_and_load(
         tmp_path, monkeypatch):
     monkeypatch.setattr(stage_sqlite, "STAGE_BATCH", 7)
     inv = small_bucket(viewers=50)
-    path = write_part(tmp_path, 0, inv, DAY, 7, "sqlite:///x", "L1")
+    path = write_store_part(tmp_path, 0, inv, DAY, 7, "sqlite:///x", "L1")
     with SQLiteStore(tmp_path / "store.sqlite") as store:
         assert store.stage_part(DAY, "L1", path) == len(inv.viewers)
         assert store.stage_part(DAY, "L2", path) == len(inv.viewers)
@@ -92,10 +92,10 @@ def test_a_sqlite_part_is_staged_in_batches_under_the_callers_day_and_load(
 
 def test_a_published_day_stays_while_a_new_load_is_staged(store: Store, tmp_path):
     old, new = small_bucket(seed=1), small_bucket(viewers=500, seed=2)
-    store.stage_part(DAY, "old", write_part(tmp_path / "old", 0, old, DAY, 300, uri_of(store),
+    store.stage_part(DAY, "old", write_store_part(tmp_path / "old", 0, old, DAY, 300, uri_of(store),
                                             "old"))
     store.publish_day(DAY, "old")
-    store.stage_part(DAY, "new", write_part(tmp_path / "new", 0, new, DAY, 300, uri_of(store),
+    store.stage_part(DAY, "new", write_store_part(tmp_path / "new", 0, new, DAY, 300, uri_of(store),
                                             "new"))
     assert list(store.iter_viewer_days(DAY)) == list(records(old, DAY, 300))
     store.publish_day(DAY, "new")
@@ -118,7 +118,7 @@ def test_a_mongodb_store_from_before_load_counts_has_its_loads_counted_on_open(
     client.get_default_database().drop_collection("load_counts")       # as before it
     client.close()
     with open_store(mongo_database_uri) as store:
-        store.stage_part(DAY, "new", write_part(tmp_path, 0, new, DAY, 300, "mongodb://", "new"))
+        store.stage_part(DAY, "new", write_store_part(tmp_path, 0, new, DAY, 300, "mongodb://", "new"))
         assert store.publish_day(DAY, "new") == len(new.viewers)
         assert store.drop_unpublished(DAY) == 0                  # the old load went
         assert list(store.iter_viewer_days(DAY)) == list(records(new, DAY, 300))

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from jobs.process_day import run as process_day
+from jobs.process_day import process_command as process_day
 from tests.support import make_config
 from tpdask.bench.verify import seed_day
 from tpdask.collect.credentials import Credentials

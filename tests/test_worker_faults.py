@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from jobs.process_day import run
+from jobs.process_day import process_command
 from tests.support import make_config, stop_processes, stored_records
 from tests.test_day_job import free_port, lake_rows, wait_for_workers
 from tpdask.process.reference import reference_viewer_days
@@ -49,7 +49,7 @@ def test_killing_a_worker_mid_job_loses_nothing_and_doubles_nothing(tmp_path):
 
     try:
         wait_for_workers(address, 2)
-        report = run(config, DAY, scheduler=address, log=log)
+        report = process_command(config, DAY, scheduler=address, log=log)
     finally:
         stop_processes([*workers, scheduler])
 

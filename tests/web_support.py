@@ -94,9 +94,9 @@ def build_site_data(root: Path, store: str | None = None, viewers: int = 120) ->
     """An analysed data folder under ``root`` (see the module docstring)."""
     import orjson
 
-    from jobs.analyse import run as analyse
+    from jobs.analyse import analyse_command as analyse
     from jobs.overlap import overlap
-    from jobs.process_day import run as process
+    from jobs.process_day import process_command as process
     from tpdask.archive.pack import archive_day
     from tpdask.stores import open_store
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable
 from itertools import chain
@@ -11,6 +10,7 @@ from typing import BinaryIO
 
 import orjson
 
+from tpdask.files import atomic_file
 from tpdask.errors import NoRecordsError
 from tpdask.settings import Config
 from tpdask.stores import open_store
@@ -40,16 +40,8 @@ def write_lines(docs: Iterable[dict], out: str | None) -> int:
     """
     if out is None:
         return _write(docs, sys.stdout.buffer)
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            count = _write(docs, f)
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_file(Path(out)) as tmp, open(tmp, "wb") as f:
+        count = _write(docs, f)
     return count
 
 

@@ -1,4 +1,12 @@
-"""Writing files so that a crash at any moment leaves the whole file or none of it."""
+"""Writing files so that a crash at any moment leaves the whole file or none of it.
+
+Every file tpdask writes in place goes through :func:`atomic_file` (or
+:func:`atomic_write` for bytes at hand): it is written under one temp name,
+``.<name>.<pid>.tmp`` in the same folder, then renamed over its final name. One naming
+scheme means one cleanup: :func:`remove_stale_temps` recognises the temps of dead writers
+wherever they are, and no reader's glob (``*.json``, ``part-*.parquet``, ``*.arrow``)
+ever matches a temp.
+"""
 
 from __future__ import annotations
 
@@ -25,17 +33,51 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, sync_dir: bool = True) -> Path:
-    """Write to a temp name in the same folder, fsync, rename over `path`, fsync the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
+def fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
         os.fsync(f.fileno())
-    os.replace(tmp, path)
-    if sync_dir:
+
+
+def temp_path(path: Path) -> Path:
+    """The name `path` is written under before it is renamed into place: ``.<name>.<pid>.tmp``."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def temps_of(path: Path) -> list[Path]:
+    """The temps of `path` any writer left (:func:`temp_path`, whatever its pid)."""
+    if not path.parent.is_dir():
+        return []
+    found = ((p, TEMP_NAME.fullmatch(p.name)) for p in path.parent.glob(f".{path.name}.*.tmp"))
+    return sorted(p for p, match in found if match is not None and match.group(1) == path.name)
+
+
+@contextmanager
+def atomic_file(path: Path, durable: bool = True) -> Iterator[Path]:
+    """Yield the temp path to write `path` under; when the block ends, rename it over `path`.
+
+    ``durable``: fsync the file before the rename and the folder after, so that a power cut
+    leaves the old file or the new one (scratch files of a run, discarded with it after a
+    crash, skip both). If the block raises, the temp is removed and nothing is renamed.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(path)
+    tmp.unlink(missing_ok=True)              # left by a killed writer with this pid
+    try:
+        yield tmp
+        if durable:
+            fsync_file(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
         fsync_dir(path.parent)
+
+
+def atomic_write(path: Path, data: bytes, durable: bool = True) -> Path:
+    """Write `data` to `path` through :func:`atomic_file`."""
+    with atomic_file(path, durable) as tmp:
+        tmp.write_bytes(data)
     return path
 
 

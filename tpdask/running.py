@@ -11,6 +11,7 @@ gone (a job killed with SIGKILL) is ignored and removed by the next announcement
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from tpdask.files import atomic_write, pid_alive
+
+
+def new_run_id(started: float) -> str:
+    """A job run's id, ``<unix start>-<pid>-<random>``: sorted by start, and unique even for
+    two runs started in one second by one process (a local run, then at once a Dask run)."""
+    return f"{int(started)}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 def running_dir(data_dir: Path) -> Path:
@@ -29,11 +38,9 @@ def announce(folder: Path, job: str, dashboard: str | None) -> Iterator[None]:
     """Mark ``job`` as running (with its dashboard link) in ``folder`` while the block runs."""
     folder.mkdir(parents=True, exist_ok=True)
     _remove_dead(folder)
-    path = folder / f"{os.getpid()}.json"
-    temp = folder / f".{os.getpid()}.json.tmp"
-    temp.write_bytes(orjson.dumps({"job": job, "dashboard": dashboard, "pid": os.getpid(),
-                                   "started_at": time.time()}))
-    os.replace(temp, path)
+    path = atomic_write(folder / f"{os.getpid()}.json",
+                        orjson.dumps({"job": job, "dashboard": dashboard, "pid": os.getpid(),
+                                      "started_at": time.time()}), durable=False)
     try:
         yield
     finally:
@@ -46,7 +53,7 @@ def running_jobs(folder: Path) -> list[dict[str, Any]]:
     for path in folder.glob("*.json") if folder.is_dir() else ():
         try:
             entry = orjson.loads(path.read_bytes())
-            alive = _alive(int(entry["pid"]))
+            alive = pid_alive(int(entry["pid"]))
         except (OSError, ValueError, KeyError, TypeError):
             continue  # being written or removed right now, or not ours
         if alive:
@@ -54,18 +61,8 @@ def running_jobs(folder: Path) -> list[dict[str, Any]]:
     return sorted(jobs, key=lambda e: e.get("started_at", 0))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's live process
-    return True
-
-
 def _remove_dead(folder: Path) -> None:
     for path in folder.glob("*.json"):
         stem = path.stem
-        if stem.isdigit() and not _alive(int(stem)):
+        if stem.isdigit() and not pid_alive(int(stem)):
             path.unlink(missing_ok=True)

@@ -21,9 +21,10 @@ from tpdask.days import day_bounds
 from tpdask.errors import SampleError
 from tpdask.files import atomic_write, fsync_dir
 
-LOGIN_RE = re.compile(r"[a-z0-9_]{1,25}")
+#: A valid login (inversion rule), in the syntax Python's re and pyarrow's RE2 both read.
+LOGIN_PATTERN = "^[a-z0-9_]{1,25}$"
+LOGIN_RE = re.compile(LOGIN_PATTERN)
 SAMPLE_NAME = re.compile(r"[0-9]{1,20}\.json")     # what the collector and import_tmi write
-LOGIN_PATTERN = "^[a-z0-9_]{1,25}$"       # the same rule, for pyarrow's RE2
 CONTRACT_VERSION = 1
 
 

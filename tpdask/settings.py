@@ -8,7 +8,7 @@ comes from (highest first) the command line, the environment, then the default.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -115,9 +115,6 @@ class Config:
     @property
     def scratch_dir(self) -> Path:
         return self.data_dir / "tmp"
-
-    def with_(self, **changes: Any) -> "Config":
-        return replace(self, **changes)
 
 
 @dataclass(frozen=True)

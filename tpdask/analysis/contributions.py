@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tpdask.process.lake import write_part
+from tpdask.process.lake import write_parquet
 from tpdask.process.partition import bucket_of
 from tpdask.settings import BotRules
 
@@ -182,4 +182,4 @@ def _write_by_bucket(task: ContributionTask, kind: str, table: pa.Table) -> None
     part = Path(task.part).stem.removeprefix("part-")
     for b in range(task.buckets):
         rows = table.filter(pa.array(bucket == b))
-        write_part(task.out_dir, f"{kind}-b{b:03d}-p{part}.parquet", rows)
+        write_parquet(task.out_dir, f"{kind}-b{b:03d}-p{part}.parquet", rows)

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from tpdask.analysis.contributions import PAIRS_SCHEMA, VIEWERS_SCHEMA
 from tpdask.log import StepTimer
-from tpdask.process.lake import swap_dir, write_part
+from tpdask.process.lake import swap_dir, write_parquet
 
 STATE_VIEWERS = pa.schema([
     ("viewer", pa.string()), ("first_day", pa.string()), ("last_day", pa.string()),
@@ -186,8 +186,8 @@ def _stage_state(folder: Path, run: str, viewers: pa.Table, pairs: pa.Table,
     state, and the next run merges (and stores) the same days again."""
     new = folder.with_name(f".{folder.name}.{run}")
     meta = {"merged": json.dumps(dict(sorted(merged.items())))}
-    write_part(new, "viewers.parquet", viewers.replace_schema_metadata(meta))
-    write_part(new, "pairs.parquet", pairs)
+    write_parquet(new, "viewers.parquet", viewers.replace_schema_metadata(meta))
+    write_parquet(new, "pairs.parquet", pairs)
     return new
 
 
@@ -267,7 +267,7 @@ def _write_encoded(out_dir: str, bucket: int, docs: dict) -> int:
     table = pa.table({"key": list(docs),
                       "doc": [orjson.dumps(doc).decode() for doc in docs.values()]},
                      schema=PROFILES_SCHEMA)
-    write_part(out_dir, f"profiles-b{bucket:03d}.parquet", table)
+    write_parquet(out_dir, f"profiles-b{bucket:03d}.parquet", table)
     return len(docs)
 
 

@@ -43,10 +43,10 @@ from tpdask.archive.loose import (CHANGED, DELETED, DIFFERS, delete_archived, lo
                                   remove_if_empty, tidy_folder)
 from tpdask.archive.manifest import (DISCARDED, MemberCheck, check_file, dump, manifest_path,
                                      member_entry, new_manifest, read_manifest, stream_checked,
-                                     verify_archive, write_synced)
+                                     verify_archive)
 from tpdask.archive.members import archive_path
 from tpdask.errors import ArchiveError
-from tpdask.files import fsync_dir
+from tpdask.files import atomic_file, atomic_write, fsync_dir, fsync_file, temp_path, temps_of
 from tpdask.log import Log, count_row, print_log
 from tpdask.settings import Config
 
@@ -70,17 +70,11 @@ def filters_tag() -> str:
 
 def build_archive(day: str, files: list[Path], target: Path) -> Path:
     """Write `files` into a new archive at `target`, atomically (temp name, fsync, rename)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
     try:
-        with py7zr.SevenZipFile(tmp, "w", filters=FILTERS) as z:
+        with atomic_file(target) as tmp, py7zr.SevenZipFile(tmp, "w", filters=FILTERS) as z:
             for path in sorted(files):
                 z.write(path, f"{day}/{path.name}")
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
     except (py7zr.exceptions.ArchiveError, OSError) as exc:
-        tmp.unlink(missing_ok=True)
         raise ArchiveError(f"cannot write archive {target}: {exc}") from None
     return target
 
@@ -135,8 +129,7 @@ class _Paths:
     def of(cls, archive_dir: Path, day: str) -> "_Paths":
         final = archive_path(archive_dir, day)
         manifest = manifest_path(archive_dir, day)
-        return cls(final, manifest, final.with_name(f".{final.name}.tmp"),
-                   manifest.with_name(f".{manifest.name}.tmp"))
+        return cls(final, manifest, temp_path(final), temp_path(manifest))
 
 
 def archive_day(config: Config, day: str, log: Log = print_log) -> ArchiveReport:
@@ -209,26 +202,28 @@ def _current_manifest(paths: _Paths, day: str, log: Log) -> dict:
     files: list[dict] = []
     stream_checked(paths.archive, lambda name, data: files.append(member_entry(name, data)))
     manifest = new_manifest(day, paths.archive, files)
-    write_synced(paths.tmp_manifest, dump(manifest))
-    os.replace(paths.tmp_manifest, paths.manifest)
-    fsync_dir(paths.manifest.parent)
+    atomic_write(paths.manifest, dump(manifest))
     return manifest
 
 
 # ---- the steps ----------------------------------------------------------------------------
 
 def _recover(paths: _Paths, log: Log) -> None:
-    """Finish or undo what a crashed run left: temp files, or a manifest not yet renamed."""
-    if paths.tmp_manifest.exists() and paths.archive.exists():
+    """Finish or undo what a crashed run left: temp files, or a manifest not yet renamed.
+
+    A dead archiver's temps carry its pid; this one holds the archive lock, so every
+    temp of the archive or its manifest is a dead run's.
+    """
+    for pending in temps_of(paths.manifest):
+        if not paths.archive.exists():
+            break
         try:
-            pending = read_manifest(paths.tmp_manifest)
-            check_file(paths.archive, pending)
+            check_file(paths.archive, read_manifest(pending))
         except ArchiveError:
-            pass                                       # describes a temp archive: stale
-        else:
-            os.replace(paths.tmp_manifest, paths.manifest)
-            log(f"finished an interrupted run: {paths.manifest} renamed into place")
-    for tmp in (paths.tmp_archive, paths.tmp_manifest):
+            continue                                   # describes a temp archive: stale
+        os.replace(pending, paths.manifest)
+        log(f"finished an interrupted run: {paths.manifest} renamed into place")
+    for tmp in temps_of(paths.archive) + temps_of(paths.manifest):
         tmp.unlink(missing_ok=True)
     fsync_dir(paths.archive.parent)
 
@@ -262,10 +257,11 @@ def _write_verified(paths: _Paths, day: str, folder: Path, new: list[str],
             stream_checked(paths.archive, copy)
             check.finish()
         add_new_before(None)
-    _fsync_file(paths.tmp_archive)
+    fsync_file(paths.tmp_archive)
     _step("written")
     manifest = new_manifest(day, paths.tmp_archive, files)
-    write_synced(paths.tmp_manifest, dump(manifest))
+    paths.tmp_manifest.write_bytes(dump(manifest))
+    fsync_file(paths.tmp_manifest)
     _step("manifest")
     verify_archive(paths.tmp_archive, read_manifest(paths.tmp_manifest), DISCARDED)
     _step("verified")
@@ -293,9 +289,3 @@ def _locked(directory: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-

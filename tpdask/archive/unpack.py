@@ -1,10 +1,9 @@
 """Phase 1 from a .7z: the archive decompressed once, by the job's client, while workers parse.
 
 A day's archive is one solid LZMA stream: a reader must decompress every member before the
-one it wants. Phase 1 used to give each worker a reader that decompressed the whole
-archive and parsed its share of the members, so a 2-worker job decompressed the day twice
-(2 × 6.7 s of a 17 s phase at scale 1). Now a thread of the job's client, idle otherwise,
-decompresses it once, checks each member against the manifest (size, sha256), and writes
+one it wants, so a reader per worker would decompress the whole day once per worker (2 ×
+6.7 s of a 17 s phase at scale 1 with 2 workers). Instead a thread of the job's client,
+idle otherwise, decompresses it once, checks each member against the manifest (size, sha256), and writes
 it under ``<scratch>/raw/`` (temp name, then rename); phase-1 tasks read those files as
 loose samples, waiting for each one to appear (:func:`wait_for_member`). A member read
 wrong, or an archive that cannot be read, puts a ``.failed`` file with the reason in the
@@ -14,13 +13,13 @@ folder, and every waiting task stops with that reason.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
 from pathlib import Path
 
 from tpdask.archive.members import stream_archive
 from tpdask.errors import ArchiveError, JobError
+from tpdask.files import atomic_write
 
 FAILED = ".failed"
 
@@ -105,9 +104,7 @@ def wrong_members(archive: str, day: str, wrong: list[str], missing: list[str]) 
 
 
 def _write(path: Path, raw: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(raw)
-    os.replace(tmp, path)
+    atomic_write(path, raw, durable=False)       # scratch: discarded with its run
 
 
 def wait_for_member(folder: Path, name: str, timeout: float = WAIT_TIMEOUT_S) -> bytes:

@@ -40,7 +40,7 @@ def seed_day(config: Config, day: str, pairs: list[tuple[str, str | None]],
     table = pa.table({"viewer": [v for v, _ in with_ids], "user_id": [u for _, u in with_ids]},
                      schema=lake.CHATTER_IDS_SCHEMA)
     folder = lake.run_dir(config.lake_dir, "chatter_ids", day, run)
-    lake.write_part(folder, "part-00000.parquet", table)
+    lake.write_parquet(folder, "part-00000.parquet", table)
     lake.swap_dir(folder, lake.day_dir(config.lake_dir, "chatter_ids", day))
 
 

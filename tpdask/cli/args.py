@@ -1,7 +1,7 @@
 """Checks a `tpdask` command line against the commands' signatures before anything runs.
 
 python-fire stays the dispatcher, but it matches flags only while it calls, so a mistyped
-flag used to be reported after the command had run (``archive --date D`` archived
+flag would be reported after the command had run (``archive --date D`` would archive
 yesterday). Here every argument is checked first: the command must exist, every flag
 must be one of the command's parameters or a global setting, typed flags must parse,
 required values must be there. What passes is handed to fire in one unambiguous form

@@ -58,10 +58,11 @@ class PipelineCommands(Commands):
         --workers N sets the local cluster's worker processes (default: one per core);
         --local runs in this process without Dask, for debugging.
         """
-        from jobs.process_day import run
+        from jobs.process_day import process_command
 
-        report = run(self._config(), parse_day(day) if day is not None else yesterday(),
-                             scheduler=scheduler, workers=workers, local=local)
+        report = process_command(self._config(),
+                                 parse_day(day) if day is not None else yesterday(),
+                                 scheduler=scheduler, workers=workers, local=local)
         print_report(report)
 
     def analyse(self, day: str | int | None = None, since: str | int | None = None,
@@ -73,11 +74,11 @@ class PipelineCommands(Commands):
         the viewer profiles, on a local Dask cluster or --scheduler tcp://host:8786; --workers
         N, --local as for process. Bot rules: the bot_concurrent, bot_hours, bot_list settings.
         """
-        from jobs.analyse import run
+        from jobs.analyse import analyse_command
 
         config = self._config()
-        report = run(config, analyse_days(config, day, since, until), scheduler=scheduler,
-                     workers=workers, local=local, rules=config.bot_rules())
+        report = analyse_command(config, analyse_days(config, day, since, until), scheduler=scheduler,
+                                 workers=workers, local=local, rules=config.bot_rules())
         print_analyse_report(report)
 
     def verify(self, limit: int | None = None, secrets_file: str | None = None) -> None:

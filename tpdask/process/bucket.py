@@ -22,9 +22,9 @@ import pyarrow.compute as pc
 
 from tpdask.log import StepTimer
 from tpdask.process.inversion import Inverted, invert, lake_table
-from tpdask.process.lake import write_part
+from tpdask.process.lake import write_parquet
 from tpdask.process.partition import bucket_dir, encode_strings
-from tpdask.process.store_rows import write_part as write_store_part
+from tpdask.process.store_rows import write_store_part
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def process_bucket(task: BucketTask) -> BucketReport:
     inv = invert_table(table, np.asarray(task.times, dtype=np.int64), task.max_gap)
     del table
     lap("invert")
-    write_part(task.lake_dir, f"part-{task.bucket:05d}.parquet",
+    write_parquet(task.lake_dir, f"part-{task.bucket:05d}.parquet",
                lake_table(inv, task.day, task.interval))
     lap("lake")
     write_store_part(task.rows_dir, task.bucket, inv, task.day, task.interval, task.store,

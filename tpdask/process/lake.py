@@ -25,7 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tpdask.files import fsync_dir
+from tpdask.files import atomic_file, fsync_dir, fsync_file
 
 TABLES = ("viewer_days", "streams", "chatter_ids", "times")
 
@@ -48,17 +48,13 @@ def run_dir(lake_dir: Path | str, table: str, day: str, run: str) -> Path:
     return Path(lake_dir) / table / f".day={day}.{run}"
 
 
-def write_part(folder: Path | str, name: str, table: pa.Table) -> Path:
+def write_parquet(folder: Path | str, name: str, table: pa.Table) -> Path:
     """Write ``folder/name`` durably: temp name, fsync, rename (a re-run task overwrites it
     with the same content; the folder is fsynced when the day is published)."""
     path = Path(folder) / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        pq.write_table(table, f, compression="zstd")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_file(path, durable=False) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+        fsync_file(tmp)
     return path
 
 
@@ -106,7 +102,7 @@ def write_times(lake_dir: Path | str, day: str, run: str, times: tuple[int, ...]
     the analyser's way to see that a day was processed again)."""
     schema = TIMES_SCHEMA.with_metadata({"run": run})
     table = pa.table({"ts": pa.array(times, pa.int64())}, schema=schema)
-    return write_part(run_dir(lake_dir, "times", day, run), "times.parquet", table)
+    return write_parquet(run_dir(lake_dir, "times", day, run), "times.parquet", table)
 
 
 def day_run(lake_dir: Path | str, day: str) -> str | None:

@@ -14,7 +14,6 @@ batch size, not the day.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -23,9 +22,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tpdask.files import atomic_file
 from tpdask.archive.unpack import wait_for_member
 from tpdask.errors import JobError, SampleError
-from tpdask.process.lake import CHATTER_IDS_SCHEMA, STREAMS_SCHEMA, write_part
+from tpdask.process.lake import CHATTER_IDS_SCHEMA, STREAMS_SCHEMA, write_parquet
 from tpdask.samples import LOGIN_PATTERN, Sample, normalise_login, parse_sample, quarantine
 
 USER_ID_PATTERN = "^[0-9]{1,20}$"
@@ -196,10 +196,10 @@ class _Partitioner:
         re-run task replaces exactly what it wrote before)."""
         name = f"part-{self.task.task_id:05d}.parquet"
         if self.task.streams_dir is not None:
-            write_part(self.task.streams_dir, name, _concat(self.streams, STREAMS_SCHEMA))
+            write_parquet(self.task.streams_dir, name, _concat(self.streams, STREAMS_SCHEMA))
         if self.task.ids_dir is not None:
             pairs = _concat(self.ids, CHATTER_IDS_SCHEMA)
-            write_part(self.task.ids_dir, name, _distinct(pairs, ["viewer", "user_id"]))
+            write_parquet(self.task.ids_dir, name, _distinct(pairs, ["viewer", "user_id"]))
 
 
 def _text(value: object) -> str | None:
@@ -353,11 +353,9 @@ def bucket_dir(bucket: int) -> str:
 
 def write_chunk(path: Path, table: pa.Table) -> None:
     """Write an Arrow IPC file atomically (a re-run task overwrites it with the same content)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    os.replace(tmp, path)
+    with atomic_file(path, durable=False) as tmp:   # scratch: discarded with its run
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
 
 
 def partition(task: PartitionTask) -> PartitionReport:

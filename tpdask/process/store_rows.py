@@ -1,11 +1,10 @@
 """A bucket's viewer-days encoded for the serving store by the task that inverted them.
 
-The day job's store step used to build one Python dict per viewer-day in each phase-2
-task and have the store encode and upsert it, two workers queueing on SQLite's single
-writer (32 of 42 task-seconds at scale 1). Now each task encodes its viewer-days once,
-in the form the backend stores, into a part file in the run's scratch folder, and one
-writer in the job's client loads the files as they appear while the other buckets still
-invert (:mod:`tpdask.process.store_writer`).
+Each phase-2 task encodes its viewer-days once, in the form the backend stores, into a
+part file in the run's scratch folder, and one writer in the job's client loads the files
+as they appear while the other buckets still invert (:mod:`tpdask.process.store_writer`).
+Why: a Python dict per viewer-day, encoded and upserted by the store in each task, kept
+two workers queueing on SQLite's single writer (32 of 42 task-seconds at scale 1).
 
 - SQLite: a SQLite file of the record's columns (no day: the writer gives it), with
   ``streamers`` already JSON text. The text is built by pyarrow string kernels from the
@@ -24,13 +23,13 @@ file has whole ones as ints, as the record had them.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tpdask.files import atomic_file
 from tpdask.process.inversion import Inverted
 from tpdask.process.store_bson import viewer_day_documents, viewer_day_ids
 
@@ -111,11 +110,11 @@ def part_name(bucket: int, store_uri: str) -> str:
     return f"store-{bucket:05d}{PART_SUFFIXES[backend(store_uri)]}"
 
 
-def write_part(folder: Path | str, bucket: int, inv: Inverted, day: str, interval: int,
+def write_store_part(folder: Path | str, bucket: int, inv: Inverted, day: str, interval: int,
                store_uri: str, load: str) -> Path:
     """Encode the bucket for the store and write it as the writer's part file.
 
-    SQLite: a SQLite file of the rows (:func:`tpdask.stores.stage_sqlite.write_part_file`),
+    SQLite: a SQLite file of the rows (:func:`tpdask.stores.stage_sqlite.write_sqlite_part`),
     so the writer copies them in without a Python object per value; MongoDB: an Arrow file
     of the documents' BSON. Written under a temp name, then renamed: the writer never sees
     half a file. A task re-run after a worker died writes the same content again under
@@ -123,21 +122,15 @@ def write_part(folder: Path | str, bucket: int, inv: Inverted, day: str, interva
     never published.
     """
     path = Path(folder) / part_name(bucket, store_uri)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.unlink(missing_ok=True)              # left by a killed task of this worker
-    try:
+    with atomic_file(path, durable=False) as tmp:
         if backend(store_uri) == "sqlite":
-            from tpdask.stores.stage_sqlite import write_part_file
+            from tpdask.stores.stage_sqlite import write_sqlite_part
 
-            write_part_file(tmp, sqlite_tuples(sqlite_rows(inv, interval)))
+            write_sqlite_part(tmp, sqlite_tuples(sqlite_rows(inv, interval)))
         else:
             rows = mongo_rows(inv, day, interval, load)
             with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, rows.schema) as w:
                 w.write_table(rows)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

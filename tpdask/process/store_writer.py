@@ -1,7 +1,7 @@
 """The day job's one store writer: loads the buckets' encoded rows while others still invert.
 
 Phase-2 tasks write each bucket's store rows, already encoded for the backend, as a
-part file (:func:`tpdask.process.store_rows.write_part`) in ``<scratch>/store/`` under a temp
+part file (:func:`tpdask.process.store_rows.write_store_part`) in ``<scratch>/store/`` under a temp
 name and rename it into place. A thread of the job's client watches that folder and
 stages each finished part in the store under the run's load id, so the store step runs
 on the core a worker leaves free (the client is otherwise idle in phase 2) instead of in

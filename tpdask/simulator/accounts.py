@@ -13,11 +13,12 @@ tell the new truth.
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 
 import numpy as np
+
+from tpdask.samples import LOGIN_RE
 
 ACTIVE, RENAMED, SUSPENDED, DELETED = "active", "renamed", "suspended", "deleted"
 
@@ -117,7 +118,7 @@ class Accounts:
         """The live account using ``login`` takes the login ``new`` from now on (what a
         user does on Twitch between two checks); its id stays."""
         new = new.lower()
-        if not re.fullmatch(r"[a-z0-9_]{1,25}", new):
+        if not LOGIN_RE.fullmatch(new):
             raise ValueError(f"{new!r} is not a valid login")
         with self._lock:
             uid = self._live_id(login)

@@ -399,6 +399,6 @@ def write_day(samples_root: Path, day: str, config: AudienceConfig) -> list[Path
     paths = []
     for sample in model.samples():
         paths.append(atomic_write(folder / f"{sample['ts']}.json", orjson.dumps(sample),
-                                  sync_dir=False))
+                                  durable=False))
     fsync_dir(folder)
     return paths

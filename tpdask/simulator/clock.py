@@ -49,10 +49,6 @@ class SimClock:
         """Real seconds left before the simulated clock reads ``sim_ts`` (<= 0: passed)."""
         return (sim_ts - self.now()) / self.speed
 
-    def wall_time_of(self, sim_ts: float) -> float:
-        """The real unix time at which the simulated clock reads ``sim_ts``."""
-        return self.anchor_wall + (sim_ts - self.start_ts) / self.speed
-
     # ------------------------------------------------------------ waiting
     def sleep_until(self, sim_ts: float, stop: threading.Event | None = None) -> bool:
         """Block until simulated ``sim_ts``; True when reached, False when ``stop`` was set

@@ -86,7 +86,7 @@ class Store(ABC):
     def stage_part(self, day: str, load: str, part: Path) -> int:
         """Stage a bucket of ``day``'s records under ``load`` from a part file.
 
-        ``part`` is the file :func:`tpdask.process.store_rows.write_part` made for this store's
+        ``part`` is the file :func:`tpdask.process.store_rows.write_store_part` made for this store's
         URI (SQLite: a SQLite file of the rows; MongoDB: an Arrow file of each document's
         BSON). The day job's one writer calls this while other buckets still invert.
         Same staging as ``write_viewer_days(records, load)``: invisible until

@@ -1,6 +1,6 @@
 """The day job's staging in the SQLite store: part files and their copy into the store.
 
-Each phase-2 task writes its bucket's rows as a small SQLite file (:func:`write_part_file`)
+Each phase-2 task writes its bucket's rows as a small SQLite file (:func:`write_sqlite_part`)
 and the job's one writer copies it in with ``ATTACH`` and ``INSERT … SELECT``
 (:meth:`StageSQLiteMixin.stage_part`), so no Python object per value is made on the
 writer's thread, the job's critical path; meanwhile a second connection checkpoints the
@@ -36,7 +36,7 @@ _STAGE_FROM_PART = (
 )
 
 
-def write_part_file(path: Path, rows: Iterable[tuple]) -> None:
+def write_sqlite_part(path: Path, rows: Iterable[tuple]) -> None:
     """Write a new part file for :meth:`StageSQLiteMixin.stage_part`: ``rows`` in
     ``_PART_COLUMNS`` order, each value as the store keeps it (``streamers`` JSON text,
     ``minutes`` an int when whole). Scratch: no journal, no fsync."""
@@ -57,7 +57,7 @@ class StageSQLiteMixin:
     """Mixed into :class:`tpdask.stores.sqlite.SQLiteStore`."""
 
     def stage_part(self, day: str, load: str, part: Path) -> int:
-        """Copy a part file's rows (:func:`write_part_file`) in, by SQLite alone.
+        """Copy a part file's rows (:func:`write_sqlite_part`) in, by SQLite alone.
 
         One ``INSERT … SELECT`` from the attached part per batch of rows: no Python
         object per row or value on this, the job's critical path (the part's rows were
