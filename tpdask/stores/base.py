@@ -20,9 +20,11 @@ Stores give it back exactly as written: same keys, same types (``190`` stays an 
 
 from __future__ import annotations
 
+import itertools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -45,6 +47,24 @@ STATUS_KEYS = ("viewer", "user_id", "status", "login_now", "checked_at")
 
 #: What the verifier may find an account to be (see the account status contract).
 STATUSES = ("active", "renamed", "gone")
+
+
+@dataclass
+class Publication:
+    """What one analysis run changes in the results, applied by :meth:`Store.publish_results`.
+
+    ``replaced``: (kind, scope) → its whole new content (key → document); ``upserted``:
+    (kind, scope) → ``(key, JSON text)`` rows sorted by key, written over those of the same
+    keys (an iterator: the analyser's profiles, read from its scratch files as they are
+    stored); ``deleted``: (kind, scope) → keys to remove; ``bases``: (kind, scope) → the
+    basis its documents were computed from.
+    """
+
+    run: str
+    replaced: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)
+    upserted: dict[tuple[str, str], Iterable[tuple[str, str]]] = field(default_factory=dict)
+    deleted: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    bases: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 class Store(ABC):
@@ -150,6 +170,28 @@ class Store(ABC):
     @abstractmethod
     def result_scopes(self, kind: str) -> list[str]:
         """The scopes that hold documents of ``kind``, sorted (the analysed days, periods)."""
+
+    @abstractmethod
+    def result_bases(self, kind: str) -> dict[str, str]:
+        """scope → the basis of ``(kind, scope)``: a digest of what its documents were
+        computed from (the lake runs of the days they read, the settings), as the
+        analysis that published them recorded it (:mod:`tpdask.analysis.basis`)."""
+
+    @abstractmethod
+    def publish_results(self, publication: Publication) -> None:
+        """Apply one analysis run's results, all of them or none.
+
+        SQLite applies the whole publication in one transaction: readers see the results
+        before it or after it. MongoDB (FerretDB 1.24 has no transactions) first records
+        the publication as unfinished, applies it, then clears that record: a run killed
+        half-way leaves the record, which :meth:`unfinished_publication` shows readers
+        until the next run publishes again.
+        """
+
+    @abstractmethod
+    def unfinished_publication(self) -> dict[str, Any] | None:
+        """``{"run", "started_at"}`` of a publication being applied, or that a killed run
+        left half-applied; None when the results are whole."""
 
     # -- account status: what the verifier keeps -----------------------------------------
     # An account is a viewer login of a published day. Its status is a dict of STATUS_KEYS:
@@ -310,10 +352,11 @@ def check_statuses(statuses: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(by_viewer.values())
 
 
-def batched(items: list[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]]:
-    """Consecutive slices of at most ``size`` items (``itertools.batched`` is 3.12+)."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def batched(items: Iterable[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]]:
+    """Consecutive lists of at most ``size`` items (``itertools.batched`` is 3.12+)."""
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
 
 
 _USERINFO = re.compile(r"(//[^/@:]*):[^/]*@")  # up to the last @ of the authority

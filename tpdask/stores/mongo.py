@@ -50,6 +50,7 @@ from tpdask.errors import ConfigError, StoreError
 from tpdask.stores.accounts_mongo import AccountsMongoMixin
 from tpdask.stores.base import Store, batched, check_records, redact_uri
 from tpdask.stores.mongo_docs import from_doc, to_doc
+from tpdask.stores.results_mongo import ResultsMongoMixin
 from tpdask.stores.site_mongo import SiteMongoMixin
 from tpdask.stores.stage_mongo import StageMongoMixin
 
@@ -72,7 +73,8 @@ INDEX_NOT_FOUND = 27
 SERVER_SELECTION_TIMEOUT_MS = 5000
 
 
-class MongoStore(AccountsMongoMixin, SiteMongoMixin, StageMongoMixin, Store):
+class MongoStore(AccountsMongoMixin, ResultsMongoMixin, SiteMongoMixin, StageMongoMixin,
+                 Store):
     """The store in the database named by ``uri`` (``mongodb://host:port/dbname``)."""
 
     def __init__(self, uri: str, create: bool = True) -> None:
@@ -104,6 +106,8 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, StageMongoMixin, Store):
         self._day_loads = self._db["day_loads"]
         self._load_counts = self._db["load_counts"]
         self._results = self._db["results"]
+        self._bases = self._db["result_bases"]
+        self._publications = self._db["publications"]
         try:
             if not create:
                 self._require_existing()
@@ -368,50 +372,6 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, StageMongoMixin, Store):
                 if self._viewer_days.find_one({"day": doc["_id"], "load": doc["load"]}, {"_id": 1})
             )
 
-    # -- analysis results --------------------------------------------------------------
-
-    def replace_results(self, kind: str, scope: str, docs: dict[str, dict[str, Any]]) -> int:
-        # FerretDB 1.24 has no transactions: a reader may see the scope empty for a moment
-        with self._errors(f"replace the {kind} of {scope or 'all'} in"):
-            self._results.delete_many({"kind": kind, "scope": scope})
-            self._write_results(kind, scope, docs)
-        return len(docs)
-
-    def upsert_encoded_results(self, kind: str, scope: str, rows: list[tuple[str, str]]) -> int:
-        with self._errors(f"write the {kind} of {scope or 'all'} to"):
-            # delete then insert: FerretDB replaces a document ~100x slower than it inserts one
-            for batch in batched(rows):
-                ids = [_result_id(kind, scope, key) for key, _ in batch]
-                self._results.delete_many({"_id": {"$in": ids}})
-                self._insert_encoded(kind, scope, batch)
-        return len(rows)
-
-    def _write_results(self, kind: str, scope: str, docs: dict[str, dict[str, Any]]) -> None:
-        rows = [(key, orjson.dumps(doc).decode()) for key, doc in docs.items()]
-        for batch in batched(rows):
-            self._insert_encoded(kind, scope, batch)
-
-    def _insert_encoded(self, kind: str, scope: str, rows: list[tuple[str, str]]) -> None:
-        docs = [{"_id": _result_id(kind, scope, key), "kind": kind, "scope": scope, "key": key,
-                 "doc": doc} for key, doc in rows]
-        self._replace(self._results, self._insert_new(self._results, docs))
-
-    def iter_results(
-        self, kind: str, scope: str | None = None, key: str | None = None
-    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        query = {"kind": kind, **({"scope": scope} if scope is not None else {}),
-                 **({"key": key} if key is not None else {})}
-        with self._errors(f"read the {kind} of"):
-            cursor = self._results.find(query).sort(
-                [("scope", pymongo.ASCENDING), ("key", pymongo.ASCENDING)]
-            )
-            for doc in cursor.batch_size(1000):
-                yield doc["scope"], doc["key"], orjson.loads(doc["doc"])
-
-    def result_scopes(self, kind: str) -> list[str]:
-        with self._errors(f"list the {kind} scopes of"):
-            return sorted(self._results.distinct("scope", {"kind": kind}))
-
     # -- job ledger --------------------------------------------------------------------
 
     def _append_job(self, entry: dict[str, Any]) -> None:
@@ -441,7 +401,3 @@ class MongoStore(AccountsMongoMixin, SiteMongoMixin, StageMongoMixin, Store):
         self.closed = True
         self._client.close()
 
-
-def _result_id(kind: str, scope: str, key: str) -> str:
-    """Kinds, scopes (days, periods) and keys (logins) never contain a ``|``."""
-    return f"{kind}|{scope}|{key}"

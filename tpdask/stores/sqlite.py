@@ -28,6 +28,7 @@ import orjson
 from tpdask.errors import StoreError
 from tpdask.stores.accounts_sqlite import ACCOUNT_MIGRATION, AccountsSQLiteMixin
 from tpdask.stores.base import RECORD_KEYS, Store, batched, check_records
+from tpdask.stores.results_sqlite import BASES_MIGRATION, RESULTS_MIGRATION, ResultsSQLiteMixin
 from tpdask.stores.site_sqlite import SiteSQLiteMixin
 from tpdask.stores.stage_sqlite import StageSQLiteMixin
 
@@ -105,21 +106,9 @@ MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
             "INSERT INTO day_loads (day, load) SELECT DISTINCT day, '' FROM viewer_days",
         ),
     ),
-    (
-        3,
-        "analysis results: keyed JSON documents per kind and scope",
-        (
-            """CREATE TABLE results (
-                kind TEXT NOT NULL,
-                scope TEXT NOT NULL,
-                key TEXT NOT NULL,
-                doc TEXT NOT NULL,      -- JSON
-                PRIMARY KEY (kind, scope, key)
-            ) WITHOUT ROWID""",
-            "CREATE INDEX results_kind_key ON results (kind, key, scope)",
-        ),
-    ),
+    RESULTS_MIGRATION,  # 3: the analyser's results (results_sqlite.py)
     ACCOUNT_MIGRATION,  # 4: accounts, their history, the days synced (accounts_sqlite.py)
+    BASES_MIGRATION,    # 5: what results were computed from, and their staging (results_sqlite.py)
 ]
 
 _UPSERT = (
@@ -129,10 +118,6 @@ _UPSERT = (
 
 #: The published load of a day: readers only ever see the rows of this load.
 _PUBLISHED = "load = (SELECT load FROM day_loads WHERE day_loads.day = viewer_days.day)"
-
-
-def _result_rows(kind: str, scope: str, docs: dict[str, dict[str, Any]]) -> list[tuple]:
-    return [(kind, scope, key, orjson.dumps(doc).decode()) for key, doc in docs.items()]
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
@@ -161,7 +146,8 @@ def switch_to_wal(conn: sqlite3.Connection) -> None:
         return
 
 
-class SQLiteStore(AccountsSQLiteMixin, SiteSQLiteMixin, StageSQLiteMixin, Store):
+class SQLiteStore(AccountsSQLiteMixin, ResultsSQLiteMixin, SiteSQLiteMixin, StageSQLiteMixin,
+                  Store):
     """The store in one SQLite file at ``path`` (its folder is created when missing)."""
 
     def __init__(self, path: str | Path) -> None:
@@ -369,47 +355,6 @@ class SQLiteStore(AccountsSQLiteMixin, SiteSQLiteMixin, StageSQLiteMixin, Store)
                 "WHERE v.day = d.day AND v.load = d.load) ORDER BY day"
             )
             return [day for (day,) in self._conn().execute(sql)]
-
-    # -- analysis results --------------------------------------------------------------
-
-    def replace_results(self, kind: str, scope: str, docs: dict[str, dict[str, Any]]) -> int:
-        rows = _result_rows(kind, scope, docs)
-        with self._errors(f"replace the {kind} of {scope or 'all'} in"), self._transaction() as tx:
-            # one transaction: readers see the old documents or all of the new ones
-            tx.execute("DELETE FROM results WHERE kind = ? AND scope = ?", (kind, scope))
-            tx.executemany("INSERT INTO results (kind, scope, key, doc) VALUES (?, ?, ?, ?)", rows)
-        return len(rows)
-
-    def upsert_encoded_results(self, kind: str, scope: str, rows: list[tuple[str, str]]) -> int:
-        rows = [(kind, scope, key, doc) for key, doc in rows]
-        with self._errors(f"write the {kind} of {scope or 'all'} to"):
-            for batch in batched(rows, 5000):
-                with self._transaction() as tx:
-                    tx.executemany(
-                        "INSERT OR REPLACE INTO results (kind, scope, key, doc) VALUES (?, ?, ?, ?)",
-                        batch,
-                    )
-        return len(rows)
-
-    def iter_results(
-        self, kind: str, scope: str | None = None, key: str | None = None
-    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        with self._errors(f"read the {kind} of"):
-            # only the conditions given, so that SQLite picks the index that serves them
-            where = ["kind = :kind"] + [f"{name} = :{name}" for name, value in
-                                         (("scope", scope), ("key", key)) if value is not None]
-            cursor = self._conn().execute(
-                f"SELECT scope, key, doc FROM results WHERE {' AND '.join(where)} "
-                "ORDER BY scope, key",
-                {"kind": kind, "scope": scope, "key": key},
-            )
-            for s, k, doc in cursor:
-                yield s, k, orjson.loads(doc)
-
-    def result_scopes(self, kind: str) -> list[str]:
-        with self._errors(f"list the {kind} scopes of"):
-            sql = "SELECT DISTINCT scope FROM results WHERE kind = ? ORDER BY scope"
-            return [scope for (scope,) in self._conn().execute(sql, (kind,))]
 
     # -- job ledger --------------------------------------------------------------------
 
