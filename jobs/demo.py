@@ -109,8 +109,7 @@ def run_demo(config: Config, day: str, scale: float = 0.02, workers: int = 2,
         log(f"3/6 processing the archive on a local Dask cluster of {workers} workers ...")
         report = process_command(config, day, workers=workers, log=log)
         log("4/6 analysing it: bots, streamer statistics, profiles ...")
-        analysis = analyse_command(config, [day], workers=workers, rules=config.bot_rules(),
-                                   log=log)
+        analysis = analyse_command(config, [day], workers=workers, log=log)
         log("5/6 the day's audience overlap and its communities ...")
         pairs, groups = overlap(config, day, day, log=log)
         log("6/6 verifying every account seen through the simulator's Helix users ...")

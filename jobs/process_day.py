@@ -10,14 +10,13 @@ tpdask.executor (Dask, or in-process).
 from __future__ import annotations
 
 import math
-import os
 import re
 import shutil
 import time
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Iterator
+from typing import IO, Callable
 
 from tpdask.archive.manifest import manifest_path, read_manifest
 from tpdask.archive.members import DayFiles, list_day
@@ -30,7 +29,7 @@ from tpdask.process import lake
 from tpdask.process.bucket import BucketTask, process_bucket
 from tpdask.process.partition import PartitionTask, partition
 from tpdask.process.store_writer import StoreWriter
-from tpdask.running import announce, new_run_id, running_dir
+from tpdask.running import announce, day_lock_path, hold_days, new_run_id, running_dir
 from tpdask.settings import Config
 from tpdask.stores import Store, open_store
 
@@ -117,27 +116,15 @@ def expected_members(config: Config, files: DayFiles) -> tuple[tuple[str, int, s
                  for name, _ in files.archive_members)
 
 
-@contextmanager
-def day_lock(config: Config, day: str) -> Iterator[None]:
-    """Hold the day for this run: a second `process` of the same day refuses to start.
-
-    The lock is an flock on tmp/process-<day>.lock (tpdask.files.try_lock).
-    """
-    with _flock(config, day) as f:
-        if f is None:
-            holder = (config.scratch_dir / f"process-{day}.lock").read_text().strip()
-            raise JobError(f"day {day} is being processed by {holder or 'another process'}; "
-                           "wait for it to finish (or stop it) and run process again")
-        f.seek(0)
-        f.truncate()
-        f.write(f"pid {os.getpid()}\n")
-        f.flush()
-        yield
+def day_lock(config: Config, day: str) -> AbstractContextManager[None]:
+    """Hold the day for this run: a second `process` of the same day, or an `analyse`
+    reading it, refuses to start (:func:`tpdask.running.hold_days`)."""
+    return hold_days(config.scratch_dir, [day], "process")
 
 
 def _flock(config: Config, day: str) -> AbstractContextManager[IO[str] | None]:
-    """The day's lock file, locked by this process; None when another process holds it."""
-    return try_lock(config.scratch_dir / f"process-{day}.lock")
+    """The day's lock file, locked by this process; None when another job holds it."""
+    return try_lock(day_lock_path(config.scratch_dir, day))
 
 
 def clean_dead_runs(config: Config, store: Store, log: Log) -> None:
@@ -249,6 +236,7 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
         if staged != viewers:
             raise JobError(f"the store writer staged {staged} records of day {day} where the "
                            f"buckets made {viewers}: run process again")
+        described = lake.describe_run(config.lake_dir, day, run)
         lake.publish_day(config.lake_dir, day, run)
         published = store.publish_day(day, run)
         if published != viewers:
@@ -274,6 +262,8 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
             "store_writer_seconds": round(writer.seconds, 2),
             "unpack_seconds": round(unpacker.seconds, 2) if unpacker is not None else None,
             "quarantined": [f"{name}: {why}" for p in parts for name, why in p.quarantined],
+            "run": run,
+            "lake": described,
         }
         store.record_job("process", day, "done", report, started, time.time())
         return report

@@ -110,7 +110,7 @@ def build_site_data(root: Path, store: str | None = None, viewers: int = 120) ->
             (folder / f"{s['ts']}.json").write_bytes(orjson.dumps(s))
         archive_day(config, day, **quiet)  # processed from its .7z, as in production
         process(config, day, local=True, **quiet)
-    analyse(config, DAYS, local=True, rules=config.bot_rules(), **quiet)
+    analyse(config, DAYS, local=True, **quiet)
     overlap(config, DAYS[0], DAYS[-1], **quiet)
     with open_store(config.store) as st:
         seen = sorted({r["viewer"] for day in DAYS for r in st.iter_viewer_days(day)})

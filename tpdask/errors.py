@@ -6,6 +6,7 @@ Hierarchy::
     ├── ConfigError             a setting or argument is wrong (bad day, bad store URI, ...)
     │   └── UsageError          the command line itself is wrong (unknown flag, bad type): exit 2
     ├── NoRecordsError          a read-only command found nothing to give (export of an empty day): exit 3
+    │   └── StaleResultsError   the results asked for are out of date with their inputs: exit 3
     ├── StoreError              the serving store failed (sqlite3 / pymongo errors wrapped)
     ├── SampleError             one sample file is unusable; it gets quarantined, the job goes on
     ├── ArchiveError            a day's .7z archive is missing, unreadable or does not verify
@@ -35,6 +36,12 @@ class UsageError(ConfigError):
 
 class NoRecordsError(TpdaskError):
     """A read-only command found nothing to give, e.g. an export of a day the store lacks."""
+
+
+class StaleResultsError(NoRecordsError):
+    """Results were asked for whose inputs changed since they were computed (a day processed
+    again, an earlier day processed, the bot settings changed); the message says what to
+    run. Never served as current."""
 
 
 class StoreError(TpdaskError):

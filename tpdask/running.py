@@ -13,20 +13,61 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from tpdask.files import atomic_write, pid_alive
+from tpdask.errors import JobError
+from tpdask.files import atomic_write, pid_alive, try_lock
 
 
 def new_run_id(started: float) -> str:
     """A job run's id, ``<unix start>-<pid>-<random>``: sorted by start, and unique even for
     two runs started in one second by one process (a local run, then at once a Dask run)."""
     return f"{int(started)}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+#: What each job that holds a day is doing to it, for the message the next one gets.
+_DOING = {"process": "processed", "analyse": "analysed"}
+
+
+def day_lock_path(scratch_dir: Path, day: str) -> Path:
+    return Path(scratch_dir) / f"process-{day}.lock"
+
+
+@contextmanager
+def hold_days(scratch_dir: Path, days: Iterable[str], job: str) -> Iterator[None]:
+    """Hold each of ``days`` for ``job`` (process, analyse) while the block runs.
+
+    A day's lock is an flock on ``tmp/process-<day>.lock`` (:func:`tpdask.files.try_lock`):
+    the kernel drops it when its holder dies, so a killed job never leaves it behind. A day
+    another job holds is refused at once with a JobError naming that job and its pid.
+    """
+    with ExitStack() as stack:
+        for day in sorted(set(days)):
+            f = stack.enter_context(try_lock(day_lock_path(scratch_dir, day)))
+            if f is None:
+                raise JobError(f"day {day} is being {_holder(scratch_dir, day)}; wait for it "
+                               f"to finish (or stop it) and run {job} again")
+            f.seek(0)
+            f.truncate()
+            f.write(f"{job}\npid {os.getpid()}\n")
+            f.flush()
+        yield
+
+
+def _holder(scratch_dir: Path, day: str) -> str:
+    """"processed by pid 12" (what the lock file says), as best it can be read."""
+    try:
+        lines = day_lock_path(scratch_dir, day).read_text().split("\n")
+    except OSError:
+        lines = []
+    job = lines[0].strip() if lines else ""
+    pid = next((line.strip() for line in lines if line.startswith("pid ")), "")
+    return f"{_DOING.get(job, 'used')} by {pid or 'another process'}"
 
 
 def running_dir(data_dir: Path) -> Path:

@@ -1,18 +1,23 @@
 """Phase A of the analyser: one lake part of a day → that day's contributions.
 
 A lake part holds whole viewers (the day job partitions by viewer), so everything per
-viewer — its bot reasons, its hours of day — is computed here exactly. Sessions are runs
-of consecutive sample indexes k, so each session [T[a], T[b]] gives back k = a..b; from
-those (viewer, streamer, k) rows come the concurrency of each k and the viewer's union.
+viewer — what the bot rules read, its hours of day — is computed here exactly. Sessions
+are runs of consecutive sample indexes k, so each session [T[a], T[b]] gives back k =
+a..b; from those (viewer, streamer, k) rows come the concurrency of each k and the
+viewer's union.
 
 Outputs, hash-partitioned by viewer into the analyser's state buckets:
 
 - ``viewers-b<bucket>-p<part>.parquet``: viewer, minutes (the viewer-day's), hours (24
-  minutes per UTC hour), reasons (bot reasons, sorted);
-- ``pairs-b<bucket>-p<part>.parquet``: viewer, streamer, minutes, bot — every
-  viewer-streamer pair of the day except a streamer in its own chat.
+  minutes per UTC hour), samples (the viewer-day's), peak_streams (the most streams that
+  listed the viewer at one sample);
+- ``pairs-b<bucket>-p<part>.parquet``: viewer, streamer, minutes — every viewer-streamer
+  pair of the day except a streamer in its own chat.
 
-and, for the day's streamer statistics, per streamer: non-bot viewers and their minutes.
+They hold measures, not verdicts: the bot rules are applied to them when results are made
+(:mod:`tpdask.analysis.bots`), so contributions depend on the lake alone and a change of
+the bot settings never needs them again. ``_day.json`` (:func:`write_day_manifest`),
+written last, names the lake run they were computed from and every file with its size.
 """
 
 from __future__ import annotations
@@ -20,23 +25,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tpdask.files import atomic_write
 from tpdask.process.lake import write_parquet
 from tpdask.process.partition import bucket_of
-from tpdask.settings import BotRules
 
 VIEWERS_SCHEMA = pa.schema([
     ("viewer", pa.string()), ("minutes", pa.float64()),
-    ("hours", pa.list_(pa.float64(), 24)), ("reasons", pa.list_(pa.string())),
+    ("hours", pa.list_(pa.float64(), 24)), ("samples", pa.int64()),
+    ("peak_streams", pa.int64()),
 ])
 PAIRS_SCHEMA = pa.schema([
     ("viewer", pa.string()), ("streamer", pa.string()), ("minutes", pa.float64()),
-    ("bot", pa.bool_()),
 ])
+
+#: The layout of the files above; contributions of another format are computed again.
+FORMAT = 2
+MANIFEST = "_day.json"
 
 
 @dataclass(frozen=True)
@@ -45,7 +56,6 @@ class ContributionTask:
     part: str                    # a lake viewer_days part file
     times: tuple[int, ...]       # the day's T
     interval: int
-    rules: BotRules
     out_dir: str                 # the run's contributions folder of the day
     buckets: int
 
@@ -53,10 +63,7 @@ class ContributionTask:
 @dataclass
 class ContributionReport:
     viewers: int = 0
-    bots: dict = field(default_factory=dict)              # reason → viewers
-    streamers: dict = field(default_factory=dict)         # streamer → [viewers, minutes]
-    all_streamers: list = field(default_factory=list)     # every streamer with a record
-    bot_viewers: list = field(default_factory=list)       # (viewer, reasons) of the bots
+    streamers: list = field(default_factory=list)     # every streamer with a record
 
 
 @dataclass
@@ -109,21 +116,12 @@ def _union(flat: _Flat, n_times: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return distinct // max(n_times, 1), distinct % max(n_times, 1), counts
 
 
-def bot_reasons(flat: _Flat, union: tuple, rules: BotRules, interval: int) -> list[list[str]]:
-    """Sorted reasons per viewer row (empty list: not a bot that day)."""
-    n = len(flat.viewers)
+def peak_streams(flat: _Flat, union: tuple) -> np.ndarray:
+    """Per viewer row, the most streams that listed the viewer at one sample."""
     union_viewer, _, streams_at_k = union
-    most = np.zeros(n, dtype=np.int64)
+    most = np.zeros(len(flat.viewers), dtype=np.int64)
     np.maximum.at(most, union_viewer, streams_at_k)
-    concurrent = most > rules.concurrent
-    always_on = flat.samples * interval >= rules.hours * 3600
-    known = np.asarray(pc.is_in(flat.viewers, value_set=pa.array(rules.known, pa.string())),
-                       dtype=bool)
-    reasons: list[list[str]] = [[] for _ in range(n)]
-    for name, mask in (("always_on", always_on), ("concurrent", concurrent), ("known", known)):
-        for i in np.flatnonzero(mask).tolist():
-            reasons[i].append(name)
-    return reasons
+    return most
 
 
 def hours_of_day(flat: _Flat, union: tuple, times: np.ndarray, interval: int) -> np.ndarray:
@@ -140,39 +138,22 @@ def contribute(task: ContributionTask) -> ContributionReport:
     times = np.asarray(task.times, dtype=np.int64)
     flat = flatten(table, times)
     union = _union(flat, len(times))
-    reasons = bot_reasons(flat, union, task.rules, task.interval)
     hours = hours_of_day(flat, union, times, task.interval)
-    is_bot = np.array([bool(r) for r in reasons], dtype=bool)
-    report = ContributionReport(viewers=len(flat.viewers))
-    for i in np.flatnonzero(is_bot).tolist():
-        report.bot_viewers.append((flat.viewers[i].as_py(), reasons[i]))
-        for reason in reasons[i]:
-            report.bots[reason] = report.bots.get(reason, 0) + 1
     viewers = pa.table({
         "viewer": flat.viewers, "minutes": pa.array(flat.minutes),
         "hours": pa.FixedSizeListArray.from_arrays(pa.array(hours.ravel(), pa.float64()), 24),
-        "reasons": pa.array(reasons, pa.list_(pa.string())),
+        "samples": pa.array(flat.samples), "peak_streams": pa.array(peak_streams(flat, union)),
     }, schema=VIEWERS_SCHEMA)
     pair_viewer_names = flat.viewers.take(pa.array(flat.pair_viewer))
-    report.all_streamers = pc.unique(flat.pair_streamer).to_pylist()
     own = np.asarray(pc.equal(pair_viewer_names, flat.pair_streamer), dtype=bool)
     pairs = pa.table({
         "viewer": pair_viewer_names, "streamer": flat.pair_streamer,
-        "minutes": pa.array(flat.pair_minutes), "bot": pa.array(is_bot[flat.pair_viewer]),
+        "minutes": pa.array(flat.pair_minutes),
     }, schema=PAIRS_SCHEMA).filter(pa.array(~own))
-    report.streamers = _streamer_tallies(pairs)
     _write_by_bucket(task, "viewers", viewers)
     _write_by_bucket(task, "pairs", pairs)
-    return report
-
-
-def _streamer_tallies(pairs: pa.Table) -> dict:
-    """streamer → [non-bot viewers, their minutes] (each pair is one distinct viewer)."""
-    counted = pairs.filter(pc.invert(pairs.column("bot"))).group_by("streamer").aggregate(
-        [("viewer", "count"), ("minutes", "sum")])
-    return {s: [v, m] for s, v, m in zip(counted.column("streamer").to_pylist(),
-                                         counted.column("viewer_count").to_pylist(),
-                                         counted.column("minutes_sum").to_pylist())}
+    return ContributionReport(viewers=len(flat.viewers),
+                              streamers=pc.unique(flat.pair_streamer).to_pylist())
 
 
 def _write_by_bucket(task: ContributionTask, kind: str, table: pa.Table) -> None:
@@ -183,3 +164,26 @@ def _write_by_bucket(task: ContributionTask, kind: str, table: pa.Table) -> None
     for b in range(task.buckets):
         rows = table.filter(pa.array(bucket == b))
         write_parquet(task.out_dir, f"{kind}-b{b:03d}-p{part}.parquet", rows)
+
+
+def write_day_manifest(folder: Path, run: str, reports: list[ContributionReport]) -> None:
+    """Write ``_day.json`` last: the lake run, the day's counts, every file and its size."""
+    files = {p.name: p.stat().st_size for p in sorted(folder.glob("*.parquet"))}
+    manifest = {"format": FORMAT, "run": run, "viewers": sum(r.viewers for r in reports),
+                "streamers": sorted({s for r in reports for s in r.streamers}), "files": files}
+    atomic_write(folder / MANIFEST, orjson.dumps(manifest))
+
+
+def read_day_manifest(folder: Path) -> dict | None:
+    """The day's manifest when its contributions are whole (every file there with its
+    size, in this format); None when missing, of another format, or incomplete."""
+    try:
+        manifest = orjson.loads((folder / MANIFEST).read_bytes())
+        if manifest.get("format") != FORMAT:
+            return None
+        for name, size in manifest["files"].items():
+            if (folder / name).stat().st_size != size:
+                return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return manifest

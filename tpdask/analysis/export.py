@@ -1,30 +1,45 @@
 """Exports of the analyser's results, in the contract's order and fields (JSON lines).
 
 `bots` and `streamer_days` of a day and `profiles` are read from the store, where the
-analyser keeps them. `overlap` is computed on demand from the analysed days by
-``jobs/overlap.py`` (and kept in the store with its communities for the website).
+analyser keeps them, and only served while they match their inputs (the lake runs of the
+days they read, the settings: :mod:`tpdask.analysis.basis`); out-of-date results are an
+error that says what to run (exit 3), never served as current. `overlap` is computed on
+demand from the analysed days by ``jobs/overlap.py`` (and kept in the store with its
+communities for the website).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdask.errors import NoRecordsError
+from tpdask.analysis.basis import check_current, inputs_of
+from tpdask.analysis.plan import lake_runs
+from tpdask.errors import NoRecordsError, StaleResultsError
 from tpdask.export import write_lines
 from tpdask.samples import normalise_login
 from tpdask.settings import Config
 from tpdask.stores import Store, open_store
 
 
-def _analysed(store: Store, day: str) -> None:
-    if day not in store.result_scopes("streamer_days"):
+def _analysed(store: Store, kind: str, day: str) -> None:
+    # the bases first: a small table, where listing the scopes of the results scans them all
+    if day not in store.result_bases(kind) and day not in store.result_scopes(kind):
         raise NoRecordsError(f"{day} is not analysed: `tpdask analyse --day {day}` does it")
 
 
 def export_day_results(config: Config, kind: str, day: str, out: str | None) -> int:
     """`bots` or `streamer_days` of an analysed day, by viewer or streamer."""
     with open_store(config.store, create=False) as store:
-        _analysed(store, day)
+        _analysed(store, kind, day)
+        runs = lake_runs(config)
+        if day not in runs:
+            raise StaleResultsError(f"{day} is not in the lake any more: its {kind} describe "
+                                    f"data that is gone; `tpdask process --day {day}` brings "
+                                    "it back from its archive")
+        inputs = inputs_of(config, runs)
+        current = inputs.bots(day) if kind == "bots" else inputs.streamer_days(day)
+        check_current(store, kind, day, current, f"the {kind} of {day}",
+                      f"tpdask analyse --day {day}")
         return write_lines((doc for _, _, doc in store.iter_results(kind, day)), out)
 
 
@@ -41,6 +56,10 @@ def export_profiles(config: Config, viewer: str | None, out: str | None) -> int:
         if first is None:
             what = f"of {key}" if key else "at all"
             raise NoRecordsError(f"no profile {what}: `tpdask analyse` builds the profiles")
+        runs = lake_runs(config)
+        retry = f"tpdask analyse --day {max(runs)}" if runs else "tpdask analyse"
+        check_current(store, "profiles", "", inputs_of(config, runs).profiles(),
+                      "the profiles", retry)
         return write_lines(_chain(first, docs), out)
 
 

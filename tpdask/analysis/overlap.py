@@ -10,6 +10,7 @@ audiences and co-occurrence counts add up exactly across buckets.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tpdask.analysis import bots as bot_rules
 from tpdask.analysis.contributions import PAIRS_SCHEMA
+from tpdask.settings import BotRules
+
+_SCOPE = re.compile(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2}):min_minutes=([^:]+):bots=([01])")
+
+
+def period_scope(since: str, until: str, min_minutes: float, bots: bool) -> str:
+    """The store scope of a period's results (no `|`: see the MongoDB store)."""
+    return f"{since}..{until}:min_minutes={min_minutes:g}:bots={int(bots)}"
+
+
+def parse_period_scope(scope: str) -> tuple[str, str, float, bool] | None:
+    """(since, until, min_minutes, bots) of a period scope; None for anything else."""
+    match = _SCOPE.fullmatch(scope)
+    if match is None:
+        return None
+    return match.group(1), match.group(2), float(match.group(3)), match.group(4) == "1"
 
 
 @dataclass(frozen=True)
@@ -27,6 +45,8 @@ class OverlapTask:
     contrib_dirs: tuple[str, ...]       # the contributions of each day of the period
     min_minutes: float
     bots: bool
+    rules: BotRules
+    interval: int
 
 
 @dataclass
@@ -55,9 +75,12 @@ def _bot_viewers(task: OverlapTask) -> pa.Array:
     found = [pa.array([], pa.string())]
     for d in task.contrib_dirs:
         for f in sorted(Path(d).glob(f"viewers-b{task.bucket:03d}-p*.parquet")):
-            t = pq.read_table(f, columns=["viewer", "reasons"])
-            flagged = pc.greater(pc.list_value_length(t.column("reasons")), 0)
-            found.append(t.column("viewer").filter(flagged).combine_chunks())
+            t = pq.read_table(f, columns=["viewer", "samples", "peak_streams"])
+            names = t.column("viewer").combine_chunks()
+            flagged = bot_rules.is_bot(names, np.asarray(t.column("samples")),
+                                       np.asarray(t.column("peak_streams")), task.rules,
+                                       task.interval)
+            found.append(names.filter(pa.array(flagged)))
     return pc.unique(pa.concat_arrays(found))
 
 

@@ -126,7 +126,7 @@ def _process_and_analyse(config: Config, the_days: list[str], scale: float,
             log(f"  day {i}/{len(the_days)} {day}: {report['viewers']:,} viewers, "
                 f"generated, archived and processed in {time.time() - t0:.1f} s")
         log(f"analysing {len(the_days)} days ...")
-        analyse(config, the_days, executor, config.bot_rules(), quiet)
+        analyse(config, the_days, executor, quiet)
 
 
 def _verify(config: Config, day: str, scale: float, log: Log) -> None:

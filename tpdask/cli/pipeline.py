@@ -77,8 +77,8 @@ class PipelineCommands(Commands):
         from jobs.analyse import analyse_command
 
         config = self._config()
-        report = analyse_command(config, analyse_days(config, day, since, until), scheduler=scheduler,
-                                 workers=workers, local=local, rules=config.bot_rules())
+        report = analyse_command(config, analyse_days(config, day, since, until),
+                                 scheduler=scheduler, workers=workers, local=local)
         print_analyse_report(report)
 
     def verify(self, limit: int | None = None, secrets_file: str | None = None) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tpdask.errors import JobError
 from tpdask.files import atomic_file, fsync_dir, fsync_file
 
 TABLES = ("viewer_days", "streams", "chatter_ids", "times")
@@ -110,7 +111,12 @@ def day_run(lake_dir: Path | str, day: str) -> str | None:
     path = day_dir(lake_dir, "times", day) / "times.parquet"
     if not path.exists():
         return None
-    metadata = pq.read_schema(path).metadata or {}
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowException) as exc:
+        raise JobError(f"the lake of {day} is incomplete: times/day={day}/times.parquet cannot "
+                       f"be read ({exc}); run `tpdask process --day {day}` again (it rebuilds "
+                       "the day from its archive)") from None
     return metadata.get(b"run", b"").decode() or None
 
 
@@ -131,6 +137,49 @@ def swap_dir(new: Path, final: Path) -> None:
     os.replace(new, final)
     fsync_dir(final.parent)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def describe_run(lake_dir: Path | str, day: str, run: str) -> dict[str, dict[str, list[int]]]:
+    """table → part name → [rows, bytes] of what a run wrote: the job ledger keeps it, so
+    that a reader can tell a whole day from one with a part missing or cut short."""
+    described: dict[str, dict[str, list[int]]] = {}
+    for table in TABLES:
+        folder = run_dir(lake_dir, table, day, run)
+        described[table] = {p.name: [pq.read_metadata(p).num_rows, p.stat().st_size]
+                            for p in sorted(folder.glob("*.parquet"))}
+    return described
+
+
+def check_day(lake_dir: Path | str, day: str, described: dict[str, dict[str, list[int]]]) -> None:
+    """Raise JobError unless the published day holds every part :func:`describe_run` listed,
+    whole and readable (rows and bytes as written)."""
+    try:
+        _check_parts(lake_dir, day, described)
+    except _Incomplete as exc:
+        raise JobError(f"the lake of {day} is incomplete: {exc}; run `tpdask process --day "
+                       f"{day}` again (it rebuilds the day from its archive)") from None
+
+
+class _Incomplete(Exception):
+    pass
+
+
+def _check_parts(lake_dir: Path | str, day: str, described: dict[str, dict[str, list[int]]]
+                 ) -> None:
+    for table, parts in described.items():
+        folder = day_dir(lake_dir, table, day)
+        for name, (rows, size) in sorted(parts.items()):
+            path = folder / name
+            try:
+                if path.stat().st_size != size:
+                    raise _Incomplete(f"{table}/day={day}/{name} has {path.stat().st_size} of "
+                                    f"its {size} bytes")
+                if pq.read_metadata(path).num_rows != rows:
+                    raise _Incomplete(f"{table}/day={day}/{name} does not hold its {rows} rows")
+            except FileNotFoundError:
+                raise _Incomplete(f"{table}/day={day}/{name} is missing") from None
+            except (OSError, pa.ArrowException) as exc:
+                raise _Incomplete(f"{table}/day={day}/{name} cannot be read ({exc})") from None
 
 
 def read_times(lake_dir: Path | str, day: str) -> pa.Array:
