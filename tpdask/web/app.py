@@ -23,7 +23,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -36,6 +35,7 @@ from tpdask.stores import open_store
 from tpdask.web import sessions
 from tpdask.web.accounts import check_password
 from tpdask.web.data import SiteData
+from tpdask.web.middleware import SecurityHeaders
 from tpdask.web.profile import viewer_profile
 from tpdask.web.pseudonyms import LOGIN, Pseudonyms
 from tpdask.web.render import HERE, render
@@ -45,12 +45,6 @@ SESSION_COOKIE = "tpdask_session"
 LOGIN_COOKIE = "tpdask_login"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 WRONG = "wrong user name or password"
-
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
-       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-SECURITY_HEADERS = (("content-security-policy", CSP), ("x-content-type-options", "nosniff"),
-                    ("referrer-policy", "same-origin"), ("x-frame-options", "DENY"))
 
 NAV = (("/", "Dashboard"), ("/streamers", "Streamers"), ("/overlap", "Overlap"),
        ("/bots", "Bots & accounts"), ("/viewers/random", "Random viewer"))
@@ -62,30 +56,6 @@ def bokeh_static() -> str:
     import bokeh
 
     return str(Path(bokeh.__file__).parent / "server" / "static" / "js")
-
-
-class SecurityHeaders:
-    """Pure ASGI middleware: the security headers on every answer, no-store on pages."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        static = scope["path"].startswith("/static/")
-
-        async def send_with_headers(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS:
-                    headers[name] = value
-                if not static:
-                    headers["cache-control"] = "no-store"
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 class Site:
