@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from tpdask.errors import StoreError
 from tpdask.settings import Config
@@ -105,7 +106,8 @@ def one(request: Request, name: str) -> str | None:
     return values[0] if values else None
 
 
-def create_app(config: Config) -> Starlette:
+def build_asgi_app(config: Config) -> ASGIApp:
+    """The site for ``config``: a Starlette application inside the security headers."""
     site = Site(config)
 
     def guarded(handler: Callable, api: bool, admin: bool = False,
@@ -305,7 +307,7 @@ def create_app(config: Config) -> Starlette:
                                                       StoreError: store_error},
                     lifespan=lifespan)
     app.state.site = site
-    return SecurityHeaders(app)  # type: ignore[return-value]
+    return SecurityHeaders(app)
 
 
 def warm_up(site: Site) -> None:
