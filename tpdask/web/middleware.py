@@ -3,7 +3,9 @@
 :class:`SecurityHeaders` is pure ASGI middleware around the whole Starlette application,
 so the headers are also on the answers Starlette makes itself (a 404 of the router, a
 500 of its error middleware). Pages and data answers get ``Cache-Control: no-store``;
-static files may be cached.
+static files may be cached. Sessions are not loaded here: a session is a read of
+``site.sqlite``, made by :func:`tpdask.web.auth.session_of` on the view's thread and only
+for the routes that need one (not for static files or the login form).
 """
 
 from __future__ import annotations
