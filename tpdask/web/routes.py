@@ -31,7 +31,8 @@ from tpdask.web.views import bots, dashboard, login, overlap, streamers, viewers
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One row of the route table."""
+    """One row of the route table. ``anonymous`` rows need no session and run their view
+    as it is: the login form and post, and ``/logout``, which checks its session itself."""
 
     path: str                           # Starlette's path syntax: ``/streamers/{login}``
     view: Callable[[Request], Any]      # an Answer; the anonymous rows' views, a Response
