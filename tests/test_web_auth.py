@@ -8,11 +8,20 @@ import pytest
 import requests
 
 from tests.web_support import PASSWORDS, add_user, build_site_data, csrf_of, login, running_site
+from tpdask.web.auth import ADMIN, ANONYMOUS
+from tpdask.web.routes import ROUTES
 
-PAGES = ["/", "/streamers", "/streamers/chan_alpha", "/overlap", "/bots", "/viewers/random",
-         "/lookup"]
-APIS = ["/api/dashboard", "/api/streamers", "/api/streamers/chan_alpha", "/api/overlap",
-        "/api/bots", "/api/lookup?login=x"]
+
+def example(path: str) -> str:
+    """A URL of a route's path: its parameters filled with values that would be valid."""
+    return path.replace("{login}", "chan_alpha").replace("{token}", "A" * 55)
+
+
+#: Every route that needs a session (the route table: pages, then data answers).
+PAGES = [example(e.path) for e in ROUTES if e.access != ANONYMOUS and not e.api]
+APIS = [example(e.path) + ("?login=x" if "login" in e.params else "")
+        for e in ROUTES if e.access != ANONYMOUS and e.api]
+ADMINS_ONLY = [example(e.path) for e in ROUTES if e.access == ADMIN]
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +112,8 @@ def test_visitors_get_403_on_lookup_and_admins_the_profile(site):
     fixture, base = site
     login_name = fixture.viewers[-1]
     visitor = login(base, "visitor", PASSWORDS["visitor"])
+    for path in ADMINS_ONLY:
+        assert visitor.get(base + path).status_code == 403, path
     assert visitor.get(base + "/lookup").status_code == 403
     assert visitor.get(base + "/lookup", params={"login": login_name}).status_code == 403
     answer = visitor.get(base + "/api/lookup", params={"login": login_name})

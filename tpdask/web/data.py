@@ -9,15 +9,18 @@ the job recording its run.
 
 Everything returned here is safe for a visitor unless a function says otherwise: viewer
 logins never appear (viewers are pseudonyms, see :mod:`tpdask.web.pseudonyms`); streamer
-channel names are public. Arguments are validated by the caller (:mod:`tpdask.web.app`).
+channel names are public. Arguments are validated by the caller (:mod:`tpdask.web.views`).
 """
 
 from __future__ import annotations
 
+import datetime
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,8 @@ DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class SiteData:
+    """The pages' data, from one store, with the caches of one server process."""
+
     def __init__(self, config: Config, store: Store, pseudonyms: Pseudonyms) -> None:
         self.config = config
         self.store = store
@@ -184,8 +189,9 @@ class SiteData:
             for game, samples in (d.get("games") or {}).items():
                 games[game] = games.get(game, 0) + samples
         period = self.default_period()
-        neighbours = self.overlap(period)["by_streamer"].get(login, []) if period else []
-        community = self.overlap(period)["communities"].get(login) if period else None
+        found = self.overlap(period) if period else {"by_streamer": {}, "communities": {}}
+        neighbours = found["by_streamer"].get(login, [])
+        community = found["communities"].get(login)
         return {"streamer": login, "days": series,
                 "games": sorted(games.items(), key=lambda g: (-g[1], g[0]))[:15],
                 "period": period, "community": community, "neighbours": neighbours[:20]}
@@ -224,7 +230,8 @@ class SiteData:
                 audience[p["a"]] = round(p["shared"] / p["share_a"])
             if p["share_b"]:
                 audience[p["b"]] = round(p["shared"] / p["share_b"])
-            for me, other, share in ((p["a"], p["b"], p["share_a"]), (p["b"], p["a"], p["share_b"])):
+            for me, other, share in ((p["a"], p["b"], p["share_a"]),
+                                     (p["b"], p["a"], p["share_b"])):
                 by_streamer.setdefault(me, []).append(
                     {"streamer": other, "shared": p["shared"], "jaccard": round(p["jaccard"], 4),
                      "share": round(share, 4)})
@@ -280,8 +287,6 @@ class SiteData:
 
     def account_list(self, limit: int = 200) -> list[dict[str, Any]]:
         """Admins only: the first statuses by login."""
-        from itertools import islice
-
         return list(islice(self.store.iter_statuses(), limit))
 
     # -- viewers -------------------------------------------------------------------------
@@ -289,8 +294,6 @@ class SiteData:
     def random_viewer(self, start: str) -> str | None:
         """One of the first profile keys at or after ``start`` (wrapping around): logins
         cluster, so one of the next 16 rather than always the first after a gap."""
-        import secrets
-
         keys = self.store.result_keys("profiles", "", start, 16) or \
             self.store.result_keys("profiles", "", "", 16)
         return secrets.choice(keys) if keys else None
@@ -302,8 +305,6 @@ def nodes_xy(layout: dict, name: str) -> tuple[float, float]:
 
 
 def _ordinal(day: str) -> int:
-    import datetime
-
     try:
         return datetime.date.fromisoformat(day).toordinal()
     except ValueError:
@@ -315,7 +316,8 @@ def collection_gaps(times: list[int], day: str, interval: int) -> dict[str, Any]
     longest stretch without a sample, minutes."""
     from tpdask.days import day_bounds
 
-    start, end = day_bounds(day)[0], day_bounds(day)[0] + 86400
+    start = day_bounds(day)[0]
+    end = start + 86400
     expected = 86400 // interval
     if not times:
         return {"samples": 0, "missed": expected, "longest_gap_minutes": 1440}

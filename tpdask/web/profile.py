@@ -26,7 +26,9 @@ def viewer_profile(store: Store, pseudonyms: Pseudonyms, login: str,
     if profile is None and not history:
         return None
     token = pseudonyms.token(login)
-    days, sessions, per_streamer = [], [], {}
+    days: list[dict[str, Any]] = []
+    sessions: list[dict[str, Any]] = []
+    per_streamer: dict[str, float] = {}
     for record in history:
         minutes = 0.0
         for streamer, s in record["streamers"].items():

@@ -42,12 +42,12 @@ def number(value: Any, digits: int = 0) -> str:
         return str(value)
 
 
-def size(nbytes: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if nbytes < 1024 or unit == "GB":
+def size(nbytes: float) -> str:
+    for unit in ("B", "KB", "MB"):
+        if nbytes < 1024:
             return f"{nbytes:,.0f} {unit}" if unit == "B" else f"{nbytes:,.1f} {unit}"
         nbytes /= 1024
-    return str(nbytes)
+    return f"{nbytes:,.1f} GB"
 
 
 ENV = jinja2.Environment(

@@ -18,6 +18,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from starlette.types import ASGIApp
+
 from tpdask.errors import ConfigError
 from tpdask.settings import Config
 from tpdask.stores import open_store
@@ -25,13 +27,13 @@ from tpdask.stores import open_store
 ENV = "TPDASK_WEB_CONFIG"
 
 
-def app_from_env() -> Any:
+def app_from_env() -> ASGIApp:
     """The application of a server process (uvicorn's app factory)."""
-    from tpdask.web.app import create_app
+    from tpdask.web.app import build_asgi_app
 
     values = json.loads(os.environ[ENV])
     values["data_dir"] = Path(values["data_dir"])
-    return create_app(Config(**values))
+    return build_asgi_app(Config(**values))
 
 
 def bind(host: str, port: int) -> socket.socket:

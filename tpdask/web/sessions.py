@@ -1,4 +1,5 @@
-"""Sessions and the login throttle, in the site database (see :mod:`tpdask.web.sitedb`).
+"""The sessions and login failures tables of the site database (:mod:`tpdask.web.sitedb`);
+:mod:`tpdask.web.auth` uses them for requests.
 
 A session is a random token in an HttpOnly, SameSite cookie; the database keeps only its
 SHA-256, the user, a CSRF token for the session's forms and an expiry. A user's role is

@@ -1,0 +1,61 @@
+"""Viewers: ``/viewers/random``, ``/viewers/{token}`` (anonymised) and, for admins,
+``/lookup?login=…`` (the same profile found by login and showing it).
+
+A viewer's token is its pseudonym (:mod:`tpdask.web.pseudonyms`); a token this server did
+not make answers 404.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from tpdask.web.answers import Answer, error, is_api, one, page
+from tpdask.web.auth import signed_in
+from tpdask.web.profile import viewer_profile
+from tpdask.web.pseudonyms import LOGIN
+from tpdask.web.site import site_of
+
+
+def random_viewer(request: Request) -> Response:
+    """303 to a random viewer's page (404 when no profile exists yet)."""
+    site = site_of(request)
+    login = site.data.random_viewer(random_start())
+    if login is None:
+        return error(request, 404, "no viewer profile yet: run `tpdask analyse`",
+                     signed_in(request))
+    return RedirectResponse(f"/viewers/{site.pseudonyms.token(login)}", status_code=303)
+
+
+def viewer(request: Request) -> Answer:
+    """The anonymised profile of the viewer of a token."""
+    site = site_of(request)
+    login = site.pseudonyms.login(request.path_params["token"])
+    if login is None:
+        return "viewer.html", None
+    return "viewer.html", viewer_profile(site.store, site.pseudonyms, login)
+
+
+def lookup(request: Request) -> Answer:
+    """Admins: the profile of ``?login=`` with the login shown; without it, the form (the
+    data answer: 400)."""
+    site = site_of(request)
+    given = one(request, "login")
+    if given is None:
+        if is_api(request):
+            raise HTTPException(400, "give ?login=")
+        return page("lookup.html", signed_in(request), data=None, asked="")
+    login = given.strip().lower()
+    if not LOGIN.match(login):
+        raise HTTPException(400, "a login is 1 to 25 of a-z, 0-9 and _")
+    return "viewer.html", viewer_profile(site.store, site.pseudonyms, login, login_shown=True)
+
+
+def random_start() -> str:
+    """A random string in the space of logins: the first profile key after it is a viewer
+    drawn about uniformly (keys are spread over the alphabet of logins)."""
+    alphabet = "0123456789_abcdefghijklmnopqrstuvwxyz"
+    return "".join(secrets.choice(alphabet) for _ in range(4))
