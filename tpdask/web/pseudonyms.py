@@ -16,7 +16,8 @@ import re
 
 from Cryptodome.Cipher import AES
 
-LOGIN = re.compile(r"^[a-z0-9_]{1,25}$")
+from tpdask.samples import LOGIN_RE
+
 PAD = 25
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{55}$")
 
@@ -32,7 +33,7 @@ class Pseudonyms:
         cached = self._cache.get(login)
         if cached is not None:
             return cached
-        if not LOGIN.match(login):
+        if not LOGIN_RE.fullmatch(login):
             raise ValueError("not a viewer login")
         cipher = AES.new(self._key, AES.MODE_SIV)
         ciphertext, tag = cipher.encrypt_and_digest(login.encode().ljust(PAD, b"\0"))
@@ -44,7 +45,7 @@ class Pseudonyms:
 
     def login(self, token: str) -> str | None:
         """The login of a token, or None when the token is not one of this server's."""
-        if not TOKEN.match(token):
+        if not TOKEN.fullmatch(token):
             return None
         raw = base64.urlsafe_b64decode(token + "=")
         if base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
@@ -55,7 +56,7 @@ class Pseudonyms:
         except ValueError:
             return None
         login = padded.rstrip(b"\0").decode("ascii", "replace")
-        return login if LOGIN.match(login) else None
+        return login if LOGIN_RE.fullmatch(login) else None
 
 
 def display_name(token: str) -> str:

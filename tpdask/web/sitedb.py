@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tpdask.errors import ConfigError, StoreError
+from tpdask.files import temp_path
 from tpdask.stores.sqlite import switch_to_wal
 
 SCHEMA = (
@@ -92,7 +93,7 @@ def _create_secret(path: Path) -> None:
     """Write a new secret under a private name, then link it into place: a process that
     starts at the same moment (two server workers, `users add`) finds either no secret or
     the whole of one, never an empty file, and the first link wins."""
-    temp = path.with_name(f".secret.{os.getpid()}.tmp")
+    temp = temp_path(path)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from tpdask.samples import LOGIN_RE
 from tpdask.web.answers import Answer
-from tpdask.web.pseudonyms import LOGIN
 from tpdask.web.site import site_of
 
 
@@ -18,6 +18,6 @@ def streamer(request: Request) -> Answer:
     """A streamer's days, games, community and overlap neighbours; 404 for a name that is
     not a login or a streamer without analysed days."""
     login = request.path_params["login"]
-    if not LOGIN.match(login):
+    if not LOGIN_RE.fullmatch(login):
         return "streamer.html", None
     return "streamer.html", site_of(request).data.streamer(login)

@@ -13,10 +13,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from tpdask.samples import LOGIN_RE
 from tpdask.web.answers import Answer, error, is_api, one, page
 from tpdask.web.auth import signed_in
 from tpdask.web.profile import viewer_profile
-from tpdask.web.pseudonyms import LOGIN
 from tpdask.web.site import site_of
 
 
@@ -49,7 +49,7 @@ def lookup(request: Request) -> Answer:
             raise HTTPException(400, "give ?login=")
         return page("lookup.html", signed_in(request), data=None, asked="")
     login = given.strip().lower()
-    if not LOGIN.match(login):
+    if not LOGIN_RE.fullmatch(login):
         raise HTTPException(400, "a login is 1 to 25 of a-z, 0-9 and _")
     return "viewer.html", viewer_profile(site.store, site.pseudonyms, login, login_shown=True)
 
