@@ -9,8 +9,8 @@ Each command's section of docs/cli.md holds a block between two marker comments:
     ```
     <!-- END GENERATED: tpdask archive --help -->
 
-whose text is exactly what that command line prints (`tpdask` alone: the list of
-commands and global options). Prose around the blocks is written by hand and kept.
+whose text is exactly what that command line prints. Prose around the blocks is written
+by hand and kept (the global options are in docs/settings.md, checked by tests/test_docs.py).
 
     python scripts/cli_docs.py          # check: exit 1 and say which block differs
     python scripts/cli_docs.py --write  # regenerate the blocks (a new command's section
@@ -40,8 +40,8 @@ BLOCK = re.compile(r"<!-- BEGIN GENERATED: (?P<line>[^>]*?) -->\n(?P<body>.*?)"
 
 
 def command_lines() -> list[str]:
-    """The command lines whose output the page holds: `tpdask`, then each command's help."""
-    return ["tpdask"] + [f"tpdask {name} --help" for name, _ in COMMANDS]
+    """The command lines whose output the page holds: each command's help."""
+    return [f"tpdask {name} --help" for name, _ in COMMANDS]
 
 
 def output_of(line: str) -> str:
