@@ -40,3 +40,40 @@ def test_the_makefile_declares_only_targets_it_has():
     phony = re.search(r"^\.PHONY:(.*)$", text, re.M)[1].split()
     targets = set(re.findall(r"^([A-Za-z][\w.-]*):(?!=)", text, re.M))
     assert phony and set(phony) <= targets, sorted(set(phony) - targets)
+
+
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "cluster" / "README.md"]
+
+
+def module_of(dotted: str) -> str:
+    """The longest importable module at the start of a dotted name."""
+    import importlib.util
+
+    parts = dotted.split(".")
+    for n in range(len(parts), 0, -1):
+        try:
+            if importlib.util.find_spec(".".join(parts[:n])) is not None:
+                return ".".join(parts[:n])
+        except ModuleNotFoundError:   # a parent that is a module, not a package
+            continue
+    raise AssertionError(f"no module {dotted}")
+
+
+def test_every_path_and_module_a_page_names_exists():
+    """`tpdask/process/lake.py`, `tests/test_day_job.py::…`, `tpdask.archive.pack.FILTERS`:
+    a file moved or renamed is caught here, not by a reader."""
+    import importlib
+
+    for page in PAGES:
+        text = page.read_text()
+        for path in re.findall(r"(?<![\w/.-])((?:tpdask|jobs|scripts|tests|cluster|docs)/"
+                               r"[\w./-]*\w)", text):
+            assert (ROOT / path).exists(), f"{page.relative_to(ROOT)} names {path}, which is gone"
+        for dotted in re.findall(r"(?<![\w/.-])tpdask(?:\.[A-Za-z_]\w*)+", text):
+            if dotted in ("tpdask.env", "tpdask.sqlite"):   # file names, not modules
+                continue
+            module = module_of(dotted)
+            thing = importlib.import_module(module)
+            for attribute in dotted.split(".")[len(module.split(".")):]:
+                assert hasattr(thing, attribute), f"{page.relative_to(ROOT)} names {dotted}"
+                thing = getattr(thing, attribute)
