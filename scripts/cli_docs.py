@@ -60,6 +60,7 @@ def body(line: str) -> str:
 
 
 def block(line: str) -> str:
+    """`line`'s block with its markers."""
     return f"<!-- BEGIN GENERATED: {line} -->\n{body(line)}<!-- END GENERATED: {line} -->\n"
 
 
