@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 FERRETDB := .cache/bin/ferretdb
 
-.PHONY: install demo test bench ferretdb clean chromium
+.PHONY: install demo test bench clean chromium
 
 install: $(VENV)/.installed
 

@@ -22,6 +22,9 @@ from tpdask.settings import Config
 from tpdask.stores import open_store
 from tpdask.stores.base import Publication
 
+#: the audience threshold of the analytics contract when --min_minutes is not given
+MIN_MINUTES = 10
+
 
 def period_days(config: Config, since: str, until: str) -> list[str]:
     """The processed days of [since, until], each with current contributions."""
@@ -58,7 +61,7 @@ def overlap_results(scope: str, docs: list[dict], groups: dict[str, int]
                                      for s, k in groups.items()}}
 
 
-def overlap(config: Config, since: str, until: str, min_minutes: float = 10,
+def overlap(config: Config, since: str, until: str, min_minutes: float = MIN_MINUTES,
             bots: bool = False, executor: Executor | None = None,
             log: Log = print_log) -> tuple[list[dict], dict[str, int]]:
     """The period's overlap documents by (a, b) and its communities; stored as well."""
@@ -78,10 +81,12 @@ def overlap(config: Config, since: str, until: str, min_minutes: float = 10,
     return docs, groups
 
 
-def export_overlap(config: Config, since: str, until: str, min_minutes: float, bots: bool,
-                   out: str | None) -> int:
-    """`tpdask export overlap`: the period's pairs as JSON lines, by (a, b)."""
+def export_overlap(config: Config, since: str, until: str, min_minutes: float | None,
+                   bots: bool, out: str | None) -> int:
+    """`tpdask export overlap`: the period's pairs as JSON lines, by (a, b); min_minutes
+    None (not given) is MIN_MINUTES."""
     if not period_days(config, since, until):
         raise NoRecordsError(f"no processed day in {since} … {until}")
-    docs, _ = overlap(config, since, until, min_minutes=min_minutes, bots=bots)
+    minutes = MIN_MINUTES if min_minutes is None else min_minutes
+    docs, _ = overlap(config, since, until, min_minutes=minutes, bots=bots)
     return write_lines(docs, out)

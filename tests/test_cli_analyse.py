@@ -62,6 +62,29 @@ def test_exports_say_what_is_missing(two_days, tmp_path):
     assert not (tmp_path / "out.jsonl").exists()
 
 
+def test_a_flag_the_export_does_not_take_is_refused_even_at_its_default_value(two_days):
+    config, _ = two_days
+    data = ["--data_dir", str(config.data_dir)]
+    for flags, named in ((["--min_minutes", "10"], "--min_minutes"), (["--bots=false"], "--bots"),
+                         (["--min_minutes", "20"], "--min_minutes")):
+        wrong = tpdask(*data, "export", "viewer_days", "--day", DAYS[0], *flags, check=False)
+        assert wrong.returncode == 2, (flags, wrong.stderr)
+        assert wrong.stdout == "" and f"export viewer_days does not take {named}" in wrong.stderr
+
+
+def test_overlap_without_min_minutes_means_10(two_days):
+    config, samples = two_days
+    data = ["--data_dir", str(config.data_dir)]
+    tpdask(*data, "analyse", "--since", DAYS[0], "--until", DAYS[1], "--local")
+    period = ["--since", DAYS[0], "--until", DAYS[1]]
+    default = tpdask(*data, "export", "overlap", *period).stdout
+    assert default == tpdask(*data, "export", "overlap", *period, "--min_minutes", "10").stdout
+    expected = reference_overlap(samples, DAYS[0], DAYS[1], min_minutes=10)
+    assert [(p["a"], p["b"], p["shared"]) for p in lines(default)] == [
+        (p["a"], p["b"], p["shared"]) for p in expected]
+    assert default != tpdask(*data, "export", "overlap", *period, "--min_minutes", "20").stdout
+
+
 def test_analyse_refuses_a_day_not_processed(tmp_path):
     config = make_config(tmp_path)
     config.data_dir.mkdir(parents=True)

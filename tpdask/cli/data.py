@@ -13,14 +13,16 @@ from tpdask.errors import UsageError
 
 class DataCommands(Commands):
     def export(self, what: str, day: str | int | None = None, since: str | int | None = None,
-               until: str | int | None = None, min_minutes: float = 10, bots: bool = False,
-               viewer: str | None = None, out: str | None = None) -> None:
+               until: str | int | None = None, min_minutes: float | None = None,
+               bots: bool | None = None, viewer: str | None = None,
+               out: str | None = None) -> None:
         """Export WHAT as JSON lines, to --out FILE (written atomically) or standard output (-).
 
         viewer_days --day D, bots --day D, streamer_days --day D, overlap --since D1 --until
-        D2 [--min_minutes 10] [--bots], profiles [--viewer LOGIN], status (account statuses
-        by viewer). Nothing to export (a day not processed or not analysed, an unknown
-        viewer, no account checked) is an error (exit 3), and no file is written.
+        D2 [--min_minutes M (10 when not given)] [--bots], profiles [--viewer LOGIN], status
+        (account statuses by viewer); a flag WHAT does not take is refused (exit 2). Nothing
+        to export (a day not processed or not analysed, an unknown viewer, no account
+        checked) is an error (exit 3), and no file is written.
         """
         target = None if out in (None, "-") else str(out)
         count = run_export(self._existing_config(), str(what), day=day, since=since,
@@ -69,9 +71,12 @@ EXPORTS = ("viewer_days", "bots", "streamer_days", "overlap", "profiles", "statu
 
 
 def run_export(config: settings.Config, what: str, day: str | int | None,
-               since: str | int | None, until: str | int | None, min_minutes: float,
-               bots: bool, viewer: str | None, out: str | None) -> int:
-    """Check that WHAT gets the flags it needs (and no other), then export it."""
+               since: str | int | None, until: str | int | None, min_minutes: float | None,
+               bots: bool | None, viewer: str | None, out: str | None) -> int:
+    """Check that WHAT gets the flags it needs (and no other), then export it.
+
+    A flag is given when it is not None: a default value given explicitly is given too
+    (`export viewer_days --min_minutes 10` is refused like any other value)."""
     from jobs.overlap import export_overlap
     from tpdask.analysis.export import export_day_results, export_profiles
     from tpdask.export import export_viewer_days
@@ -79,7 +84,7 @@ def run_export(config: settings.Config, what: str, day: str | int | None,
     if what not in EXPORTS:
         raise UsageError(f"cannot export {what!r}; choose one of: {', '.join(EXPORTS)}")
     given = {"--day": day, "--since": since, "--until": until, "--viewer": viewer,
-             "--bots": bots or None, "--min_minutes": None if min_minutes == 10 else min_minutes}
+             "--bots": bots, "--min_minutes": min_minutes}
     wanted = {"overlap": {"--since", "--until", "--bots", "--min_minutes"},
               "profiles": {"--viewer"}, "status": set()}.get(what, {"--day"})
     extra = sorted(flag for flag, value in given.items() if value is not None and flag not in wanted)
@@ -88,8 +93,8 @@ def run_export(config: settings.Config, what: str, day: str | int | None,
     if what == "overlap":
         if since is None or until is None:
             raise UsageError("export overlap needs --since YYYY-MM-DD --until YYYY-MM-DD")
-        return export_overlap(config, parse_day(since), parse_day(until), float(min_minutes),
-                              bool(bots), out)
+        return export_overlap(config, parse_day(since), parse_day(until),
+                              None if min_minutes is None else float(min_minutes), bool(bots), out)
     if what == "profiles":
         return export_profiles(config, viewer, out)
     if what == "status":
