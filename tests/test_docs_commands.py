@@ -221,8 +221,8 @@ def prepared(tmp_path_factory) -> Path:
     """A data folder holding DAY (a tiny day of the audience model: archived, processed and
     analysed) and yesterday (the default day: a few loose samples, processed and analysed,
     not archived), with a viewer `some_login`, as the pages' examples expect."""
-    from jobs.analyse import run as analyse
-    from jobs.process_day import run as process
+    from jobs.analyse import analyse_command as analyse
+    from jobs.process_day import process_command as process
     from tpdask.archive.pack import archive_day
     from tpdask.simulator.audience import AudienceConfig, write_day
 
@@ -235,7 +235,7 @@ def prepared(tmp_path_factory) -> Path:
     archive_day(config, DAY, **quiet)
     for day in (DAY, yesterday()):
         process(config, day, local=True, **quiet)
-        analyse(config, [day], local=True, rules=config.bot_rules(), **quiet)
+        analyse(config, [day], local=True, **quiet)
     return config.data_dir
 
 

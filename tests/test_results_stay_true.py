@@ -305,3 +305,25 @@ def test_process_and_analyse_of_one_day_at_once(analysed, raw_days, tmp_path, of
         analyse(analysed, DAYS[1])
         got = exports(analysed, DAYS[:2], tmp_path / "got")
     assert got == from_scratch(analysed, DAYS[:2], tmp_path)
+
+
+def test_the_website_shows_no_result_whose_inputs_changed(analysed, lakes):
+    """After DAYS[1] is processed again, the site leaves its results out (and says so)
+    until analyse runs; then it shows them again."""
+    from tpdask.stores import open_store as open_
+    from tpdask.web.data import SiteData
+    from tpdask.web.pseudonyms import Pseudonyms
+
+    publish_lake_day(analysed, lakes["half"], DAYS[1])
+    with open_(analysed.store) as store:
+        data = SiteData(analysed, store, Pseudonyms(b"k" * 32))
+        fresh = data.freshness()
+        assert fresh["stale_days"] == [DAYS[1]] and fresh["profiles"] and fresh["any"]
+        assert DAYS[1] not in data.bot_days() and DAYS[0] in data.bot_days()
+        some = data.streamers()[0]["streamer"]
+        assert all(d["day"] != DAYS[1] for d in data.streamer(some)["days"])
+        assert not data.dashboard(admin=False)["daily"][1]["analysed"]
+    analyse(analysed, DAYS[1])
+    with open_(analysed.store) as store:
+        data = SiteData(analysed, store, Pseudonyms(b"k" * 32))
+        assert not data.freshness()["any"] and DAYS[1] in data.bot_days()

@@ -22,7 +22,9 @@ class DataCommands(Commands):
         D2 [--min_minutes M (10 when not given)] [--bots], profiles [--viewer LOGIN], status
         (account statuses by viewer); a flag WHAT does not take is refused (exit 2). Nothing
         to export (a day not processed or not analysed, an unknown viewer, no account
-        checked) is an error (exit 3), and no file is written.
+        checked) is an error (exit 3), and no file is written; so are results out of date
+        with their inputs (a day processed again, an earlier day processed, the bot
+        settings changed): the message names the `tpdask analyse` to run.
         """
         target = None if out in (None, "-") else str(out)
         count = run_export(self._existing_config(), str(what), day=day, since=since,

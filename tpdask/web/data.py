@@ -112,11 +112,51 @@ class SiteData:
                 for job in self.cached("jobs", lambda: self.store.latest_jobs(10))]
         return {**base, "jobs": jobs, "running": self.running_jobs(admin)}
 
+    # -- which stored results are current ------------------------------------------------
+
+    def freshness(self) -> dict[str, Any]:
+        """What of the stored results no longer matches its inputs (a day processed again,
+        an earlier day processed, the bot settings changed: :mod:`tpdask.analysis.basis`).
+        Pages leave those results out and say so, never showing them as current."""
+        return self.cached("freshness", self._freshness)
+
+    def _freshness(self) -> dict[str, Any]:
+        from tpdask.analysis.basis import inputs_of
+        from tpdask.analysis.overlap import parse_period_scope
+        from tpdask.analysis.plan import lake_runs
+
+        inputs = inputs_of(self.config, lake_runs(self.config))
+        bots, days = self.store.result_bases("bots"), self.store.result_bases("streamer_days")
+        analysed = set(self.store.result_scopes("streamer_days")) | set(days)
+        stale = sorted(d for d in analysed if d not in inputs.runs or bots.get(d) !=
+                       inputs.bots(d) or days.get(d) != inputs.streamer_days(d))
+        kept = self.store.result_bases("overlap")
+        periods = []
+        for scope in self.store.result_scopes("overlap"):
+            period = parse_period_scope(scope)
+            if period is None or kept.get(scope) != inputs.overlap(*period):
+                periods.append(scope)
+        unfinished = self.store.unfinished_publication()
+        profiles = self.store.result_bases("profiles").get("") != inputs.profiles()
+        return {"stale_days": stale, "stale_periods": periods,
+                "profiles": profiles and self.store.count_results("profiles", "") > 0,
+                "unfinished": unfinished["run"] if unfinished else None,
+                "any": bool(stale or periods or unfinished or profiles and
+                            self.store.count_results("profiles", "") > 0)}
+
+    def current_days(self) -> set[str]:
+        """The analysed days whose results match their inputs now."""
+        fresh = self.freshness()
+        if fresh["unfinished"]:
+            return set()
+        stale = set(fresh["stale_days"])
+        return {d for d in self.store.result_scopes("streamer_days") if d not in stale}
+
     def _dashboard(self) -> dict[str, Any]:
         from tpdask.process.lake import day_run, read_times
 
         days = self.store.days()
-        analysed = set(self.store.result_scopes("streamer_days"))
+        analysed = self.current_days()
         daily = []
         for day in days:
             # a day's figures change only when the day is processed again (a new run)
@@ -131,7 +171,8 @@ class SiteData:
         archives = [{"day": p.name.removesuffix(".7z"), "bytes": p.stat().st_size}
                     for p in sorted(Path(self.config.archive_dir).glob("*.7z"))
                     if DAY.match(p.name.removesuffix(".7z"))]
-        return {"viewers_tracked": self.store.count_results("profiles", ""),
+        return {"freshness": self.freshness(),
+                "viewers_tracked": self.store.count_results("profiles", ""),
                 "days_processed": len(days), "days_analysed": len(analysed & set(days)),
                 "daily": daily, "archives": archives,
                 "archive_bytes": sum(a["bytes"] for a in archives),
@@ -159,7 +200,10 @@ class SiteData:
 
     def _streamers(self) -> list[dict[str, Any]]:
         by: dict[str, dict[str, Any]] = {}
+        current = self.current_days()
         for day, name, doc in self.store.iter_results("streamer_days"):
+            if day not in current:
+                continue
             s = by.setdefault(name, {"streamer": name, "days": 0, "minutes": 0.0,
                                      "viewers_sum": 0, "peak_viewers": 0, "last_day": day,
                                      "peak_viewer_count": 0})
@@ -177,7 +221,9 @@ class SiteData:
         return sorted(rows, key=lambda s: (-s["minutes"], s["streamer"]))
 
     def streamer(self, login: str) -> dict[str, Any] | None:
-        days = [doc for _, _, doc in self.store.iter_results("streamer_days", key=login)]
+        current = self.current_days()
+        days = [doc for day, _, doc in self.store.iter_results("streamer_days", key=login)
+                if day in current]
         if not days:
             return None
         series = [{k: d.get(k) for k in ("day", "samples", "viewers", "minutes", "new_viewers",
@@ -199,7 +245,9 @@ class SiteData:
     # -- overlap -------------------------------------------------------------------------
 
     def periods(self) -> list[str]:
-        return self.cached("periods", lambda: self.store.result_scopes("overlap"))
+        return self.cached("periods", lambda: [
+            p for p in self.store.result_scopes("overlap")
+            if p not in self.freshness()["stale_periods"] and not self.freshness()["unfinished"]])
 
     def default_period(self) -> str | None:
         """The newest period (latest end, then the widest), at the default threshold
@@ -264,7 +312,8 @@ class SiteData:
     # -- bots and accounts ---------------------------------------------------------------
 
     def bot_days(self) -> list[str]:
-        return self.cached("bot_days", lambda: self.store.result_scopes("bots"))
+        return self.cached("bot_days", lambda: sorted(self.current_days() &
+                                                      set(self.store.result_scopes("bots"))))
 
     def bots(self, day: str, admin: bool) -> dict[str, Any]:
         docs = [doc for _, _, doc in self.store.iter_results("bots", day)]
