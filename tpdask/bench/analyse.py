@@ -5,7 +5,12 @@ the same viewers with the same favourite streamers, other stays each day — as 
 audience) are generated and archived once (data/bench/inputs/). A fresh run folder then, day after day, processes
 the next day (not measured) and times `tpdask analyse --day D` as a separate command
 whose whole process tree is sampled — so day k's figure is the cost of analysing a new
-day on top of k−1 analysed ones. Last, `tpdask export overlap` over all the days is timed.
+day on top of k−1 analysed ones. Then `tpdask export overlap` over all the days is timed.
+Last, the cost of a backfill: over a copy of days 2..N analysed one after the other, day 1
+arrives (as if processed late) and `tpdask analyse --day <day 1>` is timed — it also makes
+days 2..N's new and returning viewers again — against `tpdask analyse` of all N days at
+once over a copy of the same lake with no analysis at all (lake copies are hard links:
+nothing is processed again).
 """
 
 from __future__ import annotations
@@ -83,9 +88,46 @@ def bench_analyse(config: Config, scale: float, n_days: int, workers: int | None
     m = _measured(_tpdask(run_dir, store, "export", "overlap", "--since", days[0], "--until",
                           days[-1], "--out", str(run_dir / "overlap.jsonl")), "export overlap")
     pairs = sum(1 for _ in open(run_dir / "overlap.jsonl"))
+    backfill, scratch = _backfill(config, run_dir, days, extra, log)
     return {"scale": scale, "days": rows, "store": store.split("://")[0],
             "overlap": {**_figures(m), "days": n_days, "pairs": pairs},
-            "day_n_over_day_1": round(rows[-1]["wall_seconds"] / rows[0]["wall_seconds"], 2)}
+            "day_n_over_day_1": round(rows[-1]["wall_seconds"] / rows[0]["wall_seconds"], 2),
+            "backfill": backfill, "from_scratch": scratch}
+
+
+def _lake_copy(source: Path, target: Path, days: list[str]) -> None:
+    """``days`` of the lake at ``source`` (its run folder) linked into ``target``'s lake."""
+    from tpdask.process import lake
+
+    for day in days:
+        for table in lake.TABLES:
+            shutil.copytree(lake.day_dir(source / "lake", table, day),
+                            lake.day_dir(target / "lake", table, day), copy_function=os.link)
+
+
+def _backfill(config: Config, run_dir: Path, days: list[str], extra: list[str],
+              log: Log) -> tuple[dict, dict]:
+    """The backfill of the first day into the others, and all days from scratch (SQLite)."""
+    late = config.data_dir / "bench" / "analyse-backfill"
+    scratch = config.data_dir / "bench" / "analyse-scratch"
+    for folder in (late, scratch):
+        shutil.rmtree(folder, ignore_errors=True)
+    store = f"sqlite:///{late / 'tpdask.sqlite'}"
+    _lake_copy(run_dir, late, days[1:])
+    log(f"analysing {days[1]} … {days[-1]} one after the other (not timed) ...")
+    for day in days[1:]:
+        _measured(_tpdask(late, store, "analyse", "--day", day, *extra), "tpdask analyse")
+    _lake_copy(run_dir, late, days[:1])
+    log(f"timing the backfill: `tpdask analyse --day {days[0]}` after {days[1]} … {days[-1]} ...")
+    m = _measured(_tpdask(late, store, "analyse", "--day", days[0], *extra), "tpdask analyse")
+    backfill = {**_figures(m), **_job_report(store, days[0])}
+    _lake_copy(run_dir, scratch, days)
+    store = f"sqlite:///{scratch / 'tpdask.sqlite'}"
+    scope = f"{days[0]}..{days[-1]}"
+    log(f"timing `tpdask analyse --since {days[0]} --until {days[-1]}` from scratch ...")
+    m = _measured(_tpdask(scratch, store, "analyse", "--since", days[0], "--until", days[-1],
+                          *extra), "tpdask analyse")
+    return backfill, {**_figures(m), **_job_report(store, scope)}
 
 
 def _job_report(store_uri: str, day: str) -> dict:
@@ -94,7 +136,9 @@ def _job_report(store_uri: str, day: str) -> dict:
     with open_store(store_uri) as store:
         report = store.job_runs("analyse", day)[0]["report"]
     return {"viewers": report["viewers"], "profiles_written": report["profiles_written"],
-            "phase_seconds": report["phase_seconds"]}
+            "phase_seconds": report["phase_seconds"],
+            "updated_days": len(report.get("updated_days", [])),
+            "contributed_days": report.get("contributed_days")}
 
 
 def table(result: dict) -> str:
@@ -109,4 +153,13 @@ def table(result: dict) -> str:
     lines.append(f"  overlap over {o['days']} days: {o['wall_seconds']} s wall, "
                  f"{o['cpu_seconds']} CPU s, peak {o['peak_rss_mb']} MiB, {o['pairs']:,} pairs")
     lines.append(f"  last day / first day (wall): {result['day_n_over_day_1']}")
+    b, s = result["backfill"], result["from_scratch"]
+    lines.append(f"  backfill of {result['days'][0]['day']} after the other days: "
+                 f"{b['wall_seconds']} s wall, {b['cpu_seconds']} CPU s, peak {b['peak_rss_mb']} "
+                 f"MiB ({b['contributed_days']} day contributed, {b['updated_days']} days made "
+                 f"again, {b['profiles_written']:,} profiles written)")
+    lines.append(f"  all {len(result['days'])} days from scratch: {s['wall_seconds']} s wall, "
+                 f"{s['cpu_seconds']} CPU s, peak {s['peak_rss_mb']} MiB "
+                 f"({s['contributed_days']} days contributed); backfill / from scratch "
+                 f"(wall): {round(b['wall_seconds'] / s['wall_seconds'], 2)}")
     return "\n".join(lines)
