@@ -35,7 +35,7 @@ from tpdask.analysis.plan import (AnalysisPlan, analysis_dir, contrib_dir, lake_
 from tpdask.analysis.state import MergeReport, MergeTask, bucket_dir, merge_bucket, publish_state
 from tpdask.analysis.streams import read_streams, stream_stats
 from tpdask.errors import JobError, TpdaskError
-from tpdask.executor import Executor
+from tpdask.executor import Executor, performance_report, reports_dir
 from tpdask.files import try_lock
 from tpdask.log import Log, print_log, sum_step_seconds
 from tpdask.process import lake
@@ -121,30 +121,21 @@ def _analyse(config: Config, plan: AnalysisPlan, executor: Executor, store: Stor
     log(f"analyse {len(plan.asked)} days (and {len(plan.updated)} analysed days whose results "
         f"changed), {len(plan.contribute)} days to contribute, {len(runs)} processed days into "
         f"{STATE_BUCKETS} state buckets, {executor.workers} workers")
-    clock = time.time()
-    _contribute(config, plan, executor, run, log)
-    contribution_seconds = time.time() - clock
-    scratch = config.scratch_dir / f"analyse-{run}"
-    rules = config.bot_rules()
-    merge_tasks = [MergeTask(bucket=b, state_dir=str(analysis_dir(config) / "state"),
-                             days=tuple((d, runs[d], str(contrib_dir(config, d))) for d in runs),
-                             report_days=plan.report, out_dir=str(scratch), run=run,
-                             rules=rules, interval=config.interval)
-                   for b in range(STATE_BUCKETS)]
-    clock = time.time()
-    merges = executor.map(merge_bucket, merge_tasks, "merge")
-    for m in merges:
-        if m.rebuilt:
-            log(f"state bucket {m.bucket} rebuilt from every day's contributions: {m.rebuilt}")
-    merge_seconds = time.time() - clock
-    clock = time.time()
-    publication, per_day = _publication(config, plan, merges, store, scratch, run, executor)
+    report_path = reports_dir(config.data_dir) / f"analyse-{plan.asked[-1]}-{run}.html"
+    with performance_report(executor, report_path) as saved:
+        clock = time.time()
+        _contribute(config, plan, executor, run, log)
+        contribution_seconds = time.time() - clock
+        merges, merge_seconds = _merge(config, plan, executor, run, log)
+        clock = time.time()
+        publication, per_day = _publication(config, plan, merges, store,
+                                            config.scratch_dir / f"analyse-{run}", run, executor)
     store.publish_results(publication)
     for m in merges:               # only now: a kill before leaves the old state, redone next run
         if m.staged:
             publish_state(m.staged)
     store_seconds = time.time() - clock
-    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.rmtree(config.scratch_dir / f"analyse-{run}", ignore_errors=True)
     return {
         "days": list(plan.asked), "updated_days": list(plan.updated),
         "viewers": sum(per_day[d]["viewers"] for d in plan.asked),
@@ -159,7 +150,27 @@ def _analyse(config: Config, plan: AnalysisPlan, executor: Executor, store: Stor
                           "merge": round(merge_seconds, 2),
                           "store": round(store_seconds, 2)},
         "merge_task_seconds": sum_step_seconds(merges),
+        "performance_report": saved,
     }
+
+
+def _merge(config: Config, plan: AnalysisPlan, executor: Executor, run: str,
+           log: Log) -> tuple[list[MergeReport], float]:
+    """Phase B: every processed day merged into each state bucket; the report days tallied."""
+    runs = plan.inputs.runs
+    scratch = config.scratch_dir / f"analyse-{run}"
+    rules = config.bot_rules()
+    merge_tasks = [MergeTask(bucket=b, state_dir=str(analysis_dir(config) / "state"),
+                             days=tuple((d, runs[d], str(contrib_dir(config, d))) for d in runs),
+                             report_days=plan.report, out_dir=str(scratch), run=run,
+                             rules=rules, interval=config.interval)
+                   for b in range(STATE_BUCKETS)]
+    clock = time.time()
+    merges = executor.map(merge_bucket, merge_tasks, "merge")
+    for m in merges:
+        if m.rebuilt:
+            log(f"state bucket {m.bucket} rebuilt from every day's contributions: {m.rebuilt}")
+    return merges, time.time() - clock
 
 
 def _contribute(config: Config, plan: AnalysisPlan, executor: Executor, run: str,

@@ -22,7 +22,7 @@ from tpdask.archive.manifest import manifest_path, read_manifest
 from tpdask.archive.members import DayFiles, list_day
 from tpdask.archive.unpack import ArchiveUnpacker
 from tpdask.errors import ArchiveError, ConfigError, JobError, TpdaskError
-from tpdask.executor import Executor
+from tpdask.executor import Executor, performance_report, reports_dir
 from tpdask.files import try_lock
 from tpdask.log import Log, print_log, sum_step_seconds
 from tpdask.process import lake
@@ -81,6 +81,17 @@ def plan_partition(files: DayFiles, members: tuple[tuple[str, int, str], ...], n
         tasks.append(PartitionTask(task_id=len(tasks), folder=files.folder, folder_files=batch,
                                    **common))
     return tasks
+
+
+def process_inputs(files: DayFiles) -> dict:
+    """What a run of the day reads: the archive (by its manifest's sha256) and the loose
+    files beside it (by name and size). A run whose ledger entry has the same inputs has
+    nothing new to process (the nightly chain skips the day)."""
+    sha256 = None
+    if files.archive is not None:
+        manifest = manifest_path(Path(files.archive).parent, files.day)
+        sha256 = read_manifest(manifest).get("archive_sha256") if manifest.exists() else None
+    return {"archive_sha256": sha256, "loose": [list(f) for f in files.folder_files]}
 
 
 def find_input(config: Config, day: str) -> DayFiles:
@@ -222,7 +233,8 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
     writer = StoreWriter(store, scratch / "store", day, run)
     try:
         try:
-            with _started(executor) as ready:
+            report_path = reports_dir(config.data_dir) / f"process-{day}-{run}.html"
+            with _started(executor) as ready, performance_report(ready, report_path) as saved:
                 phases = _run_phases(config, files, members, ready, writer, log, run,
                                      scratch, unpacker)
             tail_started = time.time()
@@ -263,7 +275,9 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
             "unpack_seconds": round(unpacker.seconds, 2) if unpacker is not None else None,
             "quarantined": [f"{name}: {why}" for p in parts for name, why in p.quarantined],
             "run": run,
+            "inputs": process_inputs(files),
             "lake": described,
+            "performance_report": saved,
         }
         store.record_job("process", day, "done", report, started, time.time())
         return report

@@ -35,3 +35,10 @@ def day_bounds(day: str) -> tuple[int, int]:
 
 def day_of(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d")
+
+
+def days_between(first: str, last: str) -> list[str]:
+    """Every day from ``first`` to ``last``, both included (YYYY-MM-DD, in order)."""
+    start, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    return [(start + dt.timedelta(days=i)).isoformat()
+            for i in range((end - start).days + 1)]

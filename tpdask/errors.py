@@ -11,6 +11,7 @@ Hierarchy::
     ├── SampleError             one sample file is unusable; it gets quarantined, the job goes on
     ├── ArchiveError            a day's .7z archive is missing, unreadable or does not verify
     ├── JobError                a Dask job could not run or did not finish
+    ├── PartialError            some of a chain's work failed, some was done: exit 4
     └── TwitchError             Twitch (or the simulator) refused a call or stayed unreachable
         └── TwitchAuthError     credentials or a token were refused
 
@@ -58,6 +59,11 @@ class ArchiveError(TpdaskError):
 
 class JobError(TpdaskError):
     """A Dask job could not start or did not complete."""
+
+
+class PartialError(TpdaskError):
+    """Part of a chain of stages failed while the rest was done (``tpdask nightly``); the
+    report printed before says which, and the command exits 4."""
 
 
 class TwitchError(TpdaskError):

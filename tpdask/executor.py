@@ -97,6 +97,28 @@ class DaskExecutor:
         return results
 
 
+def reports_dir(data_dir: Path) -> Path:
+    """Where jobs keep the performance reports of their Dask runs."""
+    return Path(data_dir) / "reports"
+
+
+@contextmanager
+def performance_report(executor: Executor, path: Path) -> Iterator[str | None]:
+    """Save distributed's performance report of the block (task stream, worker memory,
+    profiles) as HTML at ``path`` when ``executor`` runs on Dask; yields the path, or None
+    for an executor without a cluster."""
+    client = getattr(executor, "client", None)
+    if client is None:
+        yield None
+        return
+    from distributed import performance_report as dask_report
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # as_current: the report asks for "the" client, which two jobs in one process share
+    with client.as_current(), dask_report(filename=str(path)):
+        yield str(path)
+
+
 @contextmanager
 def dask_executor(scheduler: str | None = None, workers: int | None = None,
                   log: Log = print_log,

@@ -10,6 +10,7 @@ gone (a job killed with SIGKILL) is ignored and removed by the next announcement
 
 from __future__ import annotations
 
+import contextvars
 import os
 import secrets
 import time
@@ -31,7 +32,14 @@ def new_run_id(started: float) -> str:
 
 
 #: What each job that holds a day is doing to it, for the message the next one gets.
-_DOING = {"process": "processed", "analyse": "analysed"}
+_DOING = {"process": "processed by {pid}", "analyse": "analysed by {pid}",
+          "nightly": "run through `tpdask nightly` ({pid})"}
+
+#: Jobs whose stages run inside them: a day such a job holds in this thread is held for
+#: the stages it runs too (they would otherwise refuse the job's own lock).
+_CHAINS = ("nightly",)
+_held_by_chain: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "tpdask_days_held_by_chain", default=frozenset())
 
 
 def day_lock_path(scratch_dir: Path, day: str) -> Path:
@@ -46,8 +54,12 @@ def hold_days(scratch_dir: Path, days: Iterable[str], job: str) -> Iterator[None
     the kernel drops it when its holder dies, so a killed job never leaves it behind. A day
     another job holds is refused at once with a JobError naming that job and its pid.
     """
+    chain = _held_by_chain.get()
     with ExitStack() as stack:
         for day in sorted(set(days)):
+            path = str(day_lock_path(scratch_dir, day))
+            if path in chain:
+                continue                   # the chain this stage runs in holds it already
             f = stack.enter_context(try_lock(day_lock_path(scratch_dir, day)))
             if f is None:
                 raise JobError(f"day {day} is being {_holder(scratch_dir, day)}; wait for it "
@@ -56,7 +68,13 @@ def hold_days(scratch_dir: Path, days: Iterable[str], job: str) -> Iterator[None
             f.truncate()
             f.write(f"{job}\npid {os.getpid()}\n")
             f.flush()
-        yield
+            if job in _CHAINS:
+                chain = chain | {path}
+        token = _held_by_chain.set(chain)
+        try:
+            yield
+        finally:
+            _held_by_chain.reset(token)
 
 
 def _holder(scratch_dir: Path, day: str) -> str:
@@ -67,7 +85,7 @@ def _holder(scratch_dir: Path, day: str) -> str:
         lines = []
     job = lines[0].strip() if lines else ""
     pid = next((line.strip() for line in lines if line.startswith("pid ")), "")
-    return f"{_DOING.get(job, 'used')} by {pid or 'another process'}"
+    return _DOING.get(job, "used by {pid}").format(pid=pid or "another process")
 
 
 def running_dir(data_dir: Path) -> Path:

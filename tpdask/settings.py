@@ -52,6 +52,9 @@ SETTINGS: tuple[Setting, ...] = (
             float),
     Setting("bot_list", ",".join(KNOWN_BOTS), "TPDASK_BOT_LIST",
             "known bot accounts, comma-separated (default: the shipped list)"),
+    Setting("nightly_verify_limit", 100_000, "TPDASK_NIGHTLY_VERIFY_LIMIT",
+            "accounts `tpdask nightly` checks at most per run (never-checked first, then "
+            "those checked longest ago)", int),
     Setting("web_workers", 1, "TPDASK_WEB_WORKERS",
             "server processes of `tpdask web` (each with its own thread pool and caches)", int),
     Setting("web_session_hours", 12.0, "TPDASK_WEB_SESSION_HOURS",
@@ -85,6 +88,7 @@ class Config:
     bot_concurrent: int = 3
     bot_hours: float = 20.0
     bot_list: str = BY_NAME["bot_list"].default
+    nightly_verify_limit: int = 100_000
     web_workers: int = 1
     web_session_hours: float = 12.0
     web_login_failures: int = 10

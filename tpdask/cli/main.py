@@ -6,7 +6,8 @@ exceptions turned into a message and an exit code. The whole command line is che
 :mod:`tpdask.cli.args` against the commands' signatures before fire runs any of them.
 
 Exit codes: 0 done, 1 error (TpdaskError), 2 bad command line (nothing ran), 3 nothing to
-export, 130 interrupted, 141 standard output closed early (``tpdask export … | head``).
+export, 4 part of a chain failed (``tpdask nightly``), 130 interrupted, 141 standard
+output closed early (``tpdask export … | head``).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from tpdask.cli.data import DataCommands
 from tpdask.cli.pipeline import PipelineCommands
 from tpdask.cli.site import SiteCommands
 from tpdask.cli.tools import ToolCommands
-from tpdask.errors import NoRecordsError, TpdaskError, UsageError
+from tpdask.errors import NoRecordsError, PartialError, TpdaskError, UsageError
 
-EXIT_ERROR, EXIT_USAGE, EXIT_NO_RECORDS, EXIT_INTERRUPTED, EXIT_PIPE = 1, 2, 3, 130, 141
+EXIT_ERROR, EXIT_USAGE, EXIT_NO_RECORDS, EXIT_PARTIAL = 1, 2, 3, 4
+EXIT_INTERRUPTED, EXIT_PIPE = 130, 141
 
 COMMANDS = (
     ("collect", "the always-on collector: one sample of the tracked chats every interval"),
@@ -33,6 +35,7 @@ COMMANDS = (
     ("process", "turn a day's samples into viewer-days in the lake and the store (Dask)"),
     ("analyse", "bots, streamer-day statistics and profiles from processed days (Dask)"),
     ("verify", "check the accounts seen in the chats through Helix users: active, renamed, gone"),
+    ("nightly", "the nightly chain for a day or a range: archive, process, analyse, verify"),
     ("export", "export viewer_days, bots, streamer_days, overlap, profiles or status as JSON lines"),
     ("import_tmi", "turn old tmi chatters dumps (DIR/<channel>/…) into samples"),
     ("bench", "time a job (process, analyse, verify) or the website (web) on generated data"),
@@ -98,6 +101,9 @@ def run(argv: list[str]) -> int:
     except UsageError as exc:        # a flag combination only the command itself can judge
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except PartialError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_PARTIAL
     except TpdaskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from tpdask import settings
 from tpdask.cli.base import Commands
-from tpdask.days import parse_day, yesterday
-from tpdask.errors import ConfigError, UsageError
+from tpdask.days import days_between, parse_day, yesterday
+from tpdask.errors import ConfigError, JobError, PartialError, UsageError
 from tpdask.log import count_row
 
 
@@ -81,6 +81,31 @@ class PipelineCommands(Commands):
                                  scheduler=scheduler, workers=workers, local=local)
         print_analyse_report(report)
 
+    def nightly(self, day: str | int | None = None, since: str | int | None = None,
+                until: str | int | None = None, scheduler: str | None = None,
+                workers: int | None = None, local: bool = False) -> None:
+        """Run the nightly chain for --day D (default yesterday UTC) or every day of --since
+        D1 --until D2: archive and process each day, then analyse and verify.
+
+        A stage with nothing to do is skipped, with the reason (a day already archived and
+        processed from the same archive, results current, no Twitch credentials for verify,
+        a day without samples), so a run after a failure or a kill resumes where the last
+        stopped. One Dask cluster for the run (--workers N, or --scheduler tcp://host:8786;
+        --local runs in this process). One nightly at a time, and it holds its days: a
+        process or analyse of one of them refuses to start meanwhile. Exit 0 when no stage
+        failed, 4 when some failed and others were done, 1 when nothing could be done.
+        """
+        from jobs.nightly import nightly
+
+        report = nightly(self._config(), nightly_days(day, since, until), scheduler=scheduler,
+                         workers=workers, local=local)
+        print_nightly_report(report)
+        if report["status"] == "partial":
+            raise PartialError(f"{report['failed']} stages failed (see above); the next run "
+                               "retries them")
+        if report["status"] == "failed":
+            raise JobError(f"{report['failed']} stages failed and none was done (see above)")
+
     def verify(self, limit: int | None = None, secrets_file: str | None = None) -> None:
         """Check the accounts seen in the chats through Helix users: active, renamed or gone.
 
@@ -101,6 +126,30 @@ class PipelineCommands(Commands):
             print(count_row(key, len(value) if isinstance(value, list) else value))
         store = report.get("store", {})
         print("  accounts in the store: " + ", ".join(f"{k} {v:,}" for k, v in sorted(store.items())))
+
+
+def nightly_days(day: str | int | None, since: str | int | None,
+                 until: str | int | None) -> list[str]:
+    """The days `nightly` is asked for: --day D, every day of --since/--until, or yesterday."""
+    if day is not None and (since is not None or until is not None):
+        raise UsageError("nightly takes --day D or --since D1 --until D2, not both")
+    if (since is None) != (until is None):
+        raise UsageError("nightly --since D1 needs --until D2 (and the other way round)")
+    if since is None:
+        return [parse_day(day) if day is not None else yesterday()]
+    first, last = parse_day(since), parse_day(until)
+    if first > last:
+        raise UsageError(f"--since {first} is after --until {last}")
+    return days_between(first, last)
+
+
+def print_nightly_report(report: dict) -> None:
+    print(f"\nnightly {report['days'][0]} … {report['days'][-1]}: {report['status']} in "
+          f"{report['seconds']} s")
+    for o in report["stages"]:
+        reason = f" ({o['reason']})" if o["reason"] else ""
+        print(f"  {o['day'] or '-':<11} {o['stage']:<8} {o['verdict']:<8}"
+              f"{' ' + str(o['seconds']) + ' s' if o['verdict'] == 'done' else ''}{reason}")
 
 
 def analyse_days(config: settings.Config, day: str | int | None, since: str | int | None,
