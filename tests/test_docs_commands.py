@@ -65,7 +65,7 @@ EXPECTED = {   # quoted command lines that name a command rather than run it, an
     "tpdask users add": (2, "a reference to the command: NAME and --role are missing"),
     "tpdask export status": (3, "no account is checked in the prepared folder (verify needs Helix)"),
 }
-NOT_BUILT = {"nightly": "the Command line contract", "erase": "the Privacy contract",
+NOT_BUILT = {"erase": "the Privacy contract",
              "prune": "the Privacy contract", "export sessions": "the Privacy contract",
              "export broadcasts": "the Insight contract", "export flows": "the Insight contract"}
 NOT_COMMANDS = {"tpdask web: serving http://HOST:PORT/": "what `tpdask web` prints"}

@@ -14,7 +14,8 @@ from tpdask.web.routes import ROUTES
 
 def example(path: str) -> str:
     """A URL of a route's path: its parameters filled with values that would be valid."""
-    return path.replace("{login}", "chan_alpha").replace("{token}", "A" * 55)
+    return (path.replace("{login}", "chan_alpha").replace("{token}", "A" * 55)
+            .replace("{name}", "process-2022-08-01-1-2-ab.html"))
 
 
 #: Every route that needs a session (the route table: pages, then data answers).
@@ -177,3 +178,20 @@ def test_a_running_job_of_the_data_folder_is_shown_with_its_dask_dashboard_for_a
             [("process 2022-08-09", None)]
         assert link not in visitor.get(base + "/").text
     assert admin.get(base + "/api/dashboard").json()["running"] == []
+
+
+def test_admins_download_a_job_s_performance_report_and_nobody_else_reaches_a_file(site):
+    fixture, base = site
+    name = "analyse-2022-08-01-1796365726-1551-4d22a7.html"
+    folder = fixture.config.data_dir / "reports"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text("<html>the report</html>")
+    (fixture.config.data_dir / "secret.html").write_text("not a report")
+    admin = login(base, "admin", PASSWORDS["admin"])
+    answer = admin.get(f"{base}/reports/{name}")
+    assert answer.status_code == 200 and answer.text == "<html>the report</html>"
+    assert answer.headers["content-disposition"].startswith("attachment")
+    for wrong in ("..%2Fsecret.html", "secret.html", "process-2022-08-01-1-1-zz.html"):
+        assert admin.get(f"{base}/reports/{wrong}").status_code == 404, wrong
+    visitor = login(base, "visitor", PASSWORDS["visitor"])
+    assert visitor.get(f"{base}/reports/{name}").status_code == 403

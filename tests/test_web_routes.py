@@ -29,7 +29,8 @@ def test_the_app_is_built_from_the_table_then_the_static_files():
 
 def test_only_logging_in_and_out_need_no_session():
     assert {e.path for e in ROUTES if e.access == ANONYMOUS} == {"/login", "/logout"}
-    assert {e.path for e in ROUTES if e.access == ADMIN} == {"/lookup", "/api/lookup"}
+    assert {e.path for e in ROUTES if e.access == ADMIN} == {"/lookup", "/api/lookup",
+                                                             "/reports/{name}"}
 
 
 def test_every_data_answer_is_built_by_its_page_s_view():

@@ -7,6 +7,7 @@ so a job is written once and runs under either (the rechunker pattern).
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,6 +103,16 @@ def reports_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "reports"
 
 
+#: What a job names its report: ``<job>-<day>-<run id>.html`` (jobs/process_day.py, analyse.py).
+REPORT_NAME = re.compile(r"(process|analyse)-\d{4}-\d{2}-\d{2}-[0-9]+-[0-9]+-[0-9a-f]+\.html")
+
+
+def report_name(path: object) -> str | None:
+    """The file name of a job report's path when it is one of ours, else None."""
+    name = Path(path).name if isinstance(path, str) else ""
+    return name if REPORT_NAME.fullmatch(name) else None
+
+
 @contextmanager
 def performance_report(executor: Executor, path: Path) -> Iterator[str | None]:
     """Save distributed's performance report of the block (task stream, worker memory,
@@ -115,7 +126,8 @@ def performance_report(executor: Executor, path: Path) -> Iterator[str | None]:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     # as_current: the report asks for "the" client, which two jobs in one process share
-    with client.as_current(), dask_report(filename=str(path)):
+    # inline: BokehJS in the file itself, so it opens on a machine without internet
+    with client.as_current(), dask_report(filename=str(path), mode="inline"):
         yield str(path)
 
 

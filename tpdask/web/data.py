@@ -24,6 +24,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from tpdask.executor import report_name
 from tpdask.running import running_dir, running_jobs
 from tpdask.settings import Config
 from tpdask.stores.base import Store
@@ -108,7 +109,9 @@ class SiteData:
 
     def dashboard(self, admin: bool) -> dict[str, Any]:
         base = self.cached("dashboard", self._dashboard)
-        jobs = [dict(job, report=flat_report(job["report"], admin))
+        jobs = [dict(job, report=flat_report(job["report"], admin),
+                     performance=report_name(job["report"].get("performance_report"))
+                     if admin and isinstance(job["report"], dict) else None)
                 for job in self.cached("jobs", lambda: self.store.latest_jobs(10))]
         return {**base, "jobs": jobs, "running": self.running_jobs(admin)}
 

@@ -26,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 from tpdask.web.answers import Answer, error, page
 from tpdask.web.auth import ADMIN, ANONYMOUS, VISITOR, Access, refusal, signed_in
 from tpdask.web.render import HERE
-from tpdask.web.views import bots, dashboard, login, overlap, streamers, viewers
+from tpdask.web.views import bots, dashboard, login, overlap, reports, streamers, viewers
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ ROUTES: list[Endpoint] = [
     Endpoint("/api/viewers/{token}", viewers.viewer, "viewer_api", VISITOR),
     Endpoint("/lookup", viewers.lookup, "lookup", ADMIN, params=("login",)),
     Endpoint("/api/lookup", viewers.lookup, "lookup_api", ADMIN, params=("login",)),
+    Endpoint("/reports/{name}", reports.report, "report", ADMIN),
 ]
 
 
