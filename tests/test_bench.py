@@ -70,3 +70,16 @@ def test_bench_with_the_duckdb_peer_prints_both_figures_and_the_ratio(tmp_path):
     assert result["peer"]["peer"] == "duckdb"
     assert result["peer"]["observations"] == result["tpdask"]["observations"] > 0
     assert result["peer"]["viewers"] == result["tpdask"]["viewers"]
+
+
+def test_bench_nightly_times_the_chain_from_loose_samples(tmp_path):
+    out = tpdask("--data_dir", str(tmp_path), "bench", "--job", "nightly", "--scale", "0.002",
+                 "--workers", "1").stdout
+    assert "bench nightly: scale 0.002" in out and "peak memory (all processes)" in out
+    [saved] = (tmp_path / "bench").glob("bench-nightly-scale0.002-*.json")
+    result = orjson.loads(saved.read_bytes())
+    assert [(s, v["verdict"]) for s, v in result["stages"].items()] == [
+        ("archive", "done"), ("process", "done"), ("analyse", "done"), ("verify", "skipped")]
+    assert result["wall_seconds"] > 0 and result["peak_rss_mb"] > 0
+    # the cached loose day survives: the run archived (deleted) only its hard links
+    assert len(list((tmp_path / "bench" / "inputs").glob("scale-0.002-seed-1/*/*.json"))) == 288

@@ -21,8 +21,10 @@ class ToolCommands(Commands):
         the single-process baseline at --baseline_scale (0 skips it); --peer duckdb also
         times a DuckDB query doing the same inversion on the same day (bench extra).
         analyse: `analyse` of each of --days N (7) days after the ones before, then their
-        overlap. verify: `verify` of --accounts N accounts against the simulator. The store is --store when given
-        (e.g. a MongoDB URI), else a fresh SQLite file. web: the website's answer times
+        overlap, then a backfill of the first day against all days from scratch. verify:
+        `verify` of --accounts N accounts against the simulator. nightly: `nightly` of the
+        seeded day from its loose samples (archive, process, analyse). The store is --store
+        when given (e.g. a MongoDB URI), else a fresh SQLite file. web: the website's answer times
         (dashboard, a streamer page, a viewer page) with --clients N (8) concurrent clients
         for --seconds S (30), on a data folder of about --records N (1,000,000) viewer-day
         records over --days N (30) processed and analysed days, built once under
@@ -50,8 +52,15 @@ class ToolCommands(Commands):
             result = bench_verify(int(accounts), store=store)
             print(", ".join(f"{k} {v}" for k, v in result.items()))
             return
+        if job == "nightly":
+            from tpdask.bench.nightly import bench_nightly, table as nightly_table
+
+            print(nightly_table(bench_nightly(self._config(), float(scale), workers=workers,
+                                              store=store)))
+            return
         if job != "process":
-            raise UsageError(f"bench --job {job!r}: choose process, analyse, verify or web")
+            raise UsageError(f"bench --job {job!r}: choose process, analyse, verify, nightly or "
+                             "web")
         from tpdask.bench.process import BenchPlan, run_bench, table
 
         plan = BenchPlan(scale=float(scale), store=store, workers=workers,
