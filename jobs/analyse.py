@@ -30,8 +30,8 @@ from tpdask.analysis.basis import inputs_of
 from tpdask.analysis.contributions import (ContributionTask, contribute, read_day_manifest,
                                            write_day_manifest)
 from tpdask.analysis.overlap import parse_period_scope
-from tpdask.analysis.plan import (AnalysisPlan, analysis_dir, contrib_dir, lake_runs,
-                                  plan_analysis)
+from tpdask.analysis.plan import (AnalysisPlan, analysis_dir, contrib_dir, insight_basis, lake_runs,
+                                  parse_insight_scope, plan_analysis)
 from tpdask.analysis.state import MergeReport, MergeTask, bucket_dir, merge_bucket, publish_state
 from tpdask.analysis.streams import read_streams, stream_stats
 from tpdask.errors import JobError, TpdaskError
@@ -144,6 +144,7 @@ def _analyse(config: Config, plan: AnalysisPlan, executor: Executor, store: Stor
         "profiles_deleted": sum(len(d) for d in publication.deleted.values()),
         "rebuilt_buckets": sum(1 for m in merges if m.rebuilt),
         "overlaps_updated": len(plan.overlaps),
+        "insights_updated": len(plan.insights),
         "per_day": per_day, "workers": executor.workers,
         "seconds": round(time.time() - started, 2),
         "phase_seconds": {"contributions": round(contribution_seconds, 2),
@@ -195,8 +196,9 @@ def _contribution_tasks(config: Config, day: str, run: str) -> list[Contribution
     out = contrib_dir(config, day).with_name(f".day={day}.{run}")
     parts = sorted(lake.day_dir(config.lake_dir, "viewer_days", day).glob("*.parquet"))
     shutil.rmtree(out, ignore_errors=True)
+    streams = lake.day_dir(config.lake_dir, "streams", day)
     return [ContributionTask(day=day, part=str(p), times=times, interval=config.interval,
-                             out_dir=str(out), buckets=STATE_BUCKETS)
+                             out_dir=str(out), buckets=STATE_BUCKETS, streams_dir=str(streams))
             for p in parts]
 
 
@@ -225,6 +227,7 @@ def _publication(config: Config, plan: AnalysisPlan, merges: list[MergeReport], 
     if deleted:
         publication.deleted[("profiles", "")] = sorted(set(deleted))
     publication.bases[("profiles", "")] = inputs.profiles()
+    _insights(config, plan, store, publication, scratch, executor)
     for scope in plan.overlaps:
         since, until, min_minutes, bots = parse_period_scope(scope)
         days = [d for d in inputs.runs if since <= d <= until]
@@ -233,6 +236,23 @@ def _publication(config: Config, plan: AnalysisPlan, merges: list[MergeReport], 
         basis = inputs.overlap(since, until, min_minutes, bots)
         publication.bases.update({("overlap", scope): basis, ("communities", scope): basis})
     return publication, per_day
+
+
+def _insights(config: Config, plan: AnalysisPlan, store: Store, publication: Publication,
+              scratch: Path, executor: Executor) -> None:
+    """The kept broadcasts and flows periods whose inputs changed, made again."""
+    from jobs.insight import check_within, compute_broadcasts, compute_flows, insight_results
+
+    for kind, scope in plan.insights:
+        since, until, within = parse_insight_scope(scope)
+        days = [d for d in plan.inputs.runs if since <= d <= until]
+        if kind == "broadcasts":
+            docs = compute_broadcasts(config, store, days, executor, scratch / "insight")
+        else:
+            docs = compute_flows(config, days, check_within(within), executor)
+        publication.replaced.update(insight_results(kind, scope, docs))
+        publication.bases[(kind, scope)] = insight_basis(config, plan.inputs, store, since,
+                                                         until, within)
 
 
 def _orphan_profiles(config: Config, store: Store, rebuilt: list[MergeReport]) -> list[str]:

@@ -9,8 +9,7 @@ import time
 
 from tpdask.analysis import STATE_BUCKETS
 from tpdask.analysis.basis import inputs_of
-from tpdask.analysis.overlap import (OverlapTask, combine, communities, overlap_part,
-                                     period_scope)
+from tpdask.analysis.overlap import OverlapTask, combine, communities, overlap_part, period_scope
 from tpdask.analysis.plan import contrib_dir, contrib_run, lake_runs
 from tpdask.days import parse_day
 from tpdask.errors import NoRecordsError, StaleResultsError, UsageError

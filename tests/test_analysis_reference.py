@@ -248,26 +248,29 @@ def test_overlap_over_both_days(lake):
     # beta: bob 20+15, alice 10+5; erin 5; carol is a bot ("flagged on any of its days").
     # gamma (dave 5, erin 5) and delta (carol, a bot) have empty audiences.
     # shared = |{alice, bob}| = 2; |A ∪ B| = 3.
+    # lift = shared × N / (|A(a)| × |A(b)|), N = viewers in at least one audience = 3.
     assert reference_overlap(lake, D1, D2) == [
         {"a": "alpha", "b": "beta", "shared": 2, "jaccard": 2 / 3,
-         "share_a": 2 / 3, "share_b": 1.0}]
+         "share_a": 2 / 3, "share_b": 1.0, "lift": 2 * 3 / (3 * 2)}]
 
 
 def test_overlap_with_bots(lake):
     # "--bots": carol (alpha 30, beta 5+5 = 10) and nightbot (alpha 30) join:
     # A(alpha) = {alice, bob, frank, carol, nightbot}, A(beta) = {alice, bob, carol}.
     # carol's 5 minutes with gamma and with delta stay below 10.
+    # N = |{alice, bob, frank, carol, nightbot}| = 5.
     assert reference_overlap(lake, D1, D2, bots=True) == [
         {"a": "alpha", "b": "beta", "shared": 3, "jaccard": 3 / 5,
-         "share_a": 3 / 5, "share_b": 1.0}]
+         "share_a": 3 / 5, "share_b": 1.0, "lift": 3 * 5 / (5 * 3)}]
 
 
 def test_overlap_period_is_inclusive_and_sets_the_bots(lake):
     # Day 2 alone, min_minutes 5: A(alpha) = {alice, frank}, A(beta) = {alice, bob, carol}
     # (carol is not flagged on day 2, the only day of the period). shared = {alice}.
+    # N = |{alice, frank, bob, carol}| = 4: lift = 1 × 4 / (2 × 3).
     assert reference_overlap(lake, D2, D2, min_minutes=5) == [
         {"a": "alpha", "b": "beta", "shared": 1, "jaccard": 1 / 4,
-         "share_a": 1 / 2, "share_b": 1 / 3}]
+         "share_a": 1 / 2, "share_b": 1 / 3, "lift": 4 / 6}]
     # At 10 minutes alpha keeps alice and frank, beta keeps bob alone: nothing shared,
     # and "each pair a < b with shared ≥ 1" gives no row.
     assert reference_overlap(lake, D2, D2) == []
@@ -288,9 +291,10 @@ def test_overlap_leaves_the_streamers_own_login_out():
     # b sits in its own chat and in a's: b is in A(a) but never in A(b).
     streams = {"a": listing(["u", "b"]), "b": listing(["u", "b"])}
     days = {D1: [sample(T1, streams), sample(T1 + STEP, streams)]}
+    # A(a) = {u, b}, A(b) = {u}: N = 2, lift = 1 × 2 / (2 × 1).
     assert reference_overlap(days, D1, D1) == [
         {"a": "a", "b": "b", "shared": 1, "jaccard": 1 / 2, "share_a": 1 / 2,
-         "share_b": 1.0}]
+         "share_b": 1.0, "lift": 1.0}]
 
 
 # ---- Profiles --------------------------------------------------------------------------

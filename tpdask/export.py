@@ -10,8 +10,8 @@ from typing import BinaryIO
 
 import orjson
 
-from tpdask.files import atomic_file
 from tpdask.errors import NoRecordsError
+from tpdask.files import atomic_file
 from tpdask.settings import Config
 from tpdask.stores import open_store
 from tpdask.stores.base import redact_uri

@@ -52,6 +52,12 @@ SETTINGS: tuple[Setting, ...] = (
             float),
     Setting("bot_list", ",".join(KNOWN_BOTS), "TPDASK_BOT_LIST",
             "known bot accounts, comma-separated (default: the shipped list)"),
+    Setting("health_min_viewers", 200, "TPDASK_HEALTH_MIN_VIEWERS",
+            "stream health: a broadcast is rated when its average Twitch viewer count "
+            "reaches this", int),
+    Setting("health_ratio", 0.5, "TPDASK_HEALTH_RATIO",
+            "stream health: a rated broadcast is suspect when its logged-in share is below "
+            "this times its peers' median share", float),
     Setting("nightly_verify_limit", 100_000, "TPDASK_NIGHTLY_VERIFY_LIMIT",
             "accounts `tpdask nightly` checks at most per run (never-checked first, then "
             "those checked longest ago)", int),
@@ -88,6 +94,8 @@ class Config:
     bot_concurrent: int = 3
     bot_hours: float = 20.0
     bot_list: str = BY_NAME["bot_list"].default
+    health_min_viewers: int = 200
+    health_ratio: float = 0.5
     nightly_verify_limit: int = 100_000
     web_workers: int = 1
     web_session_hours: float = 12.0

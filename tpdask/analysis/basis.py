@@ -59,6 +59,11 @@ class Inputs:
         return _basis(settings=self.settings, runs=_digest(period),
                       min_minutes=float(min_minutes), bots=bool(bots))
 
+    def insight(self, since: str, until: str, **extra: object) -> str:
+        """Broadcasts (``health``, ``statuses``) or flows (``within``) of a period."""
+        period = {d: r for d, r in self.runs.items() if since <= d <= until}
+        return _basis(settings=self.settings, runs=_digest(period), **extra)
+
     def day_bases(self, day: str) -> dict[tuple[str, str], str]:
         return {("bots", day): self.bots(day), ("streamer_days", day): self.streamer_days(day)}
 
@@ -77,7 +82,9 @@ _WHY = {
     "day": "the day was processed again",
     "earlier": "an earlier day was processed (or processed again)",
     "runs": "days were processed (or processed again)",
-    "min_minutes": "", "bots": "",
+    "health": "the stream health settings changed",
+    "statuses": "the verifier ran since (account statuses changed)",
+    "min_minutes": "", "bots": "", "within": "",
 }
 
 

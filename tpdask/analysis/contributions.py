@@ -25,15 +25,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tpdask.analysis import presence
+from tpdask.days import day_bounds
 from tpdask.files import atomic_write
-from tpdask.process.lake import write_parquet
+from tpdask.process.lake import STREAMS_SCHEMA, write_parquet
 from tpdask.process.partition import bucket_of
 
 VIEWERS_SCHEMA = pa.schema([
@@ -46,7 +47,7 @@ PAIRS_SCHEMA = pa.schema([
 ])
 
 #: The layout of the files above; contributions of another format are computed again.
-FORMAT = 2
+FORMAT = 3
 MANIFEST = "_day.json"
 
 
@@ -58,6 +59,7 @@ class ContributionTask:
     interval: int
     out_dir: str                 # the run's contributions folder of the day
     buckets: int
+    streams_dir: str             # the day's lake streams table (the broadcasts' rows)
 
 
 @dataclass
@@ -78,6 +80,7 @@ class _Flat:
     pair_minutes: np.ndarray
     k_viewer: np.ndarray         # viewer row of each (pair, k) membership
     k: np.ndarray                # its sample index
+    k_pair: np.ndarray           # its pair
 
 
 def flatten(table: pa.Table, times: np.ndarray) -> _Flat:
@@ -100,6 +103,7 @@ def flatten(table: pa.Table, times: np.ndarray) -> _Flat:
         pair_minutes=np.asarray(pairs.field("minutes"), dtype=np.float64),
         k_viewer=np.repeat(pair_viewer[session_pair], lengths),
         k=k,
+        k_pair=np.repeat(session_pair, lengths),
     )
 
 
@@ -152,8 +156,21 @@ def contribute(task: ContributionTask) -> ContributionReport:
     }, schema=PAIRS_SCHEMA).filter(pa.array(~own))
     _write_by_bucket(task, "viewers", viewers)
     _write_by_bucket(task, "pairs", pairs)
+    _presence(task, flat, times)
     return ContributionReport(viewers=len(flat.viewers),
                               streamers=pc.unique(flat.pair_streamer).to_pylist())
+
+
+def _presence(task: ContributionTask, flat: _Flat, times: np.ndarray) -> None:
+    """The Insight contract's part of the day (:mod:`tpdask.analysis.presence`)."""
+    files = sorted(Path(task.streams_dir).glob("*.parquet"))
+    streams = (pa.concat_tables([pq.read_table(f).cast(STREAMS_SCHEMA) for f in files])
+               if files else STREAMS_SCHEMA.empty_table())
+    k_streamer = flat.pair_streamer.take(pa.array(flat.k_pair))
+    m = presence.Memberships(flat.viewers, flat.k_viewer, flat.k, k_streamer)
+    _write_by_bucket(task, "audience", presence.audience(m, streams, times))
+    _write_by_bucket(task, "ends", presence.ends(m, streams, times))
+    _write_by_bucket(task, "head", presence.head(m, times, day_bounds(task.day)[0]))
 
 
 def _write_by_bucket(task: ContributionTask, kind: str, table: pa.Table) -> None:

@@ -54,6 +54,7 @@ class OverlapPart:
     streamers: list[str]                # names of the codes below
     audience: np.ndarray                # |A(s)| within the bucket
     pairs: dict[tuple[int, int], int]   # (code a, code b), a < b by name → shared viewers
+    viewers: int = 0                    # the bucket's viewers in at least one audience
 
 
 def audiences(task: OverlapTask) -> pa.Table:
@@ -88,13 +89,14 @@ def overlap_part(task: OverlapTask) -> OverlapPart:
     rows = audiences(task)
     names = sorted(pc.unique(rows.column("streamer")).to_pylist())
     if not names:
-        return OverlapPart([], np.zeros(0, dtype=np.int64), {})
+        return OverlapPart([], np.zeros(0, dtype=np.int64), {}, 0)
     streamer = np.asarray(pc.index_in(rows.column("streamer"), value_set=pa.array(names)))
     viewer = np.asarray(pc.dictionary_encode(rows.column("viewer")).combine_chunks().indices)
     order = np.lexsort((streamer, viewer))
     viewer, streamer = viewer[order], streamer[order]
     audience = np.bincount(streamer, minlength=len(names)).astype(np.int64)
-    return OverlapPart(names, audience, _co_occurrences(viewer, streamer, len(names)))
+    return OverlapPart(names, audience, _co_occurrences(viewer, streamer, len(names)),
+                       len(np.unique(viewer)))
 
 
 def _co_occurrences(viewer: np.ndarray, streamer: np.ndarray, n: int) -> dict:
@@ -118,17 +120,19 @@ def combine(parts: list[OverlapPart]) -> list[dict]:
     """The period's overlap documents, by (a, b), from the buckets' parts."""
     audience: dict[str, int] = {}
     shared: dict[tuple[str, str], int] = {}
+    viewers = sum(part.viewers for part in parts)      # buckets hold disjoint viewers
     for part in parts:
         for name, size in zip(part.streamers, part.audience.tolist()):
             audience[name] = audience.get(name, 0) + size
-        for (a, b), n in part.pairs.items():
+        for (a, b), count in part.pairs.items():
             key = (part.streamers[a], part.streamers[b])
-            shared[key] = shared.get(key, 0) + n
+            shared[key] = shared.get(key, 0) + count
     docs = []
     for (a, b), n in sorted(shared.items()):
         size_a, size_b = audience[a], audience[b]
         docs.append({"a": a, "b": b, "shared": n, "jaccard": n / (size_a + size_b - n),
-                     "share_a": n / size_a, "share_b": n / size_b})
+                     "share_a": n / size_a, "share_b": n / size_b,
+                     "lift": n * viewers / (size_a * size_b)})
     return docs
 
 

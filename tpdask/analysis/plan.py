@@ -19,6 +19,7 @@ kept contributions, without reading their lake again.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,42 @@ def lake_runs(config: Config, asked: list[str] = ()) -> dict[str, str]:
     return {day: str(run) for day, run in runs.items()}
 
 
+def broadcasts_scope(since: str, until: str) -> str:
+    return f"{since}..{until}"
+
+
+def flows_scope(since: str, until: str, within: float) -> str:
+    return f"{since}..{until}:within={within:g}"
+
+
+_INSIGHT_SCOPE = re.compile(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})(?::within=([0-9.]+))?")
+
+
+def parse_insight_scope(scope: str) -> tuple[str, str, float | None] | None:
+    """(since, until, within or None) of a broadcasts or flows scope; None otherwise."""
+    match = _INSIGHT_SCOPE.fullmatch(scope)
+    if match is None:
+        return None
+    return match.group(1), match.group(2), float(match.group(3)) if match.group(3) else None
+
+
+def statuses_version(store: Store) -> str:
+    """What gone_share depends on in the store: the last verify run that finished."""
+    runs = [r for r in store.job_runs("verify") if r["status"] == "done"]
+    return f"{runs[0]['started_at']:.6f}" if runs else ""
+
+
+def insight_basis(config: Config, inputs: Inputs, store: Store, since: str, until: str,
+                  within: float | None = None) -> str:
+    """The basis of a period's broadcasts (``within`` None: with the health settings and
+    the account statuses) or flows."""
+    if within is None:
+        return inputs.insight(since, until,
+                              health=[config.health_min_viewers, config.health_ratio],
+                              statuses=statuses_version(store))
+    return inputs.insight(since, until, within=float(within))
+
+
 @dataclass(frozen=True)
 class AnalysisPlan:
     inputs: Inputs                      # every processed day's run, the settings
@@ -69,6 +106,7 @@ class AnalysisPlan:
     report: tuple[str, ...]             # days whose bots and streamer_days are made
     overlaps: tuple[str, ...]           # stored overlap scopes made again
     profiles_stale: bool
+    insights: tuple[tuple[str, str], ...] = ()   # (broadcasts|flows, scope) made again
 
     @property
     def lake_days(self) -> tuple[str, ...]:
@@ -98,5 +136,14 @@ def plan_analysis(config: Config, store: Store, asked: list[str], inputs: Inputs
                 stored.get(scope) != inputs.overlap(*period):
             overlaps.append(scope)
     profiles_stale = store.result_bases("profiles").get("") != inputs.profiles()
+    insights = []
+    for kind in ("broadcasts", "flows"):
+        kept = store.result_bases(kind)
+        for scope in sorted(set(store.result_scopes(kind)) | set(kept)):
+            period = parse_insight_scope(scope)
+            if period is not None and any(period[0] <= d <= period[1] for d in runs) and \
+                    kept.get(scope) != insight_basis(config, inputs, store, *period):
+                insights.append((kind, scope))
     return AnalysisPlan(inputs=inputs, asked=tuple(asked), contribute=contribute,
-                        report=report, overlaps=tuple(overlaps), profiles_stale=profiles_stale)
+                        report=report, overlaps=tuple(overlaps), profiles_stale=profiles_stale,
+                        insights=tuple(insights))

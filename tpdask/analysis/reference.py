@@ -265,12 +265,13 @@ def _audiences(samples_by_day: dict[str, list[dict]], days: list[str], min_minut
     return audiences
 
 
-def _pair(a: str, b: str, audience_a: set[str], audience_b: set[str]) -> dict:
-    """One overlap row."""
+def _pair(a: str, b: str, audience_a: set[str], audience_b: set[str], n: int) -> dict:
+    """One overlap row; ``n`` = the viewers in at least one audience (the lift's N)."""
     shared = len(audience_a & audience_b)
     return {"a": a, "b": b, "shared": shared,
             "jaccard": shared / len(audience_a | audience_b),
-            "share_a": shared / len(audience_a), "share_b": shared / len(audience_b)}
+            "share_a": shared / len(audience_a), "share_b": shared / len(audience_b),
+            "lift": shared * n / (len(audience_a) * len(audience_b))}
 
 
 def reference_overlap(samples_by_day: dict[str, list[dict]], since: str, until: str,
@@ -284,7 +285,8 @@ def reference_overlap(samples_by_day: dict[str, list[dict]], since: str, until: 
         _bot_reasons(samples_by_day, days, interval, max_gap, bot_concurrent, bot_hours, known))
     audiences = _audiences(samples_by_day, days, min_minutes, excluded, interval, max_gap)
     names = sorted(audiences)
-    return [_pair(a, b, audiences[a], audiences[b])
+    n = len(set().union(*audiences.values()))
+    return [_pair(a, b, audiences[a], audiences[b], n)
             for i, a in enumerate(names) for b in names[i + 1:]
             if audiences[a] & audiences[b]]
 

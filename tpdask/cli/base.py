@@ -21,6 +21,7 @@ class Commands:
                  irc_url: str | None = None, tmi_url: str | None = None,
                  dashboard_host: str | None = None, bot_concurrent: int | None = None,
                  bot_hours: float | None = None, bot_list: str | tuple | None = None,
+                 health_min_viewers: int | None = None, health_ratio: float | None = None,
                  nightly_verify_limit: int | None = None, web_workers: int | None = None, web_session_hours: float | None = None,
                  web_login_failures: int | None = None, web_login_window: int | None = None,
                  web_secure_cookies: bool | None = None):
@@ -28,7 +29,9 @@ class Commands:
                            helix_url=helix_url, auth_url=auth_url, irc_url=irc_url,
                            tmi_url=tmi_url, dashboard_host=dashboard_host,
                            bot_concurrent=bot_concurrent, bot_hours=bot_hours,
-                           bot_list=bot_list, nightly_verify_limit=nightly_verify_limit,
+                           bot_list=bot_list, health_min_viewers=health_min_viewers,
+                           health_ratio=health_ratio,
+                           nightly_verify_limit=nightly_verify_limit,
                            web_workers=web_workers,
                            web_session_hours=web_session_hours,
                            web_login_failures=web_login_failures,

@@ -15,12 +15,14 @@ class DataCommands(Commands):
     def export(self, what: str, day: str | int | None = None, since: str | int | None = None,
                until: str | int | None = None, min_minutes: float | None = None,
                bots: bool | None = None, viewer: str | None = None,
-               out: str | None = None) -> None:
+               within: float | None = None, out: str | None = None) -> None:
         """Export WHAT as JSON lines, to --out FILE (written atomically) or standard output (-).
 
         viewer_days --day D, bots --day D, streamer_days --day D, overlap --since D1 --until
         D2 [--min_minutes M (10 when not given)] [--bots], profiles [--viewer LOGIN], status
-        (account statuses by viewer); a flag WHAT does not take is refused (exit 2). Nothing
+        (account statuses by viewer), broadcasts --since D1 --until D2 (with stream health),
+        flows --since D1 --until D2 [--within MINUTES (15 when not given, at most 60)]; a
+        flag WHAT does not take is refused (exit 2). Nothing
         to export (a day not processed or not analysed, an unknown viewer, no account
         checked) is an error (exit 3), and no file is written; so are results out of date
         with their inputs (a day processed again, an earlier day processed, the bot
@@ -29,7 +31,7 @@ class DataCommands(Commands):
         target = None if out in (None, "-") else str(out)
         count = run_export(self._existing_config(), str(what), day=day, since=since,
                            until=until, min_minutes=min_minutes, bots=bots, viewer=viewer,
-                           out=target)
+                           within=within, out=target)
         if target:
             print(f"wrote {count} {what} records to {target}", file=sys.stderr)
 
@@ -69,12 +71,14 @@ class DataCommands(Commands):
         print(report.text())
 
 
-EXPORTS = ("viewer_days", "bots", "streamer_days", "overlap", "profiles", "status")
+EXPORTS = ("viewer_days", "bots", "streamer_days", "overlap", "profiles", "status",
+           "broadcasts", "flows")
 
 
 def run_export(config: settings.Config, what: str, day: str | int | None,
                since: str | int | None, until: str | int | None, min_minutes: float | None,
-               bots: bool | None, viewer: str | None, out: str | None) -> int:
+               bots: bool | None, viewer: str | None, out: str | None,
+               within: float | None = None) -> int:
     """Check that WHAT gets the flags it needs (and no other), then export it.
 
     A flag is given when it is not None: a default value given explicitly is given too
@@ -86,15 +90,27 @@ def run_export(config: settings.Config, what: str, day: str | int | None,
     if what not in EXPORTS:
         raise UsageError(f"cannot export {what!r}; choose one of: {', '.join(EXPORTS)}")
     given = {"--day": day, "--since": since, "--until": until, "--viewer": viewer,
-             "--bots": bots, "--min_minutes": min_minutes}
+             "--bots": bots, "--min_minutes": min_minutes, "--within": within}
     wanted = {"overlap": {"--since", "--until", "--bots", "--min_minutes"},
+              "broadcasts": {"--since", "--until"}, "flows": {"--since", "--until", "--within"},
               "profiles": {"--viewer"}, "status": set()}.get(what, {"--day"})
     extra = sorted(flag for flag, value in given.items() if value is not None and flag not in wanted)
     if extra:
         raise UsageError(f"export {what} does not take {', '.join(extra)}")
+    if what in ("overlap", "broadcasts", "flows") and (since is None or until is None):
+        raise UsageError(f"export {what} needs --since YYYY-MM-DD --until YYYY-MM-DD")
+    if what == "broadcasts":
+        from jobs.insight import export_broadcasts
+
+        return export_broadcasts(config, parse_day(since), parse_day(until), out)
+    if what == "flows":
+        from jobs.insight import check_within, export_flows
+
+        if within is not None:
+            check_within(float(within))
+        return export_flows(config, parse_day(since), parse_day(until),
+                            None if within is None else float(within), out)
     if what == "overlap":
-        if since is None or until is None:
-            raise UsageError("export overlap needs --since YYYY-MM-DD --until YYYY-MM-DD")
         return export_overlap(config, parse_day(since), parse_day(until),
                               None if min_minutes is None else float(min_minutes), bool(bots), out)
     if what == "profiles":

@@ -36,7 +36,8 @@ COMMANDS = (
     ("analyse", "bots, streamer-day statistics and profiles from processed days (Dask)"),
     ("verify", "check the accounts seen in the chats through Helix users: active, renamed, gone"),
     ("nightly", "the nightly chain for a day or a range: archive, process, analyse, verify"),
-    ("export", "export viewer_days, bots, streamer_days, overlap, profiles or status as JSON lines"),
+    ("export", "export viewer_days, bots, streamer_days, overlap, profiles, status, "
+               "broadcasts or flows as JSON lines"),
     ("import_tmi", "turn old tmi chatters dumps (DIR/<channel>/…) into samples"),
     ("bench", "time a job (process, analyse, verify, nightly) or the website (web) on generated data"),
     ("status", "what the store holds: days, and the last job runs"),

@@ -53,7 +53,8 @@ class ToolCommands(Commands):
             print(", ".join(f"{k} {v}" for k, v in result.items()))
             return
         if job == "nightly":
-            from tpdask.bench.nightly import bench_nightly, table as nightly_table
+            from tpdask.bench.nightly import bench_nightly
+            from tpdask.bench.nightly import table as nightly_table
 
             print(nightly_table(bench_nightly(self._config(), float(scale), workers=workers,
                                               store=store)))

@@ -22,9 +22,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tpdask.files import atomic_file
 from tpdask.archive.unpack import wait_for_member
 from tpdask.errors import JobError, SampleError
+from tpdask.files import atomic_file
 from tpdask.process.lake import CHATTER_IDS_SCHEMA, STREAMS_SCHEMA, write_parquet
 from tpdask.samples import LOGIN_PATTERN, Sample, normalise_login, parse_sample, quarantine
 

@@ -17,8 +17,9 @@ Model choices:
   chatter lists come out sorted like the old tmi dumps.
 * **Streamers** (seed-dependent) have Zipf popularity ``1/rank**1.1``, a habitual start
   hour (morning, afternoon/evening or late) and stream length (2-10 h); each day jitters
-  them.  A late stream running past midnight wraps: the day also gets its morning tail,
-  ``started_at`` on the previous day.
+  them.  A late stream running past midnight goes on the next morning: a day gets the
+  tail of the previous day's late stream (as the previous day drew it), ``started_at``
+  on the previous day, so the broadcast is one across both days.
 * **Viewers** have 1-3 favourite streamers (popularity-weighted, seed-dependent, stable
   across days).  Each day a viewer makes ``1 + Poisson(engagement)`` stays (engagement
   is lognormal: most drop in once, a few watch all day); a stay picks a favourite
@@ -27,6 +28,9 @@ Model choices:
   at least once) nor longer than the live segment it falls in.  Stays of different
   streamers overlap freely: some viewers are in two chats at once.
 * **Bots** (nightbot, ...) sit in every live chat at every instant.
+* **View-botted channels** (``view_botted``, none by default) report a Twitch viewer count
+  15-25 times their chat, where the others' is 2.5-5 times (logged-out viewers): what a
+  bought audience looks like to the stream health signal (``view_botted`` lists them).
 * Variants never change the underlying behaviour: ``gaps`` and ``dirty`` use their own
   random streams, and dirty entries are either the clean login re-cased/padded, a
   duplicate, or an *extra* invalid entry.  So normalising a dirty day (strip, lower,
@@ -94,6 +98,10 @@ class AudienceConfig:
     """Make ~0.2 % of entries dirty (case, padding, duplicate, invalid extra entries)."""
     with_ids: bool = False
     """Add ``chatter_ids`` parallel to ``chatters`` in each stream."""
+    view_botted: int = 0
+    """Streamers whose Twitch viewer count is inflated by bought viewers, as a view-botted
+    channel's is: 15-25 times their chat instead of 2.5-5 (drawn among the 4th to 30th
+    most popular, from their own random stream: the other streamers do not change)."""
 
     def __post_init__(self):
         for ok, rule in ((isinstance(self.seed, int) and self.seed >= 0, "seed is an int >= 0"),
@@ -101,9 +109,20 @@ class AudienceConfig:
                          (1 <= self.n_streamers <= 16384, "n_streamers in 1..16384"),
                          (self.interval >= 10 and DAY % self.interval == 0,
                           "interval >= 10 divides 86400"),
-                         (self.n_bots >= 0, "n_bots >= 0")):
+                         (self.n_bots >= 0, "n_bots >= 0"),
+                         (0 <= self.view_botted <= max(0, min(27, self.n_streamers - 3)),
+                          "view_botted in 0..27, among the 4th to 30th streamers")):
             if not ok:
                 raise ConfigError(f"bad audience config ({rule} is required): {self}")
+
+
+def _jittered(base: np.ndarray, base_len: np.ndarray, rng, n: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """One day's start (seconds after midnight) and length of each streamer's stream: its
+    habits jittered by the day's random stream (its first draws)."""
+    start = np.clip(base * 3600 + rng.normal(0, 1800, n), 0, DAY - 1800).astype(np.int64)
+    length = np.clip(base_len * 3600 + rng.normal(0, 1800, n), 5400, 36000).astype(np.int64)
+    return start, length
 
 
 def _syllables(x: np.ndarray, k: int) -> np.ndarray:
@@ -181,19 +200,29 @@ class AudienceModel:
         w = rank ** -1.1
         self._popularity = w / w.sum()
         self._ratio = pop.uniform(2.5, 5.0, n)  # viewer_count / chatter count
+        if c.view_botted:
+            botted = np.random.default_rng([c.seed, 4])
+            chosen = botted.choice(np.arange(3, min(30, n)), c.view_botted, replace=False)
+            self._ratio[chosen] = botted.uniform(15.0, 25.0, c.view_botted)
+        self.view_botted = sorted(self.streamer_logins[s] for s in
+                                  (chosen.tolist() if c.view_botted else []))
         mode = pop.random(n)
         base = np.where(mode < 0.15, pop.normal(9, 1.2, n),
                         np.where(mode < 0.88, pop.normal(16, 2.5, n), pop.normal(21.5, 1, n)))
         base_len = np.minimum(2 + pop.gamma(2.0, 1.4, n), 10)
-        start = np.clip(base * 3600 + rng.normal(0, 1800, n), 0, DAY - 1800).astype(np.int64)
-        length = np.clip(base_len * 3600 + rng.normal(0, 1800, n), 5400, 36000).astype(np.int64)
+        start, length = _jittered(base, base_len, rng, n)
+        # yesterday's streams, jittered as yesterday: a late one still on this morning keeps
+        # its started_at, so a broadcast over midnight is one broadcast across both days
+        before, before_length = _jittered(base, base_len, np.random.default_rng(
+            [c.seed, 1, self._ordinal - 1]), n)
         self._games = [_GAMES[k] for k in rng.integers(0, len(_GAMES), n)]
         self._titles = [_TITLES[k] for k in rng.integers(0, len(_TITLES), n)]
         seg = []  # (streamer, start, end, started_at) relative to day_start
         for s in range(n):
-            a, b = int(start[s]), int(start[s] + length[s])
+            a, b = int(before[s]), int(before[s] + before_length[s])
             if b > DAY + 1800:  # wraps: yesterday's stream is still on this morning
                 seg.append((s, 0, b - DAY, a - DAY))
+            a, b = int(start[s]), int(start[s] + length[s])
             seg.append((s, a, min(b, DAY), a))
         arr = np.array(seg, dtype=np.int64)
         self._seg_s, self._seg_a, self._seg_b, self._seg_started = arr.T
