@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jobs.analyse import analyse_command
+from jobs.insight import broadcasts, flows
 from jobs.overlap import overlap
 from jobs.process_day import lake_day_dir, process_command
 from tpdask.archive.pack import ArchiveReport, archive_day
@@ -51,6 +52,9 @@ class DemoResult:
     analysis: dict
     overlap: list[dict]             # the day's pairs, by Jaccard, highest first
     communities: int
+    broadcasts: list[dict]          # the day's broadcasts (with stream health)
+    flows: list[dict]               # the day's audience flows, most viewers first
+    view_botted: list[str]          # the simulator's view-botted channels (the truth)
     verify: dict
     wrong_statuses: int             # statuses that differ from the simulator's truth
 
@@ -94,8 +98,8 @@ def run_demo(config: Config, day: str, scale: float = 0.02, workers: int = 2,
     _fresh_demo_day(config, day)
     # the demo compresses a day into about a minute, so it lifts the real-time rate limit
     options = SimOptions(mod_top=moderated, rate_limit=1_000_000)
-    with Simulator(day, AudienceConfig(seed=7, scale=scale, interval=config.interval),
-                   speed=speed, start=day_bounds(day)[0], options=options) as sim:
+    model = AudienceConfig(seed=7, scale=scale, interval=config.interval, view_botted=2)
+    with Simulator(day, model, speed=speed, start=day_bounds(day)[0], options=options) as sim:
         creds = Credentials(sim.client_id, sim.client_secret, sim.user_token,
                             sim.user_refresh_token)
         client = TwitchClient(creds, sim.urls["helix_url"], sim.urls["auth_url"], log=log)
@@ -110,8 +114,10 @@ def run_demo(config: Config, day: str, scale: float = 0.02, workers: int = 2,
         report = process_command(config, day, workers=workers, log=log)
         log("4/6 analysing it: bots, streamer statistics, profiles ...")
         analysis = analyse_command(config, [day], workers=workers, log=log)
-        log("5/6 the day's audience overlap and its communities ...")
+        log("5/6 the day's audience overlap, its broadcasts and their health, the flows ...")
         pairs, groups = overlap(config, day, day, log=log)
+        found = broadcasts(config, day, day, log=log)
+        moves = flows(config, day, day, log=log)
         log("6/6 verifying every account seen through the simulator's Helix users ...")
         checked = verify(config, log=log, client=client)
         wrong = _wrong_statuses(config, sim)
@@ -121,7 +127,9 @@ def run_demo(config: Config, day: str, scale: float = 0.02, workers: int = 2,
                       archive=archive, report=report, top=top, analysis=analysis,
                       overlap=sorted(pairs, key=lambda d: (-d["jaccard"], d["a"], d["b"])),
                       communities=len(set(groups.values())), verify=checked,
-                      wrong_statuses=wrong)
+                      wrong_statuses=wrong, broadcasts=found,
+                      flows=sorted(moves, key=lambda f: (-f["viewers"], f["from"], f["to"])),
+                      view_botted=sim.world.model(day).view_botted)
 
 
 def _wrong_statuses(config: Config, sim: Simulator) -> int:

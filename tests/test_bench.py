@@ -83,3 +83,11 @@ def test_bench_nightly_times_the_chain_from_loose_samples(tmp_path):
     assert result["wall_seconds"] > 0 and result["peak_rss_mb"] > 0
     # the cached loose day survives: the run archived (deleted) only its hard links
     assert len(list((tmp_path / "bench" / "inputs").glob("scale-0.002-seed-1/*/*.json"))) == 288
+
+
+def test_bench_insight_times_broadcasts_and_flows_after_the_analyser(tmp_path):
+    out = tpdask("--data_dir", str(tmp_path), "bench", "--job", "insight", "--days", "2",
+                 "--scale", "0.002", "--workers", "1").stdout
+    assert "bench insight: scale 0.002, 2 days" in out
+    assert "analyse (all days at once):" in out and "export broadcasts:" in out
+    assert "export flows:" in out and "pairs" in out

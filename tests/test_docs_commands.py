@@ -62,12 +62,13 @@ EXPECTED = {   # quoted command lines that name a command rather than run it, an
     "tpdask export": (2, "a reference to the command: WHAT is missing"),
     "tpdask export viewer_days": (2, "a reference to the export: --day is missing"),
     "tpdask export overlap": (2, "a reference to the export: --since and --until are missing"),
+    "tpdask export broadcasts": (2, "a reference to the export: --since and --until are missing"),
+    "tpdask export flows": (2, "a reference to the export: --since and --until are missing"),
     "tpdask users add": (2, "a reference to the command: NAME and --role are missing"),
     "tpdask export status": (3, "no account is checked in the prepared folder (verify needs Helix)"),
 }
 NOT_BUILT = {"erase": "the Privacy contract",
-             "prune": "the Privacy contract", "export sessions": "the Privacy contract",
-             "export broadcasts": "the Insight contract", "export flows": "the Insight contract"}
+             "prune": "the Privacy contract", "export sessions": "the Privacy contract"}
 NOT_COMMANDS = {"tpdask web: serving http://HOST:PORT/": "what `tpdask web` prints"}
 
 FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)

@@ -39,7 +39,7 @@ COMMANDS = (
     ("export", "export viewer_days, bots, streamer_days, overlap, profiles, status, "
                "broadcasts or flows as JSON lines"),
     ("import_tmi", "turn old tmi chatters dumps (DIR/<channel>/…) into samples"),
-    ("bench", "time a job (process, analyse, verify, nightly) or the website (web) on generated data"),
+    ("bench", "time a job (process, analyse, insight, verify, nightly) or the website (web)"),
     ("status", "what the store holds: days, and the last job runs"),
     ("simulate", "serve the Twitch simulator (Helix, OAuth, IRC, tmi) driven by the audience model"),
     ("web", "serve the website: dashboard, streamers, overlap, bots, anonymised viewers"),

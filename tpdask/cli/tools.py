@@ -22,7 +22,8 @@ class ToolCommands(Commands):
         times a DuckDB query doing the same inversion on the same day (bench extra).
         analyse: `analyse` of each of --days N (7) days after the ones before, then their
         overlap, then a backfill of the first day against all days from scratch. verify:
-        `verify` of --accounts N accounts against the simulator. nightly: `nightly` of the
+        `verify` of --accounts N accounts against the simulator. insight: `export
+        broadcasts` and `export flows` over --days N (7) analysed days. nightly: `nightly` of the
         seeded day from its loose samples (archive, process, analyse). The store is --store
         when given (e.g. a MongoDB URI), else a fresh SQLite file. web: the website's answer times
         (dashboard, a streamer page, a viewer page) with --clients N (8) concurrent clients
@@ -52,6 +53,12 @@ class ToolCommands(Commands):
             result = bench_verify(int(accounts), store=store)
             print(", ".join(f"{k} {v}" for k, v in result.items()))
             return
+        if job == "insight":
+            from tpdask.bench.insight import bench_insight, table as insight_table
+
+            print(insight_table(bench_insight(self._config(), float(scale), int(days or 7),
+                                              workers=workers, store=store)))
+            return
         if job == "nightly":
             from tpdask.bench.nightly import bench_nightly
             from tpdask.bench.nightly import table as nightly_table
@@ -60,8 +67,8 @@ class ToolCommands(Commands):
                                               store=store)))
             return
         if job != "process":
-            raise UsageError(f"bench --job {job!r}: choose process, analyse, verify, nightly or "
-                             "web")
+            raise UsageError(f"bench --job {job!r}: choose process, analyse, insight, verify, "
+                             "nightly or web")
         from tpdask.bench.process import BenchPlan, run_bench, table
 
         plan = BenchPlan(scale=float(scale), store=store, workers=workers,
@@ -85,7 +92,8 @@ class ToolCommands(Commands):
         from tpdask.simulator.audience import AudienceConfig
 
         the_day = parse_day(day) if day is not None else day_of(int(time.time()))
-        sim = Simulator(the_day, AudienceConfig(seed=int(seed), scale=float(scale)),
+        sim = Simulator(the_day, AudienceConfig(seed=int(seed), scale=float(scale),
+                                                view_botted=2),
                         speed=float(speed), start=parse_start(the_day, start),
                         options=SimOptions(chaos=float(chaos)))
         sim.start(host=host, http_port=int(port), irc_port=int(irc_port))
@@ -135,6 +143,7 @@ class ToolCommands(Commands):
         print(f"  {'a':<20} {'b':<20} {'shared':>7} {'jaccard':>8}")
         for pair in result.overlap[:5]:
             print(f"  {pair['a']:<20} {pair['b']:<20} {pair['shared']:>7,} {pair['jaccard']:>8.3f}")
+        print_insight(result)
         v = result.verify
         print(f"Verified {v['checked']:,} accounts with {v['calls']:,} Helix users calls: "
               f"{v['active']:,} active, {v['renamed']:,} renamed, {v['gone']:,} gone "
@@ -149,3 +158,17 @@ class ToolCommands(Commands):
         from jobs.demo import serve_demo_site
 
         serve_demo_site(config, int(port))
+
+
+def print_insight(result) -> None:
+    """The demo day's suspect broadcasts (the view-bot signal) and its top audience flows."""
+    suspect = [b for b in result.broadcasts if b["suspect"]]
+    rated = sum(b["baseline"] is not None for b in result.broadcasts)
+    print(f"\nStream health of {result.day}: {len(result.broadcasts)} broadcasts, {rated} rated, "
+          f"{len(suspect)} suspect (the simulator view-bots {', '.join(result.view_botted)}):")
+    for b in suspect:
+        print(f"  {b['streamer']:<20} {b['avg_viewer_count']:>9,.0f} avg viewers, "
+              f"{b['share']:.0%} logged in against {b['baseline']:.0%} for its peers")
+    print(f"Top audience flows of {result.day} (where a chat goes within 15 minutes of the end):")
+    for f in result.flows[:5]:
+        print(f"  {f['from']:<20} → {f['to']:<20} {f['viewers']:>6,} viewers ({f['share']:.0%})")

@@ -100,7 +100,7 @@ class AudienceConfig:
     """Add ``chatter_ids`` parallel to ``chatters`` in each stream."""
     view_botted: int = 0
     """Streamers whose Twitch viewer count is inflated by bought viewers, as a view-botted
-    channel's is: 15-25 times their chat instead of 2.5-5 (drawn among the 4th to 30th
+    channel's is: 15-25 times their chat instead of 2.5-5 (drawn among the 4th to 10th
     most popular, from their own random stream: the other streamers do not change)."""
 
     def __post_init__(self):
@@ -110,8 +110,8 @@ class AudienceConfig:
                          (self.interval >= 10 and DAY % self.interval == 0,
                           "interval >= 10 divides 86400"),
                          (self.n_bots >= 0, "n_bots >= 0"),
-                         (0 <= self.view_botted <= max(0, min(27, self.n_streamers - 3)),
-                          "view_botted in 0..27, among the 4th to 30th streamers")):
+                         (0 <= self.view_botted <= max(0, min(7, self.n_streamers - 3)),
+                          "view_botted in 0..7, among the 4th to 10th streamers")):
             if not ok:
                 raise ConfigError(f"bad audience config ({rule} is required): {self}")
 
@@ -202,7 +202,7 @@ class AudienceModel:
         self._ratio = pop.uniform(2.5, 5.0, n)  # viewer_count / chatter count
         if c.view_botted:
             botted = np.random.default_rng([c.seed, 4])
-            chosen = botted.choice(np.arange(3, min(30, n)), c.view_botted, replace=False)
+            chosen = botted.choice(np.arange(3, min(10, n)), c.view_botted, replace=False)
             self._ratio[chosen] = botted.uniform(15.0, 25.0, c.view_botted)
         self.view_botted = sorted(self.streamer_logins[s] for s in
                                   (chosen.tolist() if c.view_botted else []))
