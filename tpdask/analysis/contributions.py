@@ -166,11 +166,10 @@ def _presence(task: ContributionTask, flat: _Flat, times: np.ndarray) -> None:
     files = sorted(Path(task.streams_dir).glob("*.parquet"))
     streams = (pa.concat_tables([pq.read_table(f).cast(STREAMS_SCHEMA) for f in files])
                if files else STREAMS_SCHEMA.empty_table())
-    k_streamer = flat.pair_streamer.take(pa.array(flat.k_pair))
-    m = presence.Memberships(flat.viewers, flat.k_viewer, flat.k, k_streamer)
-    _write_by_bucket(task, "audience", presence.audience(m, streams, times))
-    _write_by_bucket(task, "ends", presence.ends(m, streams, times))
-    _write_by_bucket(task, "head", presence.head(m, times, day_bounds(task.day)[0]))
+    m = presence.Memberships(flat.viewers, flat.k_viewer, flat.k, flat.pair_streamer,
+                             flat.k_pair)
+    for kind, table in presence.part_tables(m, streams, times, day_bounds(task.day)[0]).items():
+        _write_by_bucket(task, kind, table)
 
 
 def _write_by_bucket(task: ContributionTask, kind: str, table: pa.Table) -> None:

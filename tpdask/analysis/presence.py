@@ -1,5 +1,6 @@
 """Who was in which broadcast's chat, and where a chat went when its broadcast ended: the
-part of a day's contributions the Insight contract reads (:mod:`tpdask.analysis.insight`).
+part of a day's contributions the Insight contract reads (:mod:`tpdask.analysis.broadcasts`,
+:mod:`tpdask.analysis.flows`).
 
 From a lake part's memberships — (viewer, streamer, k), rebuilt from its sessions and T —
 and the day's ``streams`` rows (a broadcast is a streamer with one ``started_at``; its
@@ -7,14 +8,17 @@ rows are the samples that list it with that value), per part:
 
 - ``audience``: (viewer, streamer, started_at) for every viewer listed in some row of the
   broadcast that day, its own login left out;
-- ``ends``: for the last row that day of each broadcast (a candidate end), its
-  chatters (the leavers, own login out) and, per leaver, the first later sample of the
-  day at which it is in another streamer's chat (``next_ts``) with those streamers (one
-  row each); ``next_ts`` is null when the leaver is in no other chat later that day;
+- ``ends``: for the last row that day of each broadcast (a candidate end), its chatters
+  (the leavers, own login out) and, per leaver, the first later sample of the day at
+  which it is in another streamer's chat (``next_ts``), one row per such streamer
+  (``to``); ``next_ts`` and ``to`` are null when the leaver is in no other chat later that
+  day;
 - ``head``: (viewer, ts, streamer) at the day's samples of its first hour, where a leaver
-  of the previous day's last hour is looked for (so ``--within`` is at most 60 minutes).
+  of the previous day's last hour is looked for (so ``--within`` is at most an hour).
 
-Bots are kept: the period's bot rule is applied when a period is asked for.
+Bots are kept: the period's bot rule is applied when a period is asked for. Everything is
+done on integer codes with numpy (a part has millions of memberships); strings are made
+only for the rows written.
 """
 
 from __future__ import annotations
@@ -35,16 +39,18 @@ HEAD_SECONDS = 3600
 
 
 class Memberships:
-    """A part's (viewer, streamer, k) rows as codes: viewers by row of the part, streamers
-    by code into ``names``."""
+    """A part's (viewer, streamer, k) rows as codes: ``v`` the viewer's row in the part,
+    ``s`` the streamer's code in ``names`` (coded once per pair, not per row)."""
 
     def __init__(self, viewers: pa.Array, k_viewer: np.ndarray, k: np.ndarray,
-                 k_streamer: pa.Array) -> None:
+                 pair_streamer: pa.Array, k_pair: np.ndarray) -> None:
         self.viewers = viewers
-        self.names = pc.unique(k_streamer).sort() if len(k_streamer) else pa.array([], pa.string())
+        self.names = (pc.unique(pair_streamer).sort() if len(pair_streamer)
+                      else pa.array([], pa.string()))
+        pair_code = np.asarray(pc.index_in(pair_streamer, value_set=self.names), dtype=np.int64)
         self.v = k_viewer.astype(np.int64)
         self.k = k.astype(np.int64)
-        self.s = np.asarray(pc.index_in(k_streamer, value_set=self.names), dtype=np.int64)
+        self.s = pair_code[k_pair] if len(k_pair) else np.zeros(0, dtype=np.int64)
 
     def code_of(self, streamers: pa.Array) -> np.ndarray:
         """Codes of ``streamers`` in ``names`` (-1 where absent)."""
@@ -52,91 +58,132 @@ class Memberships:
                           dtype=np.int64)
 
 
-def _listings(m: Memberships, streams: pa.Table, times: np.ndarray
-              ) -> tuple[np.ndarray, list[str]]:
-    """The day's listings of broadcasts: sorted keys ``streamer code × width + k`` and the
-    started_at of each (a sample listing a stream twice: the first listing)."""
-    rows = streams.filter(pc.is_valid(streams.column("started_at")))
-    ts = np.asarray(rows.column("ts"), dtype=np.int64)
-    row_k = np.searchsorted(times, ts)
-    row_s = m.code_of(rows.column("streamer"))
-    known = (row_s >= 0) & (row_k < len(times))
-    known[known] &= times[row_k[known]] == ts[known]
-    width = max(len(times), 1)
-    keys, first = np.unique(row_s[known] * width + row_k[known], return_index=True)
-    started = rows.column("started_at").combine_chunks().filter(pa.array(known))
-    return keys, started.take(pa.array(first)).to_pylist()
+class _Broadcasts:
+    """The day's broadcasts as listings: sorted keys ``streamer code × width + k`` of the
+    samples listing one, each with its broadcast's number (a sample listing a stream twice:
+    the first listing)."""
+
+    def __init__(self, m: Memberships, streams: pa.Table, times: np.ndarray) -> None:
+        rows = streams.filter(pc.is_valid(streams.column("started_at")))
+        ts = np.asarray(rows.column("ts"), dtype=np.int64)
+        row_k = np.searchsorted(times, ts)
+        row_s = m.code_of(rows.column("streamer"))
+        known = (row_s >= 0) & (row_k < len(times))
+        known[known] &= times[row_k[known]] == ts[known]
+        self.width = max(len(times), 1)
+        self.keys, first = np.unique(row_s[known] * self.width + row_k[known], return_index=True)
+        started = rows.column("started_at").combine_chunks().filter(pa.array(known)).take(
+            pa.array(first))
+        pairs = pa.table({"s": pa.array(self.keys // self.width), "b": started})
+        ids = pairs.group_by(["s", "b"]).aggregate([]).sort_by([("s", "ascending"),
+                                                                ("b", "ascending")])
+        self.streamer = np.asarray(ids.column("s"), dtype=np.int64)     # per broadcast
+        self.started_at = ids.column("b").combine_chunks()
+        id_key = pa.table({"s": ids.column("s"), "b": ids.column("b"),
+                           "id": pa.array(np.arange(len(ids)))})
+        joined = pairs.append_column("row", pa.array(np.arange(len(pairs)))).join(
+            id_key, ["s", "b"]).sort_by("row")
+        self.of_listing = np.asarray(joined.column("id"), dtype=np.int64)
+
+    def of(self, s: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """The broadcast number listed at each (streamer, k), or -1."""
+        wanted = s * self.width + k
+        at = np.searchsorted(self.keys, wanted)
+        found = at < len(self.keys)
+        found[found] &= self.keys[at[found]] == wanted[found]
+        return np.where(found, self.of_listing[np.minimum(at, len(self.keys) - 1)], -1) \
+            if len(self.keys) else np.full(len(wanted), -1)
+
+    def last_keys(self) -> np.ndarray:
+        """Per broadcast, the key of its last listing that day."""
+        last = np.full(len(self.streamer), -1, dtype=np.int64)
+        np.maximum.at(last, self.of_listing, self.keys)
+        return last
 
 
-def _lookup(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Index of each wanted key in the sorted ``keys``, or -1."""
-    at = np.searchsorted(keys, wanted)
-    found = at < len(keys)
-    found[found] &= keys[at[found]] == wanted[found]
-    return np.where(found, at, -1)
+def part_tables(m: Memberships, streams: pa.Table, times: np.ndarray,
+                day_start: int) -> dict[str, pa.Table]:
+    """The part's ``audience``, ``ends`` and ``head`` tables."""
+    casts = _Broadcasts(m, streams, times)
+    return {"audience": audience(m, casts), "ends": ends(m, casts, times),
+            "head": head(m, times, day_start)}
 
 
-def audience(m: Memberships, streams: pa.Table, times: np.ndarray) -> pa.Table:
+def audience(m: Memberships, casts: _Broadcasts) -> pa.Table:
     """Distinct (viewer, streamer, started_at) of the part, own login out."""
-    keys, started = _listings(m, streams, times)
-    width = max(len(times), 1)
-    where = _lookup(keys, m.s * width + m.k)
-    keep = where >= 0
-    table = pa.table({"viewer": m.viewers.take(pa.array(m.v[keep])),
-                      "streamer": m.names.take(pa.array(m.s[keep])),
-                      "started_at": pa.array(started, pa.string()).take(pa.array(where[keep]))})
-    own = pc.equal(table.column("viewer"), table.column("streamer"))
-    table = table.filter(pc.invert(own))
-    return table.group_by(["viewer", "streamer", "started_at"]).aggregate([]).cast(AUDIENCE_SCHEMA)
+    b = casts.of(m.s, m.k)
+    keep = b >= 0
+    pairs = np.unique(m.v[keep] * max(len(casts.streamer), 1) + b[keep])
+    v, b = pairs // max(len(casts.streamer), 1), pairs % max(len(casts.streamer), 1)
+    table = pa.table({"viewer": m.viewers.take(pa.array(v)),
+                      "streamer": m.names.take(pa.array(casts.streamer[b])),
+                      "started_at": casts.started_at.take(pa.array(b))}, schema=AUDIENCE_SCHEMA)
+    return table.filter(pc.invert(pc.equal(table.column("viewer"), table.column("streamer"))))
 
 
-def ends(m: Memberships, streams: pa.Table, times: np.ndarray) -> pa.Table:
-    """The leavers of each broadcast's last row of the day and where each is next seen."""
-    keys, started = _listings(m, streams, times)
-    if not len(keys) or not len(m.v):
+def ends(m: Memberships, casts: _Broadcasts, times: np.ndarray) -> pa.Table:
+    """The leavers of each broadcast's last listing of the day, and where each is next seen."""
+    if not len(casts.keys) or not len(m.v):
         return ENDS_SCHEMA.empty_table()
-    width = max(len(times), 1)
-    last: dict[tuple[int, str], int] = {}               # (streamer, started_at) → its last key
-    for key, when in zip(keys.tolist(), started):
-        last[(key // width, when)] = max(last.get((key // width, when), -1), key)
-    end_keys = np.array(sorted(last.values()), dtype=np.int64)
-    end_started = {key: when for (_, when), key in last.items()}
-    is_end = _lookup(end_keys, m.s * width + m.k) >= 0
-    order = np.lexsort((m.s, m.k, m.v))                 # by viewer, then k, then streamer
+    end_keys = np.sort(casts.last_keys())
+    width = casts.width
+    member_keys = m.s * width + m.k
+    at = np.searchsorted(end_keys, member_keys)
+    is_end = (at < len(end_keys)) & (end_keys[np.minimum(at, len(end_keys) - 1)] == member_keys)
+    leaver = np.flatnonzero(is_end)
+    leaver = leaver[np.asarray(pc.not_equal(m.viewers.take(pa.array(m.v[leaver])),
+                                            m.names.take(pa.array(m.s[leaver]))))]
+    names = max(len(m.names), 1)                             # by viewer, then k, then streamer:
+    order = np.argsort((m.v * width + m.k) * names + m.s, kind="stable")   # one int64 key
     v, k, s = m.v[order], m.k[order], m.s[order]
     vk = v * width + k
-    names = m.names.to_pylist()
-    viewers = m.viewers
-    out: dict[str, list] = {name: [] for name in ENDS_SCHEMA.names}
-    for i in np.flatnonzero(is_end).tolist():
-        viewer, end_k, from_s = int(m.v[i]), int(m.k[i]), int(m.s[i])
-        login = viewers[viewer].as_py()
-        if login == names[from_s]:
-            continue                                      # a streamer in its own chat
-        to, next_k = _next_elsewhere(v, k, s, vk, viewer, end_k, from_s, width)
-        for target in to or [None]:
-            out["viewer"].append(login)
-            out["streamer"].append(names[from_s])
-            out["started_at"].append(end_started[from_s * width + end_k])
-            out["end_ts"].append(int(times[end_k]))
-            out["next_ts"].append(int(times[next_k]) if target is not None else None)
-            out["to"].append(names[target] if target is not None else None)
-    return pa.table(out, schema=ENDS_SCHEMA)
+    start = np.flatnonzero(np.r_[True, vk[1:] != vk[:-1]])   # each (viewer, k) group
+    count = np.diff(np.r_[start, len(vk)])
+    group_of_row = np.repeat(np.arange(len(start)), count)
+    lv, lk, ls = m.v[leaver], m.k[leaver], m.s[leaver]
+    pos = np.searchsorted(vk, lv * width + lk, side="right")   # the groups after the end
+    g = np.where(pos < len(vk), group_of_row[np.minimum(pos, len(vk) - 1)], len(start))
+    found = np.full(len(leaver), -1, dtype=np.int64)
+    active = np.arange(len(leaver))
+    while len(active):
+        ga = g[active]
+        inside = ga < len(start)
+        same = np.zeros(len(active), dtype=bool)
+        same[inside] = v[start[ga[inside]]] == lv[active[inside]]
+        elsewhere = same.copy()
+        elsewhere[same] = (count[ga[same]] > 1) | (s[start[ga[same]]] != ls[active[same]])
+        found[active[elsewhere]] = ga[elsewhere]
+        active = active[same & ~elsewhere]
+        g[active] += 1
+    return _end_rows(m, casts, times, leaver, found, start, count, s, k)
 
 
-def _next_elsewhere(v: np.ndarray, k: np.ndarray, s: np.ndarray, vk: np.ndarray, viewer: int,
-                    end_k: int, from_s: int, width: int) -> tuple[list[int], int]:
-    """The streamers (not ``from_s``) ``viewer`` is with at its first k after ``end_k``
-    where it is with any, and that k; ([], -1) when none that day."""
-    p = int(np.searchsorted(vk, viewer * width + end_k, side="right"))
-    while p < len(v) and v[p] == viewer:
-        here = int(k[p])
-        q = int(np.searchsorted(vk, viewer * width + here, side="right"))
-        others = [int(x) for x in s[p:q] if int(x) != from_s]
-        if others:
-            return sorted(set(others)), here
-        p = q
-    return [], -1
+def _end_rows(m: Memberships, casts: _Broadcasts, times: np.ndarray, leaver: np.ndarray,
+              found: np.ndarray, start: np.ndarray, count: np.ndarray, s: np.ndarray,
+              k: np.ndarray) -> pa.Table:
+    """The ends table: one row per leaver and next streamer (one with nulls when none).
+    ``s``, ``k``: the memberships sorted by (viewer, k, streamer), grouped at ``start``."""
+    from_s = m.s[leaver]
+    seen = found >= 0
+    reps = np.where(seen, count[np.maximum(found, 0)], 1)
+    row = np.repeat(np.arange(len(leaver)), reps)
+    offset = np.arange(len(row)) - np.repeat(np.cumsum(reps) - reps, reps)
+    member = start[np.maximum(found[row], 0)] + offset
+    to = np.where(seen[row], s[np.minimum(member, len(s) - 1)], -1)
+    keep = ~seen[row] | (to != from_s[row])                # the streamer that ended is no "to"
+    row, to, member = row[keep], to[keep], member[keep]
+    nowhere = to < 0
+    next_ts = times[k[np.minimum(member, len(k) - 1)]]
+    to_names = m.names.take(pa.array(np.maximum(to, 0))) if len(m.names) else \
+        pa.array([None] * len(to), pa.string())
+    return pa.table({
+        "viewer": m.viewers.take(pa.array(m.v[leaver][row])),
+        "streamer": m.names.take(pa.array(from_s[row])),
+        "started_at": casts.started_at.take(pa.array(casts.of(from_s, m.k[leaver])[row])),
+        "end_ts": pa.array(times[m.k[leaver][row]], pa.int64()),
+        "next_ts": pa.array(next_ts, pa.int64(), mask=nowhere),
+        "to": pc.if_else(pa.array(~nowhere), to_names, pa.nulls(len(to), pa.string()))},
+        schema=ENDS_SCHEMA)
 
 
 def head(m: Memberships, times: np.ndarray, day_start: int) -> pa.Table:
