@@ -166,8 +166,6 @@ def _changed_viewers(old: _State, new: _State, day_viewers: list[pa.Table],
     if old.rules is not None and old.rules != task.rules:
         flips = profiles.bot_changed(new.viewers, old.rules, task.rules, task.interval)
         changed = pc.unique(pa.concat_arrays([changed.cast(pa.string()), flips]))
-    elif old.rules is None and rebuilt is None and len(old.merged):
-        changed = names          # profiles of unknown settings: all made again
     return changed, gone
 
 
