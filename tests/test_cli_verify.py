@@ -1,9 +1,11 @@
 """`tpdask verify`, `tpdask export status` and `tpdask status`, run as a user runs them,
 against the Twitch simulator over real sockets; what goes wrong is one line (issue 17,
-item 5): Helix answers of the wrong shape, refused credentials, a long Retry-After."""
+item 5): Helix answers of the wrong shape, refused credentials, a long Retry-After, a
+second verify at once, a huge --limit."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import orjson
@@ -16,6 +18,8 @@ from tests.test_verify import (DAY, _no_faults_left, sim, users_served,  # noqa:
 from tpdask.bench.verify import seed_day
 from tpdask.simulator.accounts import expected_status
 from tpdask.stores import open_store
+from tpdask.verify import verify_lock
+from tpdask.verify.run import MAX_LIMIT
 
 
 def test_verify_then_export_status_and_status(tmp_path, sim):  # noqa: F811
@@ -116,3 +120,30 @@ def test_a_retry_after_longer_than_a_minute_is_one_line_at_once(tmp_path, sim): 
         f"error: Twitch answered 429 on {sim.urls['helix_url']}/users and asked to wait "
         "3600 s before the next call (Retry-After), more than tpdask waits (60 s): run it "
         "again later")
+
+
+def test_a_second_verify_at_once_is_refused_naming_the_first(tmp_path, sim):  # noqa: F811
+    config, args, env = seeded(tmp_path, sim, 20, skip=100)
+    served = users_served(sim)
+    with verify_lock(config):            # what a running verify holds
+        result = tpdask(*args, "verify", env=env, check=False)
+    assert result.returncode == 1 and result.stdout == ""
+    assert error_line(result) == (
+        f"error: another `tpdask verify` is running on this data folder (pid {os.getpid()}); "
+        "wait for it to finish, or stop it, and run verify again")
+    assert users_served(sim) == served and ledger(config) == [] and checked(config) == 0
+    assert "verified 20 accounts" in tpdask(*args, "verify", env=env).stdout   # then it runs
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mongodb"])
+def test_a_huge_limit_never_breaks_the_ledger(tmp_path, sim, backend, request):  # noqa: F811
+    """--limit 10**30 overflows neither orjson (64 bits) nor BSON (int64): a limit past
+    2**53 - 1 asks for every account and is kept as that."""
+    store = request.getfixturevalue("mongo_database_uri") if backend == "mongodb" else None
+    config, args, env = seeded(tmp_path, sim, 30, skip=130, store=store)
+    out = tpdask(*args, "verify", "--limit", str(10**30), env=env).stdout
+    assert "verified 30 accounts" in out
+    (run,) = ledger(config)
+    assert run["status"] == "done" and run["report"]["checked"] == 30
+    assert run["report"]["limit"] == MAX_LIMIT == 2**53 - 1
+    assert "verify" in tpdask(*args, "status").stdout

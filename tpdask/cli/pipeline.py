@@ -89,11 +89,13 @@ class PipelineCommands(Commands):
         limit; each call's results are stored before the next, so a killed run loses at most
         one call and the next run picks up the accounts it did not reach. Credentials:
         TPDASK_CLIENT_ID and TPDASK_CLIENT_SECRET (an app token is enough), or
-        --secrets_file (0600). Prints the report, which is also kept in the job ledger.
+        --secrets_file (0600). One verify at a time per data folder. Prints the report,
+        which is also kept in the job ledger.
         """
-        from tpdask.verify import verify
+        from tpdask.verify import check_limit, verify
 
-        report = verify(self._existing_config(), limit=limit, secrets_file=secrets_file)
+        report = verify(self._existing_config(), limit=check_limit(limit),
+                        secrets_file=secrets_file)
         print(f"\nverified {report['checked']:,} accounts in {report['seconds']} s with "
               f"{report['calls']:,} Helix users calls")
         for key in ("active", "renamed", "gone", "changed", "new_accounts", "synced_days"):
