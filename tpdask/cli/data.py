@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tpdask import settings
 from tpdask.cli.base import Commands
-from tpdask.days import parse_day
+from tpdask.days import parse_day, parse_period
 from tpdask.errors import UsageError
 
 
@@ -95,16 +95,19 @@ def run_export(config: settings.Config, what: str, day: str | int | None,
     if what == "overlap":
         if since is None or until is None:
             raise UsageError("export overlap needs --since YYYY-MM-DD --until YYYY-MM-DD")
-        return export_overlap(config, parse_day(since), parse_day(until),
+        first, last = parse_period(since, until)
+        if min_minutes is not None and float(min_minutes) < 0:
+            raise UsageError(f"--min_minutes must be 0 or more, got {min_minutes}")
+        return export_overlap(config, first, last,
                               None if min_minutes is None else float(min_minutes), bool(bots), out)
+    if what not in ("profiles", "status") and day is None:
+        raise UsageError(f"export {what} needs --day YYYY-MM-DD")
     if what == "profiles":
         return export_profiles(config, viewer, out)
     if what == "status":
         from tpdask.verify import export_status
 
         return export_status(config, out)
-    if day is None:
-        raise UsageError(f"export {what} needs --day YYYY-MM-DD")
     if what == "viewer_days":
         return export_viewer_days(config, parse_day(day), out)
     return export_day_results(config, what, parse_day(day), out)

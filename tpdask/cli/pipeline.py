@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from tpdask import settings
 from tpdask.cli.base import Commands
-from tpdask.days import parse_day, yesterday
+from tpdask.days import parse_day, parse_period, yesterday
 from tpdask.errors import ConfigError, UsageError
+from tpdask.executor import check_scheduler, check_workers
 from tpdask.log import count_row
 
 
@@ -55,11 +56,14 @@ class PipelineCommands(Commands):
                 workers: int | None = None, local: bool = False) -> None:
         """Process a day (default yesterday UTC) on a local Dask cluster, or --scheduler tcp://host:8786.
 
-        --workers N sets the local cluster's worker processes (default: one per core);
+        --workers N sets the local cluster's worker processes (default: one per core; up
+        to 4 per core, at least 16); --scheduler takes the address `dask scheduler` prints;
         --local runs in this process without Dask, for debugging.
         """
         from jobs.process_day import process_command
 
+        check_scheduler(scheduler)
+        check_workers(workers)
         report = process_command(self._config(),
                                  parse_day(day) if day is not None else yesterday(),
                                  scheduler=scheduler, workers=workers, local=local)
@@ -76,6 +80,8 @@ class PipelineCommands(Commands):
         """
         from jobs.analyse import analyse_command
 
+        check_scheduler(scheduler)
+        check_workers(workers)
         config = self._config()
         report = analyse_command(config, analyse_days(config, day, since, until),
                                  scheduler=scheduler, workers=workers, local=local)
@@ -117,7 +123,7 @@ def analyse_days(config: settings.Config, day: str | int | None, since: str | in
         raise UsageError("analyse --since D1 needs --until D2 (and the other way round)")
     if since is None:
         return [parse_day(day) if day is not None else yesterday()]
-    first, last = parse_day(since), parse_day(until)
+    first, last = parse_period(since, until)
     days = [d for d in processed_days(config.lake_dir) if first <= d <= last]
     if not days:
         raise ConfigError(f"no processed day in {first} … {last}: run `tpdask process` first")
