@@ -19,7 +19,7 @@ from tests.support import make_config
 from tpdask.bench.verify import seed_day
 from tpdask.collect.credentials import Credentials
 from tpdask.collect.twitch import TwitchClient, retry_after_seconds
-from tpdask.errors import NoRecordsError
+from tpdask.errors import NoRecordsError, OutputError
 from tpdask.simulator import Simulator
 from tpdask.simulator.accounts import expected_status
 from tpdask.simulator.audience import AudienceConfig, write_day
@@ -309,6 +309,10 @@ def test_export_status_writes_json_lines_by_viewer_atomically(tmp_path, sim, cap
     assert not (tmp_path / "none.jsonl").exists()
     verify(config, None, client=client_of(sim), **QUIET)
     out = tmp_path / "out" / "status.jsonl"
+    with pytest.raises(OutputError, match="does not exist; create the folder first"):
+        export_status(config, str(out))   # an export never makes its folder
+    assert not out.parent.exists()
+    out.parent.mkdir()
     assert export_status(config, str(out)) == 120
     lines = [orjson.loads(x) for x in out.read_bytes().splitlines()]
     assert [x["viewer"] for x in lines] == logins

@@ -11,6 +11,7 @@ Hierarchy::
     ├── SampleError             one sample file is unusable; it gets quarantined, the job goes on
     ├── ArchiveError            a day's .7z archive is missing, unreadable or does not verify
     ├── JobError                a Dask job could not run or did not finish
+    ├── OutputError             an export's --out file cannot be written
     └── TwitchError             Twitch (or the simulator) refused a call or stayed unreachable
         └── TwitchAuthError     credentials or a token were refused
 
@@ -58,6 +59,12 @@ class ArchiveError(TpdaskError):
 
 class JobError(TpdaskError):
     """A Dask job could not start or did not complete."""
+
+
+class OutputError(TpdaskError):
+    """The file an export was asked to write cannot be written: ``--out`` names a folder, a
+    file in a folder that does not exist, or a path that may not be written, or the disk
+    failed while writing. Nothing is left behind: no file, no temp, no folder."""
 
 
 class TwitchError(TpdaskError):

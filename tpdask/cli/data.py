@@ -18,6 +18,9 @@ class DataCommands(Commands):
                out: str | None = None) -> None:
         """Export WHAT as JSON lines, to --out FILE (written atomically) or standard output (-).
 
+        The folder of FILE must exist; --out naming a folder, a missing folder or a path
+        that may not be written is an error before anything is done (exit 1).
+
         viewer_days --day D, bots --day D, streamer_days --day D, overlap --since D1 --until
         D2 [--min_minutes M (10 when not given)] [--bots], profiles [--viewer LOGIN], status
         (account statuses by viewer); a flag WHAT does not take is refused (exit 2). Nothing
@@ -81,7 +84,7 @@ def run_export(config: settings.Config, what: str, day: str | int | None,
     (`export viewer_days --min_minutes 10` is refused like any other value)."""
     from jobs.overlap import export_overlap
     from tpdask.analysis.export import export_day_results, export_profiles
-    from tpdask.export import export_viewer_days
+    from tpdask.export import check_out, export_viewer_days
 
     if what not in EXPORTS:
         raise UsageError(f"cannot export {what!r}; choose one of: {', '.join(EXPORTS)}")
@@ -98,10 +101,12 @@ def run_export(config: settings.Config, what: str, day: str | int | None,
         first, last = parse_period(since, until)
         if min_minutes is not None and float(min_minutes) < 0:
             raise UsageError(f"--min_minutes must be 0 or more, got {min_minutes}")
+        check_out(out)
         return export_overlap(config, first, last,
                               None if min_minutes is None else float(min_minutes), bool(bots), out)
     if what not in ("profiles", "status") and day is None:
         raise UsageError(f"export {what} needs --day YYYY-MM-DD")
+    check_out(out)                   # before any work: a bad --out leaves nothing behind
     if what == "profiles":
         return export_profiles(config, viewer, out)
     if what == "status":
