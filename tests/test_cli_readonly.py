@@ -177,3 +177,40 @@ def test_a_disk_error_while_writing_an_export_is_reported_as_itself(tmp_path, pr
     assert error_line(result) == (f"error: could not write the export to {out}: File too large; "
                                   "nothing was written — check free space and permissions there")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory) -> Path:
+    """A data folder whose DAY is processed and analysed (so `export overlap` has work)."""
+    config = make_config(tmp_path_factory.mktemp("analysed"))
+    write_samples(config, DAY, [sample(T0 + i * 300, {"s": [f"v{j}" for j in range(30)],
+                                                      "t": [f"v{j}" for j in range(20, 40)]})
+                                for i in range(3)])
+    tpdask("--data_dir", str(config.data_dir), "process", "--day", DAY, "--local")
+    tpdask("--data_dir", str(config.data_dir), "analyse", "--day", DAY, "--local")
+    return config.data_dir
+
+
+def test_export_overlap_never_creates_a_store(tmp_path, analysed, mongo_database_uri):
+    """The period's overlap is computed, then kept in the store for the website: a store
+    that is not there is an error (exit 1), never a new one (issue 17, item 5)."""
+    from urllib.parse import urlsplit
+
+    import pymongo
+
+    period = ["export", "overlap", "--since", DAY, "--until", DAY]
+    assert '"a":"s","b":"t"' in tpdask("--data_dir", str(analysed), *period).stdout
+    store = tmp_path / "elsewhere.sqlite"
+    result = tpdask("--data_dir", str(analysed), "--store", f"sqlite:///{store}", *period,
+                    check=False)
+    assert result.returncode == 1 and "no store at" in error_line(result)
+    assert list(tmp_path.iterdir()) == []
+    result = tpdask("--data_dir", str(analysed), "--store", mongo_database_uri, *period,
+                    check=False)
+    assert result.returncode == 1 and "no tpdask store" in error_line(result)
+    database = urlsplit(mongo_database_uri).path.strip("/")
+    client: pymongo.MongoClient = pymongo.MongoClient(mongo_database_uri)
+    try:
+        assert database not in client.list_database_names()
+    finally:
+        client.close()
