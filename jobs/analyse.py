@@ -67,7 +67,11 @@ def analyse(config: Config, days: list[str], executor: Executor, log: Log = prin
             with _planned(config, store, days, log) as plan:
                 report = _analyse(config, plan, executor, store, log, started)
         except BaseException as exc:
-            store.record_job("analyse", scope, "failed", {"error": repr(exc)}, started, time.time())
+            try:    # best effort: when the store is what failed (a full disk), so may this
+                store.record_job("analyse", scope, "failed", {"error": repr(exc)}, started,
+                                 time.time())
+            except TpdaskError:
+                pass             # the run reports its own error, not the ledger's
             if isinstance(exc, (TpdaskError, KeyboardInterrupt)):
                 raise
             raise JobError(f"analyse failed and published nothing: {type(exc).__name__}: {exc}"

@@ -11,8 +11,8 @@ from tpdask.analysis import STATE_BUCKETS
 from tpdask.analysis.basis import inputs_of
 from tpdask.analysis.overlap import OverlapTask, combine, communities, overlap_part, period_scope
 from tpdask.analysis.plan import contrib_dir, contrib_run, lake_runs
-from tpdask.days import parse_day
-from tpdask.errors import NoRecordsError, StaleResultsError, UsageError
+from tpdask.days import parse_day, parse_period
+from tpdask.errors import NoRecordsError, StaleResultsError
 from tpdask.executor import Executor, ThreadExecutor
 from tpdask.export import write_lines
 from tpdask.log import Log, print_log
@@ -27,9 +27,7 @@ MIN_MINUTES = 10
 
 def period_days(config: Config, since: str, until: str) -> list[str]:
     """The processed days of [since, until], each with current contributions."""
-    since, until = parse_day(since), parse_day(until)
-    if since > until:
-        raise UsageError(f"--since {since} is after --until {until}")
+    since, until = parse_period(since, until)
     runs = lake_runs(config)
     days = [d for d in sorted(runs) if since <= d <= until]
     stale = [d for d in days if contrib_run(config, d) != runs[d]]

@@ -32,6 +32,15 @@ def write_samples(config: Config, day: str, samples: list[dict]) -> Path:
     return folder
 
 
+def error_line(result) -> str:
+    """The one `error: …` line a failed command printed: the last line of its stderr (progress
+    lines may come before it), and no traceback."""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors and errors == [result.stderr.splitlines()[-1]], result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    return errors[0]
+
+
 def stored_records(config: Config, day: str) -> dict[str, dict]:
     with open_store(config.store) as store:
         return {r["viewer"]: r for r in store.iter_viewer_days(day)}

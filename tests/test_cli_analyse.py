@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import orjson
 import pytest
 
-from tests.support import make_config
+from tests.support import error_line, make_config
 from tests.test_analysis import DAYS, processed, samples_of
-from tests.test_cli import tpdask
+from tests.test_cli import ROOT, tpdask
 from tpdask.analysis.reference import (reference_bots, reference_overlap, reference_profiles,
                                        reference_streamer_days)
 from tpdask.simulator.audience import AudienceConfig, write_day
+from tpdask.stores import open_store
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +99,29 @@ def test_analyse_refuses_a_day_not_processed(tmp_path):
     both = tpdask("--data_dir", str(config.data_dir), "analyse", "--day", DAYS[0], "--since",
                   DAYS[0], check=False)
     assert both.returncode == 2 and "not both" in both.stderr
+
+
+def test_a_disk_error_while_publishing_profiles_is_reported_as_itself(tmp_path):
+    """The store's write of the results fails as on a full disk (RLIMIT_FSIZE caps every
+    file at 150 KB, so SQLite's journal cannot take the profiles): the one line names that
+    write and the disk, not the ledger write that fails after it; nothing is published, and
+    the same analyse without the cap then succeeds (issue 17, item 5)."""
+    config = make_config(tmp_path)
+    write_day(config.samples_dir, DAYS[0], AudienceConfig(seed=5, scale=0.002))
+    data = ["--data_dir", str(config.data_dir)]
+    tpdask(*data, "process", "--day", DAYS[0], "--local")
+    script = ("import resource, signal, sys; from tpdask.cli.main import main; "
+              "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+              "resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000)); "
+              "sys.exit(main(sys.argv[1:]))")
+    result = subprocess.run([sys.executable, "-c", script, *data, "analyse", "--day", DAYS[0],
+                             "--local"], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 1, result.stderr
+    assert error_line(result) == (f"error: SQLite could not publish the analysis results in "
+                                  f"{config.data_dir / 'tpdask.sqlite'}: disk I/O error — check "
+                                  "the file and free disk space")
+    with open_store(config.store) as store:
+        assert store.result_scopes("profiles") == [] and store.result_scopes("bots") == []
+    tpdask(*data, "analyse", "--day", DAYS[0], "--local")
+    assert lines(tpdask(*data, "export", "profiles").stdout)

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.support import make_config, sample, write_samples
+from tests.support import error_line, make_config, sample, write_samples
 from tests.test_cli import ROOT, tpdask
 from tpdask.settings import resolve
 
@@ -125,3 +125,92 @@ def test_printed_text_into_a_closed_pipe_ends_quietly_too(tmp_path):
     proc.stdout.close()
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141 and stderr == ""
+
+
+def test_out_to_a_folder_a_missing_folder_or_an_unwritable_path_is_one_line(tmp_path,
+                                                                             processed):
+    """Checked before any work (a day without records would be exit 3 otherwise), and
+    nothing is created: no file, no temp, no folder (issue 17, item 5)."""
+    (tmp_path / "a_file").write_text("x")
+    for out, message in ((tmp_path, f"--out {tmp_path} is a folder: name a file in it"),
+                         (f"{tmp_path}/new/", f"--out {tmp_path}/new/ is a folder"),
+                         (tmp_path / "missing" / "x.jsonl",
+                          f"{tmp_path / 'missing'} does not exist; create the folder first"),
+                         (tmp_path / "a_file" / "x.jsonl",
+                          f"{tmp_path / 'a_file'} is not a folder"),
+                         ("/sys/tpdask-export.jsonl",
+                          "cannot write --out /sys/tpdask-export.jsonl: Permission denied")):
+        for day in (DAY, "2022-08-02"):
+            result = tpdask("--data_dir", str(processed), "export", "viewer_days", "--day", day,
+                            "--out", str(out), check=False)
+            assert result.returncode == 1, (out, result.stderr)
+            assert result.stdout == "" and message in error_line(result)
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+    assert not Path("/sys/tpdask-export.jsonl").exists()
+
+
+def test_an_export_into_a_missing_folder_is_refused_by_the_library_too(tmp_path, processed):
+    from tpdask.errors import OutputError
+    from tpdask.export import export_viewer_days, write_lines
+
+    config = resolve(data_dir=str(processed))
+    with pytest.raises(OutputError, match="does not exist"):
+        export_viewer_days(config, DAY, str(tmp_path / "new" / "x.jsonl"))
+    with pytest.raises(OutputError, match="is a folder"):
+        write_lines([{"a": 1}], str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_disk_error_while_writing_an_export_is_reported_as_itself(tmp_path, processed):
+    """RLIMIT_FSIZE makes a write past 64 KB fail as a full disk does (EFBIG): one line
+    naming the file and the cause, and neither the file nor its temp is left."""
+    out = tmp_path / "viewer_days.jsonl"
+    script = ("import resource, signal, sys; from tpdask.cli.main import main; "
+              "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+              "resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, 1 << 16)); "
+              "sys.exit(main(sys.argv[1:]))")
+    result = subprocess.run([sys.executable, "-c", script, "--data_dir", str(processed),
+                             "export", "viewer_days", "--day", DAY, "--out", str(out)],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 1, result.stderr
+    assert error_line(result) == (f"error: could not write the export to {out}: File too large; "
+                                  "nothing was written — check free space and permissions there")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory) -> Path:
+    """A data folder whose DAY is processed and analysed (so `export overlap` has work)."""
+    config = make_config(tmp_path_factory.mktemp("analysed"))
+    write_samples(config, DAY, [sample(T0 + i * 300, {"s": [f"v{j}" for j in range(30)],
+                                                      "t": [f"v{j}" for j in range(20, 40)]})
+                                for i in range(3)])
+    tpdask("--data_dir", str(config.data_dir), "process", "--day", DAY, "--local")
+    tpdask("--data_dir", str(config.data_dir), "analyse", "--day", DAY, "--local")
+    return config.data_dir
+
+
+def test_export_overlap_never_creates_a_store(tmp_path, analysed, mongo_database_uri):
+    """The period's overlap is computed, then kept in the store for the website: a store
+    that is not there is an error (exit 1), never a new one (issue 17, item 5)."""
+    from urllib.parse import urlsplit
+
+    import pymongo
+
+    period = ["export", "overlap", "--since", DAY, "--until", DAY]
+    assert '"a":"s","b":"t"' in tpdask("--data_dir", str(analysed), *period).stdout
+    store = tmp_path / "elsewhere.sqlite"
+    result = tpdask("--data_dir", str(analysed), "--store", f"sqlite:///{store}", *period,
+                    check=False)
+    assert result.returncode == 1 and "no store at" in error_line(result)
+    assert list(tmp_path.iterdir()) == []
+    result = tpdask("--data_dir", str(analysed), "--store", mongo_database_uri, *period,
+                    check=False)
+    assert result.returncode == 1 and "no tpdask store" in error_line(result)
+    database = urlsplit(mongo_database_uri).path.strip("/")
+    client: pymongo.MongoClient = pymongo.MongoClient(mongo_database_uri)
+    try:
+        assert database not in client.list_database_names()
+    finally:
+        client.close()

@@ -8,14 +8,17 @@ empty current folder; a refused or help-only command line must leave both untouc
 from __future__ import annotations
 
 import inspect
+import socket
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.support import make_config, sample, write_samples
+from tests.support import error_line, make_config, sample, write_samples
 from tests.test_cli import tpdask
 from tpdask.cli.main import COMMANDS, Tpdask
 from tpdask.days import day_bounds, yesterday
+from tpdask.errors import UsageError
 from tpdask.stores import open_store
 
 DAY = "2022-08-01"
@@ -166,6 +169,25 @@ def test_simulate_h_is_help_not_host(prepared):
     (["users", "add", "ann", "--rol", "admin"], "did you mean --role?"),
     (["users"], "needs ACTION"),
     (["--web_workers", "many", "web"], "--web_workers must be a whole number"),
+    # values out of range (issue 17, item 5): refused before a cluster, a store or Twitch
+    (["process", "--day", DAY, "--workers", "0"], "--workers must be 1 or more, got 0"),
+    (["analyse", "--day", DAY, "--workers=-2"], "--workers must be 1 or more, got -2"),
+    (["demo", "--workers", "0"], "--workers must be 1 or more"),
+    (["bench", "--workers", "-1"], "--workers must be 1 or more"),
+    (["process", "--day", DAY, "--workers", "100000"], "--workers 100000 is more than"),
+    (["analyse", "--day", DAY, "--workers", "100000"], "per core of this machine"),
+    (["process", "--day", DAY, "--scheduler", "bogus"], "--scheduler bogus is not a scheduler"),
+    (["analyse", "--day", DAY, "--scheduler", "tcp://host"], "is not a scheduler address"),
+    (["process", "--day", DAY, "--scheduler", "tcp://host:port"], "is not a scheduler address"),
+    (["process", "--day", DAY, "--scheduler", "http://host:8786"], "unknown protocol 'http'"),
+    (["process", "--day", DAY, "--scheduler", "inproc://10.0.0.1/1/1"], "inside one Python"),
+    (["analyse", "--since", "2022-08-02", "--until", DAY],
+     "--since 2022-08-02 is after --until 2022-08-01"),
+    (["export", "overlap", "--since", "2022-08-02", "--until", DAY],
+     "--since 2022-08-02 is after --until 2022-08-01"),
+    (["export", "overlap", "--since", DAY, "--until", DAY, "--min_minutes", "-5"],
+     "--min_minutes must be 0 or more, got -5.0"),
+    (["verify", "--limit", "-1"], "--limit must be a whole number, 0 or more, got -1"),
 ])
 def test_a_wrong_command_line_is_one_line_exit_2_and_nothing_runs(args, message, prepared):
     data, cwd = prepared
@@ -211,3 +233,45 @@ def test_flags_keep_both_forms(tmp_path):
     tpdask("--data-dir", data, "process", "--day", DAY, "--local=true", "--workers", "1")
     out = tpdask("export", "--what=viewer_days", "--data_dir", data, "--day", DAY).stdout
     assert '"viewer":"ann"' in out
+
+
+def test_a_scheduler_address_is_protocol_host_port():
+    from tpdask.executor import check_scheduler
+
+    for good in ("tcp://127.0.0.1:8786", "tls://sched.example.org:8786", "10.0.0.5:8786",
+                 "tcp://[::1]:8786", "ws://h:1", "ucx://h:65535"):
+        assert check_scheduler(good) == good
+    for bad in ("bogus", "tcp://", "tcp://:8786", "tcp://h:0", "tcp://h:70000", "h:8786/x",
+                "tcp://u@h:8786", "file:///tmp/s", "tcp://h:87a6", ""):
+        with pytest.raises(UsageError):
+            check_scheduler(bad)
+
+
+def test_the_workers_bound_is_a_few_per_core():
+    from tpdask.executor import check_workers, most_workers
+
+    assert check_workers(None) is None and check_workers(1) == 1
+    assert check_workers(most_workers()) == most_workers() >= 16
+    for bad in (0, -1, most_workers() + 1, True):
+        with pytest.raises(UsageError):
+            check_workers(bad)
+
+
+def test_a_scheduler_nobody_answers_is_one_line_exit_1(prepared):
+    """A well-formed address where no scheduler listens: dask's connect timeout (2 s here,
+    through the dask config), then one line naming the address."""
+    data, cwd = prepared
+    with socket.socket() as s:          # a port free a moment ago: nobody listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    result = tpdask("process", "--day", DAY, "--scheduler", f"tcp://127.0.0.1:{port}",
+                    env={"TPDASK_DATA_DIR": str(data),
+                         "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"},
+                    cwd=cwd, check=False)
+    assert result.returncode == 1, result.stderr
+    assert time.monotonic() - started < 60
+    line = error_line(result)
+    assert line.startswith(f"error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}: ")
+    assert "is `dask scheduler` running there?" in line
+    assert list(cwd.iterdir()) == []

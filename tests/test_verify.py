@@ -3,6 +3,7 @@ truth, calls, --limit, order, a SIGKILL mid-run, history after a rename, Twitch 
 
 from __future__ import annotations
 
+import email.utils
 import os
 import signal
 import subprocess
@@ -17,8 +18,8 @@ from jobs.process_day import process_command as process_day
 from tests.support import make_config
 from tpdask.bench.verify import seed_day
 from tpdask.collect.credentials import Credentials
-from tpdask.collect.twitch import TwitchClient
-from tpdask.errors import NoRecordsError
+from tpdask.collect.twitch import TwitchClient, retry_after_seconds
+from tpdask.errors import NoRecordsError, OutputError
 from tpdask.simulator import Simulator
 from tpdask.simulator.accounts import expected_status
 from tpdask.simulator.audience import AudienceConfig, write_day
@@ -210,6 +211,44 @@ def test_429s_5xx_and_an_expired_token_are_survived(tmp_path, sim):
     assert sorted(statuses(config)) == logins
 
 
+def test_retry_after_is_honoured(tmp_path, sim):
+    """A 500 and a 429 that carry Retry-After: 3 are waited out that long, though the
+    back-off after a 500 is under a second and the 429's Ratelimit-Reset under two."""
+    config = make_config(tmp_path)
+    seed_day(config, DAY, [(x, sim.world.accounts.id_of(x)) for x in viewers(sim, 50)])
+    waits: list[float] = []
+    client = TwitchClient(Credentials(sim.client_id, sim.client_secret), sim.urls["helix_url"],
+                          sim.urls["auth_url"], log=lambda m: None,
+                          sleep=lambda s: (waits.append(s), time.sleep(s)))
+    client.app_token()
+    sim.set_faults(server_error=1, rate_limit=1, retry_after=3)
+    report = verify(config, None, client=client, **QUIET)
+    assert report["checked"] == 50 and report["requests"] == report["calls"] + 2  # 500, 429
+    assert len(waits) == 2 and all(2.5 <= w <= 3.0 for w in waits), waits
+    check_truth(sim, statuses(config))
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    now = 1_700_000_000.0
+    assert retry_after_seconds("7", now) == 7.0
+    assert retry_after_seconds(email.utils.formatdate(now + 30, usegmt=True), now) == 30.0
+    assert retry_after_seconds(email.utils.formatdate(now - 30, usegmt=True), now) == 0.0
+    assert retry_after_seconds("soon", now) is None and retry_after_seconds(None, now) is None
+
+
+def test_one_401_is_cured_by_a_new_app_token(tmp_path, sim):
+    """Only a 401 that a new token does not cure is a refusal (test_cli_verify)."""
+    config = make_config(tmp_path)
+    seed_day(config, DAY, [(x, sim.world.accounts.id_of(x)) for x in viewers(sim, 50)])
+    client = client_of(sim)
+    client.app_token()
+    sim.set_faults(unauthorized=1)
+    report = verify(config, None, client=client, **QUIET)
+    assert report["checked"] == 50
+    assert report["requests"] == report["calls"] + 2   # the 401 and the new token
+    check_truth(sim, statuses(config))
+
+
 KILLED_RUN = """
 import sys
 from tpdask.settings import resolve
@@ -270,6 +309,10 @@ def test_export_status_writes_json_lines_by_viewer_atomically(tmp_path, sim, cap
     assert not (tmp_path / "none.jsonl").exists()
     verify(config, None, client=client_of(sim), **QUIET)
     out = tmp_path / "out" / "status.jsonl"
+    with pytest.raises(OutputError, match="does not exist; create the folder first"):
+        export_status(config, str(out))   # an export never makes its folder
+    assert not out.parent.exists()
+    out.parent.mkdir()
     assert export_status(config, str(out)) == 120
     lines = [orjson.loads(x) for x in out.read_bytes().splitlines()]
     assert [x["viewer"] for x in lines] == logins

@@ -59,6 +59,21 @@ def test_bad_arguments_change_nothing(tmp_path, args, password, code, message):
     assert not (data / "web" / "site.sqlite").exists() or users(data, "list").stdout == ""
 
 
+def test_users_list_only_reads(tmp_path):
+    """`users list` never creates web/ (issue 17, item 5): on a data folder without site
+    accounts it lists none; on a mistyped one it says so; both leave nothing behind."""
+    data = tmp_path / "data"
+    data.mkdir()
+    listed = users(data, "list")
+    assert listed.returncode == 0 and listed.stdout == "" and listed.stderr == ""
+    assert list(data.iterdir()) == []
+    missing = users(tmp_path / "dta", "list")
+    assert missing.returncode == 1
+    assert missing.stderr == f"error: no data folder at {tmp_path / 'dta'}: check --data_dir " \
+                             "(or TPDASK_DATA_DIR)\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
 def test_the_password_is_asked_twice_without_the_environment(tmp_path):
     data = tmp_path / "data"
     differ = users(data, "add", "ann", "--role", "admin", stdin="first-pass\nother-pass\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tpdask.errors import ConfigError
+from tpdask.errors import ConfigError, UsageError
 
 DAY_SECONDS = 86400
 
@@ -20,6 +20,16 @@ def parse_day(value: object) -> str:
         except ValueError:
             continue
     raise ConfigError(f"not a day: {value!r}; write it as YYYY-MM-DD, e.g. 2024-01-10")
+
+
+def parse_period(since: object, until: object) -> tuple[str, str]:
+    """(D1, D2) of --since D1 --until D2, each read by :func:`parse_day`; a period that
+    ends before it starts is a command-line mistake (UsageError)."""
+    first, last = parse_day(since), parse_day(until)
+    if first > last:
+        raise UsageError(f"--since {first} is after --until {last}: give the earlier day "
+                         "to --since")
+    return first, last
 
 
 def yesterday() -> str:

@@ -12,6 +12,7 @@ Hierarchy::
     ├── ArchiveError            a day's .7z archive is missing, unreadable or does not verify
     ├── JobError                a Dask job could not run or did not finish
     ├── PartialError            some of a chain's work failed, some was done: exit 4
+    ├── OutputError             an export's --out file cannot be written
     └── TwitchError             Twitch (or the simulator) refused a call or stayed unreachable
         └── TwitchAuthError     credentials or a token were refused
 
@@ -64,6 +65,12 @@ class JobError(TpdaskError):
 class PartialError(TpdaskError):
     """Part of a chain of stages failed while the rest was done (``tpdask nightly``); the
     report printed before says which, and the command exits 4."""
+
+
+class OutputError(TpdaskError):
+    """The file an export was asked to write cannot be written: ``--out`` names a folder, a
+    file in a folder that does not exist, or a path that may not be written, or the disk
+    failed while writing. Nothing is left behind: no file, no temp, no folder."""
 
 
 class TwitchError(TpdaskError):

@@ -12,13 +12,75 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Protocol, Sequence, TypeVar
+from urllib.parse import urlsplit
 
-from tpdask.errors import JobError
+from tpdask.errors import JobError, UsageError
 from tpdask.log import Log, print_log
 from tpdask.running import announce, running_dir
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: A local cluster runs single-threaded worker processes: one per core is what runs at
+#: once; beyond this many per core they only compete for memory (each holds its buckets,
+#: ~100 MB or more) and take longer to start, and a typo (--workers 2000) would start
+#: thousands of processes. More workers than that means more machines: --scheduler.
+WORKERS_PER_CPU = 4
+#: ... but never a bound below this, so that small machines may still try a few workers.
+WORKERS_FLOOR = 16
+#: The protocols a Dask scheduler listens on that another process can reach.
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def most_workers() -> int:
+    """The largest --workers a local cluster on this machine may be asked for."""
+    return max(WORKERS_FLOOR, WORKERS_PER_CPU * (os.cpu_count() or 1))
+
+
+def check_workers(workers: int | None) -> int | None:
+    """--workers N for a local cluster: None (one per core), or 1 to :func:`most_workers`.
+    Anything else is a command-line mistake (UsageError), found before anything starts."""
+    if workers is None:
+        return None
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UsageError(f"--workers must be 1 or more, got {workers!r} (leave it out for one "
+                         "worker per core)")
+    if workers > most_workers():
+        raise UsageError(f"--workers {workers} is more than {most_workers()}, {WORKERS_PER_CPU} "
+                         f"per core of this machine ({os.cpu_count()} cores): more local worker "
+                         "processes than that only compete for memory; for more, run a "
+                         "cluster and give --scheduler tcp://HOST:PORT")
+    return workers
+
+
+def check_scheduler(address: str | None) -> str | None:
+    """--scheduler ADDR: a Dask scheduler's address, PROTOCOL://HOST:PORT as `dask scheduler`
+    prints it (tcp, tls, ws, wss, ucx; HOST:PORT alone means tcp, as for dask). Anything
+    else is a command-line mistake (UsageError), found before anything starts; whether a
+    scheduler answers there is found when the job connects (JobError)."""
+    if address is None:
+        return None
+    text = str(address).strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    example = "give the address `dask scheduler` prints, e.g. --scheduler tcp://10.0.0.5:8786"
+    if scheme == "inproc":
+        raise UsageError(f"--scheduler {text}: an inproc:// scheduler lives inside one Python "
+                         f"process and tpdask cannot reach it; {example}")
+    if scheme not in SCHEDULER_SCHEMES:
+        raise UsageError(f"--scheduler {text}: unknown protocol {scheme!r} (Dask's are "
+                         f"{', '.join(SCHEDULER_SCHEMES)}); {example}")
+    parts = urlsplit(f"{scheme}://{rest}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if (not parts.hostname or port is None or port < 1 or parts.path not in ("", "/")
+            or parts.query or parts.fragment or "@" in parts.netloc):
+        raise UsageError(f"--scheduler {text} is not a scheduler address (PROTOCOL://HOST:PORT); "
+                         f"{example}")
+    return text
 
 
 class Executor(Protocol):
@@ -145,12 +207,18 @@ def dask_executor(scheduler: str | None = None, workers: int | None = None,
     name; dask's own default, ``:8787``, is every interface). When port 8787 is taken, dask
     warns and picks a free port on the same address; the address printed is the real one.
     """
+    import dask
     from distributed import Client
 
+    check_scheduler(scheduler)
+    check_workers(workers)
     cluster = None
     try:
         if scheduler:
-            client = Client(scheduler, timeout="30s")
+            # dask's connect timeout (30 s unless the dask config says otherwise, e.g.
+            # DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s): then one line, not a wait for ever
+            timeout = dask.config.get("distributed.comm.timeouts.connect")
+            client = Client(scheduler, timeout=timeout)
         else:
             cluster = local_cluster(int(workers or os.cpu_count() or 1), dashboard_host)
             client = Client(cluster)

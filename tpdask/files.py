@@ -52,14 +52,17 @@ def temps_of(path: Path) -> list[Path]:
 
 
 @contextmanager
-def atomic_file(path: Path, durable: bool = True) -> Iterator[Path]:
+def atomic_file(path: Path, durable: bool = True, parents: bool = True) -> Iterator[Path]:
     """Yield the temp path to write `path` under; when the block ends, rename it over `path`.
 
     ``durable``: fsync the file before the rename and the folder after, so that a power cut
     leaves the old file or the new one (scratch files of a run, discarded with it after a
-    crash, skip both). If the block raises, the temp is removed and nothing is renamed.
+    crash, skip both). ``parents``: make the missing folders of `path` first; without it a
+    missing folder is an error (an export's ``--out`` must name a folder that exists). If
+    the block raises, the temp is removed and nothing is renamed.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
     tmp.unlink(missing_ok=True)              # left by a killed writer with this pid
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tpdask import settings
 from tpdask.cli.base import Commands
-from tpdask.days import parse_day
+from tpdask.days import parse_day, parse_period
 from tpdask.errors import UsageError
 
 
@@ -17,6 +17,9 @@ class DataCommands(Commands):
                bots: bool | None = None, viewer: str | None = None,
                within: float | None = None, out: str | None = None) -> None:
         """Export WHAT as JSON lines, to --out FILE (written atomically) or standard output (-).
+
+        The folder of FILE must exist; --out naming a folder, a missing folder or a path
+        that may not be written is an error before anything is done (exit 1).
 
         viewer_days --day D, bots --day D, streamer_days --day D, overlap --since D1 --until
         D2 [--min_minutes M (10 when not given)] [--bots], profiles [--viewer LOGIN], status
@@ -85,7 +88,7 @@ def run_export(config: settings.Config, what: str, day: str | int | None,
     (`export viewer_days --min_minutes 10` is refused like any other value)."""
     from jobs.overlap import export_overlap
     from tpdask.analysis.export import export_day_results, export_profiles
-    from tpdask.export import export_viewer_days
+    from tpdask.export import check_out, export_viewer_days
 
     if what not in EXPORTS:
         raise UsageError(f"cannot export {what!r}; choose one of: {', '.join(EXPORTS)}")
@@ -97,30 +100,38 @@ def run_export(config: settings.Config, what: str, day: str | int | None,
     extra = sorted(flag for flag, value in given.items() if value is not None and flag not in wanted)
     if extra:
         raise UsageError(f"export {what} does not take {', '.join(extra)}")
-    if what in ("overlap", "broadcasts", "flows") and (since is None or until is None):
-        raise UsageError(f"export {what} needs --since YYYY-MM-DD --until YYYY-MM-DD")
+    if what in ("overlap", "broadcasts", "flows"):
+        if since is None or until is None:
+            raise UsageError(f"export {what} needs --since YYYY-MM-DD --until YYYY-MM-DD")
+        first, last = parse_period(since, until)
     if what == "broadcasts":
         from jobs.insight import export_broadcasts
 
-        return export_broadcasts(config, parse_day(since), parse_day(until), out)
+        check_out(out)
+        return export_broadcasts(config, first, last, out)
     if what == "flows":
         from jobs.insight import check_within, export_flows
 
         if within is not None:
             check_within(float(within))
-        return export_flows(config, parse_day(since), parse_day(until),
-                            None if within is None else float(within), out)
+        check_out(out)
+        return export_flows(config, first, last, None if within is None else float(within),
+                            out)
     if what == "overlap":
-        return export_overlap(config, parse_day(since), parse_day(until),
+        if min_minutes is not None and float(min_minutes) < 0:
+            raise UsageError(f"--min_minutes must be 0 or more, got {min_minutes}")
+        check_out(out)
+        return export_overlap(config, first, last,
                               None if min_minutes is None else float(min_minutes), bool(bots), out)
+    if what not in ("profiles", "status") and day is None:
+        raise UsageError(f"export {what} needs --day YYYY-MM-DD")
+    check_out(out)                   # before any work: a bad --out leaves nothing behind
     if what == "profiles":
         return export_profiles(config, viewer, out)
     if what == "status":
         from tpdask.verify import export_status
 
         return export_status(config, out)
-    if day is None:
-        raise UsageError(f"export {what} needs --day YYYY-MM-DD")
     if what == "viewer_days":
         return export_viewer_days(config, parse_day(day), out)
     return export_day_results(config, what, parse_day(day), out)

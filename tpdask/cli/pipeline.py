@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from tpdask import settings
 from tpdask.cli.base import Commands
-from tpdask.days import days_between, parse_day, yesterday
+from tpdask.days import days_between, parse_day, parse_period, yesterday
 from tpdask.errors import ConfigError, JobError, PartialError, UsageError
+from tpdask.executor import check_scheduler, check_workers
 from tpdask.log import count_row
 
 
@@ -55,11 +56,14 @@ class PipelineCommands(Commands):
                 workers: int | None = None, local: bool = False) -> None:
         """Process a day (default yesterday UTC) on a local Dask cluster, or --scheduler tcp://host:8786.
 
-        --workers N sets the local cluster's worker processes (default: one per core);
+        --workers N sets the local cluster's worker processes (default: one per core; up
+        to 4 per core, at least 16); --scheduler takes the address `dask scheduler` prints;
         --local runs in this process without Dask, for debugging.
         """
         from jobs.process_day import process_command
 
+        check_scheduler(scheduler)
+        check_workers(workers)
         report = process_command(self._config(),
                                  parse_day(day) if day is not None else yesterday(),
                                  scheduler=scheduler, workers=workers, local=local)
@@ -76,6 +80,8 @@ class PipelineCommands(Commands):
         """
         from jobs.analyse import analyse_command
 
+        check_scheduler(scheduler)
+        check_workers(workers)
         config = self._config()
         report = analyse_command(config, analyse_days(config, day, since, until),
                                  scheduler=scheduler, workers=workers, local=local)
@@ -97,6 +103,8 @@ class PipelineCommands(Commands):
         """
         from jobs.nightly import nightly
 
+        check_scheduler(scheduler)
+        check_workers(workers)
         report = nightly(self._config(), nightly_days(day, since, until), scheduler=scheduler,
                          workers=workers, local=local)
         print_nightly_report(report)
@@ -114,11 +122,13 @@ class PipelineCommands(Commands):
         limit; each call's results are stored before the next, so a killed run loses at most
         one call and the next run picks up the accounts it did not reach. Credentials:
         TPDASK_CLIENT_ID and TPDASK_CLIENT_SECRET (an app token is enough), or
-        --secrets_file (0600). Prints the report, which is also kept in the job ledger.
+        --secrets_file (0600). One verify at a time per data folder. Prints the report,
+        which is also kept in the job ledger.
         """
-        from tpdask.verify import verify
+        from tpdask.verify import check_limit, verify
 
-        report = verify(self._existing_config(), limit=limit, secrets_file=secrets_file)
+        report = verify(self._existing_config(), limit=check_limit(limit),
+                        secrets_file=secrets_file)
         print(f"\nverified {report['checked']:,} accounts in {report['seconds']} s with "
               f"{report['calls']:,} Helix users calls")
         for key in ("active", "renamed", "gone", "changed", "new_accounts", "synced_days"):
@@ -137,10 +147,7 @@ def nightly_days(day: str | int | None, since: str | int | None,
         raise UsageError("nightly --since D1 needs --until D2 (and the other way round)")
     if since is None:
         return [parse_day(day) if day is not None else yesterday()]
-    first, last = parse_day(since), parse_day(until)
-    if first > last:
-        raise UsageError(f"--since {first} is after --until {last}")
-    return days_between(first, last)
+    return days_between(*parse_period(since, until))
 
 
 def print_nightly_report(report: dict) -> None:
@@ -164,7 +171,7 @@ def analyse_days(config: settings.Config, day: str | int | None, since: str | in
         raise UsageError("analyse --since D1 needs --until D2 (and the other way round)")
     if since is None:
         return [parse_day(day) if day is not None else yesterday()]
-    first, last = parse_day(since), parse_day(until)
+    first, last = parse_period(since, until)
     days = [d for d in processed_days(config.lake_dir) if first <= d <= last]
     if not days:
         raise ConfigError(f"no processed day in {first} … {last}: run `tpdask process` first")

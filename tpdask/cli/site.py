@@ -28,13 +28,15 @@ class SiteCommands(Commands):
         """
         from tpdask.web import accounts
 
-        data_dir = self._config().data_dir
         if action == "list":
             if name is not None or role is not None:
                 raise UsageError("users list takes no NAME nor --role")
+            # only reads: a mistyped --data_dir is an error, and no web/ folder is made
+            data_dir = self._existing_config().data_dir
             for user, user_role, created in accounts.list_users(data_dir):
                 print(f"{user:<32} {user_role:<8} since {format_time(created)}")
             return
+        data_dir = self._config().data_dir
         if action not in ("add", "remove"):
             raise UsageError(f"users {action!r}: choose add, list or remove")
         if name is None:

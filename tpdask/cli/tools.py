@@ -8,6 +8,7 @@ from tpdask.cli.base import Commands
 from tpdask.cli.pipeline import print_report
 from tpdask.days import parse_day
 from tpdask.errors import UsageError
+from tpdask.executor import check_workers
 
 
 class ToolCommands(Commands):
@@ -31,6 +32,7 @@ class ToolCommands(Commands):
         records over --days N (30) processed and analysed days, built once under
         <data_dir>/bench/web-<records>-<days>/. Figures go to <data_dir>/bench/.
         """
+        check_workers(workers)
         if job == "web":
             from tpdask.bench.web import bench_web
             from tpdask.bench.web import table as web_table
@@ -124,6 +126,7 @@ class ToolCommands(Commands):
         from jobs.demo import run_demo
         from jobs.process_day import lake_day_dir
 
+        check_workers(workers)
         config = self._config()
         result = run_demo(config, parse_day(day), scale=float(scale), workers=int(workers),
                           speed=float(speed))

@@ -1,17 +1,22 @@
 """The Twitch client: Helix and OAuth2 over requests.
 
 All rate limiting, back-off and token renewal live in one method, `_call`, around the
-lowest-level request (the twarc pattern); pagination is a generator of raw pages and the
-caller decides when to stop. Every call has a timeout. Tokens and the client secret are
+lowest-level request (the twarc pattern): a ``Retry-After`` is waited out (up to a minute,
+else the call fails saying so), a 401 renews the token once and a second one is Twitch
+refusing the credentials. Pagination is a generator of raw pages and the caller decides
+when to stop; an answer that is not Helix's ``{"data": [...]}`` is an error at once. Every call has a timeout. Tokens and the client secret are
 never logged or put in an error message.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import random
 import time
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
+import orjson
 import requests
 
 from tpdask.collect.credentials import Credentials
@@ -19,7 +24,60 @@ from tpdask.errors import TwitchAuthError, TwitchError
 from tpdask.log import Log, print_log
 
 VALIDATE_EVERY = 3600          # Twitch asks apps to validate tokens hourly
+#: The longest wait for a rate limit or a Retry-After; Twitch's bucket refills within a
+#: minute, so a server asking for more is not a rate limit to sit out: the call fails.
 MAX_RATE_WAIT = 60.0
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """The wait a ``Retry-After`` header asks for (RFC 9110: delay-seconds, or an HTTP-date),
+    in seconds from ``now``; None when there is none or it cannot be read."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, when.timestamp() - now)
+
+
+def helix_items(body: Any, path: str, keys: tuple[str, ...] = ()) -> list[dict]:
+    """The ``data`` list of a Helix answer, each item an object with the string ``keys``.
+
+    Helix documents ``{"data": [...]}``; anything else (``[]``, ``{"data": null}``, a user
+    without ``id``) is a TwitchError saying what came instead: a proxy, a wrong
+    --helix_url or a changed API, which retrying does not mend.
+    """
+    problem = None
+    if not isinstance(body, dict):
+        kinds = {list: "a JSON array", str: "a JSON string", type(None): "JSON null"}
+        problem = kinds.get(type(body), "a JSON number")
+    elif "data" not in body:
+        problem = 'no "data"'
+    elif body["data"] is None:
+        problem = '"data": null'
+    elif not isinstance(body["data"], list):
+        problem = '"data" that is not a list'
+    else:
+        for item in body["data"]:
+            if not isinstance(item, dict):
+                problem = "an item that is not an object"
+            else:
+                problem = next((f'an item without "{k}"' for k in keys
+                                if not isinstance(item.get(k), str) or not item.get(k)), None)
+            if problem:
+                break
+    if problem is None:
+        return body["data"]
+    excerpt = orjson.dumps(body).decode()[:120]
+    raise TwitchError(f"Helix answered {path} with {problem}, not the {{\"data\": [...]}} "
+                      f"it documents ({excerpt}); check that --helix_url is Twitch's Helix "
+                      "(https://api.twitch.tv/helix)")
 
 
 class TwitchClient:
@@ -117,6 +175,23 @@ class TwitchClient:
                 self.log(f"rate limit reached: waiting {wait:.1f} s")
                 self.sleep(wait)
 
+    def _wait_asked(self, response: requests.Response, url: str) -> bool:
+        """Honour the answer's ``Retry-After``: the next try waits that long (the rate-limit
+        wait, :meth:`_wait_for_rate_limit`). False when it has none; a TwitchError when it
+        asks for more than MAX_RATE_WAIT."""
+        wait = retry_after_seconds(response.headers.get("Retry-After"), time.time())
+        if wait is None:
+            return False
+        path = url.split("?")[0]
+        if wait > MAX_RATE_WAIT:
+            raise TwitchError(f"Twitch answered {response.status_code} on {path} and asked to "
+                              f"wait {wait:.0f} s before the next call (Retry-After), more than "
+                              f"tpdask waits ({MAX_RATE_WAIT:.0f} s): run it again later",
+                              response.status_code)
+        self._rate_reset = max(self._rate_reset or 0.0, time.time() + wait)
+        self.log(f"{response.status_code} on {path} with Retry-After: waiting {wait:.1f} s")
+        return True
+
     def _note_rate_limit(self, response: requests.Response) -> None:
         remaining = response.headers.get("Ratelimit-Remaining")
         reset = response.headers.get("Ratelimit-Reset")
@@ -135,6 +210,7 @@ class TwitchClient:
     def _call(self, method: str, url: str, *, params=None, data=None, headers=None,
               auth: bool = True, user: bool = False):
         last = "no answer"
+        renewed = False          # a 401 renews the token once; a second 401 is a refusal
         for attempt in range(self.max_tries):
             self._wait_for_rate_limit()
             all_headers = dict(headers or {})
@@ -153,6 +229,9 @@ class TwitchClient:
             self._note_rate_limit(response)
             status = response.status_code
             if status == 401 and auth:
+                if renewed:
+                    raise self._refused_again(url, response, user)
+                renewed = True
                 if user:
                     self._refresh_user_token()
                 else:
@@ -161,13 +240,20 @@ class TwitchClient:
                 continue
             if status == 429:
                 reset = response.headers.get("Ratelimit-Reset")
-                self._rate_reset = float(reset) if reset else time.time() + 1
+                try:
+                    self._rate_reset = float(reset) if reset else time.time() + 1
+                except ValueError:
+                    self._rate_reset = time.time() + 1
+                self._wait_asked(response, url)
                 last = f"429 rate limited on {url}"
                 self.retries += 1
                 continue
             if status >= 500:
                 last = f"{status} from {url}"
-                self._backoff(attempt, last)
+                if self._wait_asked(response, url):
+                    self.retries += 1
+                else:
+                    self._backoff(attempt, last)
                 continue
             if status >= 400:
                 raise self._refusal(status, url, response, user)
@@ -180,17 +266,39 @@ class TwitchClient:
                           "check the network and the --helix_url/--auth_url settings")
 
     @staticmethod
-    def _refusal(status: int, url: str, response: requests.Response, user: bool) -> TwitchError:
+    def _message(response: requests.Response) -> str:
+        """The ``message`` of a Twitch error body, or the start of whatever came."""
         try:
-            message = response.json().get("message", "")
+            body = response.json()
         except ValueError:
-            message = response.text[:200]
+            return response.text[:200]
+        return str(body.get("message", "")) if isinstance(body, dict) else str(body)[:200]
+
+    @classmethod
+    def _refusal(cls, status: int, url: str, response: requests.Response,
+                 user: bool) -> TwitchError:
+        message = cls._message(response)
         path = url.split("?")[0]
         if status in (401, 403) and not path.endswith("/chat/chatters"):
             kind = "user token" if user else "client id/secret"
-            return TwitchAuthError(f"Twitch refused the {kind} ({status} on {path}): {message}",
-                                   status)
+            return TwitchAuthError(f"Twitch refused the credentials (the {kind}: {status} on "
+                                   f"{path}): {message}", status)
         return TwitchError(f"Twitch answered {status} on {path}: {message}", status)
+
+    @classmethod
+    def _refused_again(cls, url: str, response: requests.Response,
+                       user: bool) -> TwitchAuthError:
+        """A 401 that a new token did not cure: the credentials themselves are refused."""
+        path = url.split("?")[0]
+        if user:
+            what, fix = ("a renewed user token", "create a new user token with the "
+                         "moderator:read:chatters scope (TPDASK_USER_TOKEN)")
+        else:
+            what, fix = ("a new app token", "check TPDASK_CLIENT_ID and TPDASK_CLIENT_SECRET "
+                         "(or --secrets_file), and that --helix_url and --auth_url are one "
+                         "Twitch's")
+        return TwitchAuthError(f"Twitch refused the credentials: 401 on {path} again with "
+                               f"{what} ({cls._message(response)}); {fix}", 401)
 
     # ---- Helix -----------------------------------------------------------------------
 
@@ -201,9 +309,11 @@ class TwitchClient:
         while True:
             query = params + ([("after", cursor)] if cursor else [])
             page = self._call("GET", f"{self.helix_url}/{path}", params=query, user=user)
+            items = helix_items(page, f"/{path}")
             yield page
-            cursor = (page.get("pagination") or {}).get("cursor")
-            if not cursor or not page.get("data"):
+            pagination = page.get("pagination")
+            cursor = pagination.get("cursor") if isinstance(pagination, dict) else None
+            if not cursor or not items:
                 return
 
     def top_streams(self, language: str, top: int) -> list[dict]:
@@ -232,8 +342,8 @@ class TwitchClient:
         keys = [("id", i) for i in ids] + [("login", x) for x in logins]
         found = []
         for i in range(0, len(keys), 100):
-            found.extend(self._call("GET", f"{self.helix_url}/users",
-                                    params=keys[i:i + 100]).get("data", []))
+            body = self._call("GET", f"{self.helix_url}/users", params=keys[i:i + 100])
+            found.extend(helix_items(body, "/users", ("id", "login")))
         return found
 
     def chatters(self, broadcaster_id: str, moderator_id: str) -> list[dict]:

@@ -10,7 +10,11 @@ all): ``rate_limit`` N (next N Helix requests: 429), ``server_error`` N (next N 
 500), ``server_error_rate`` F (fraction of requests: 500), ``slow`` S (every answer
 delayed S real seconds), ``malformed_json`` N (next N JSON bodies cut in half),
 ``expire_tokens`` true (every access token issued so far stops working), ``irc_drop``
-true/false (close chat connections and refuse new ones while on).
+true/false (close chat connections and refuse new ones while on), ``unauthorized`` N (next
+N Helix requests: 401, as for credentials Twitch no longer accepts, whatever the token),
+``retry_after`` S (the faulted 429s and 500s carry ``Retry-After: S``), ``helix_shape``
+``list`` / ``null_data`` / ``no_id`` (Helix answers of the wrong shape: ``[]``,
+``{"data": null}``, items without ``id``; ``""`` switches it off).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 
-_COUNTS = ("rate_limit", "server_error", "malformed_json")
+_COUNTS = ("rate_limit", "server_error", "malformed_json", "unauthorized")
+#: The wrong shapes ``helix_shape`` gives a Helix answer (200s only).
+HELIX_SHAPES = ("list", "null_data", "no_id")
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,10 @@ class Faults:
         self._clear()
 
     def _clear(self) -> None:
-        self.rate_limit = self.server_error = self.malformed_json = 0
+        self.rate_limit = self.server_error = self.malformed_json = self.unauthorized = 0
         self.server_error_rate = self.slow = 0.0
+        self.retry_after = 0
+        self.helix_shape = ""
         self.irc_drop = False
 
     # ------------------------------------------------------------ switching
@@ -54,7 +62,7 @@ class Faults:
         if not isinstance(changes, dict):
             raise ValueError("fault settings must be a JSON object")
         unknown = set(changes) - {*_COUNTS, "server_error_rate", "slow", "irc_drop",
-                                  "expire_tokens", "reset"}
+                                  "expire_tokens", "reset", "retry_after", "helix_shape"}
         if unknown:
             raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
         actions = []
@@ -73,6 +81,14 @@ class Faults:
                 self.slow = _number(changes["slow"], "slow", float, 0)
             if "irc_drop" in changes:
                 self.irc_drop = bool(changes["irc_drop"])
+            if "retry_after" in changes:
+                self.retry_after = _number(changes["retry_after"], "retry_after", int, 0)
+            if "helix_shape" in changes:
+                shape = changes["helix_shape"] or ""
+                if shape and shape not in HELIX_SHAPES:
+                    raise ValueError(f"helix_shape is one of {', '.join(HELIX_SHAPES)} "
+                                     f"(or \"\" for none), got {shape!r}")
+                self.helix_shape = shape
         if changes.get("expire_tokens"):
             actions.append("expire_tokens")
         return actions
@@ -83,7 +99,8 @@ class Faults:
             return {"rate_limit": self.rate_limit, "server_error": self.server_error,
                     "server_error_rate": self.server_error_rate, "slow": self.slow,
                     "malformed_json": self.malformed_json, "irc_drop": self.irc_drop,
-                    "chaos": self.chaos}
+                    "unauthorized": self.unauthorized, "retry_after": self.retry_after,
+                    "helix_shape": self.helix_shape, "chaos": self.chaos}
 
     # ------------------------------------------------------------ deciding
     def http_plan(self) -> HttpPlan:
@@ -119,6 +136,35 @@ class Faults:
         if hit:
             self.count("faults.rate_limit")
         return hit
+
+    def take_unauthorized(self) -> bool:
+        """Whether this Helix request must be answered 401 by fault (``unauthorized``)."""
+        with self._lock:
+            hit = self.unauthorized > 0
+            if hit:
+                self.unauthorized -= 1
+        if hit:
+            self.count("faults.unauthorized")
+        return hit
+
+    def retry_after_headers(self) -> dict[str, str]:
+        """``Retry-After`` for a faulted 429 or 500 while ``retry_after`` is on."""
+        with self._lock:
+            return {"Retry-After": str(self.retry_after)} if self.retry_after else {}
+
+    def reshape(self, body: dict) -> object:
+        """A Helix answer as ``helix_shape`` makes it (unchanged when it is off)."""
+        with self._lock:
+            shape = self.helix_shape
+        if not shape:
+            return body
+        self.count("faults.helix_shape")
+        if shape == "list":
+            return []
+        if shape == "null_data":
+            return {**body, "data": None}
+        return {**body, "data": [{k: v for k, v in item.items() if k != "id"}
+                                 for item in body.get("data") or []]}
 
     def irc_should_drop(self, real_seconds: float) -> bool:
         """Whether a chat connection must be dropped now (``irc_drop``, or chaos: on

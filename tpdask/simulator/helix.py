@@ -83,8 +83,11 @@ class Helix:
             return helix_error(401, "Invalid OAuth token", {"WWW-Authenticate": challenge})
         if token.client_id != client_id:
             return helix_error(401, "Client ID and OAuth token do not match")
+        if self.faults.take_unauthorized():
+            return helix_error(401, "Invalid OAuth token")
         if self.faults.take_rate_limit():
-            return helix_error(429, "Too Many Requests", self.limiter.exhausted())
+            return helix_error(429, "Too Many Requests", {**self.limiter.exhausted(),
+                                                          **self.faults.retry_after_headers()})
         allowed, headers = self.limiter.take(client_id)
         if not allowed:
             self.faults.count("helix.rate_limited")
@@ -93,6 +96,8 @@ class Helix:
             resp = handler(req, token)
         except BadRequest as exc:
             resp = helix_error(400, str(exc))
+        if resp.status == 200 and self.faults.helix_shape:   # only then: bodies are big
+            resp.body = orjson.dumps(self.faults.reshape(orjson.loads(resp.body)))
         resp.headers.update(headers)
         return resp
 

@@ -46,7 +46,7 @@ class App:
         if plan.delay:
             time.sleep(plan.delay)
         if plan.server_error:
-            resp = helix_error(500, "Internal Server Error")
+            resp = helix_error(500, "Internal Server Error", self.faults.retry_after_headers())
         else:
             resp = self._route(req)
         self.faults.count(f"http.status.{resp.status}")

@@ -273,14 +273,20 @@ class Store(ABC):
         """Append one run of ``job`` for ``day`` to the ledger; ``report`` is JSON-able.
 
         Both backends keep the entry in one shape: times as floats, the report as JSON
-        text (so any JSON survives the round trip, whatever the backend's own types).
+        text (so any JSON survives the round trip, whatever the backend's own types). A
+        report JSON cannot hold (an integer past 64 bits) is a StoreError saying so.
         """
+        try:
+            text = orjson.dumps(report).decode()
+        except orjson.JSONEncodeError as e:
+            raise StoreError(f"the report of this {job} run cannot be kept in the job ledger "
+                             f"of {self.where}: {e}") from None
         self._append_job(
             {
                 "job": job,
                 "day": day,
                 "status": status,
-                "report": orjson.dumps(report).decode(),
+                "report": text,
                 "started_at": float(started_at),
                 "finished_at": None if finished_at is None else float(finished_at),
             }

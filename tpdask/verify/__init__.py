@@ -17,6 +17,6 @@ side is tpdask/stores/accounts_sqlite.py and accounts_mongo.py.
 """
 
 from tpdask.verify.export import account_history, export_status
-from tpdask.verify.run import verify
+from tpdask.verify.run import check_limit, verify, verify_lock
 
-__all__ = ["account_history", "export_status", "verify"]
+__all__ = ["account_history", "check_limit", "export_status", "verify", "verify_lock"]

@@ -10,15 +10,19 @@ picks up where it stopped. Each run is recorded in the job ledger as ``verify`` 
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from tpdask.collect.twitch import TwitchClient
-from tpdask.errors import ConfigError, TpdaskError
+from tpdask.errors import JobError, TpdaskError, UsageError
+from tpdask.files import try_lock
 from tpdask.log import Log, print_log
 from tpdask.process import lake
 from tpdask.settings import Config
@@ -30,6 +34,53 @@ PROGRESS_EVERY = 50
 
 #: Candidates read from the store at once (a read-ahead; the store stays the truth).
 READ_AHEAD = 1000
+
+#: The largest --limit kept as given. A larger one asks for every account anyway (no store
+#: holds 2**53 of them) and is read as this, which the job ledger keeps exactly: its report
+#: is JSON (orjson refuses integers past 64 bits, MongoDB's BSON past int64) and JSON
+#: readers lose integers past 2**53.
+MAX_LIMIT = 2**53 - 1
+
+
+def check_limit(limit: int | None) -> int | None:
+    """--limit N: None (every account) or a whole number >= 0, at most :data:`MAX_LIMIT`
+    (a larger one is read as that). Anything else is a command-line mistake (UsageError)."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise UsageError(f"--limit must be a whole number, 0 or more, got {limit!r}")
+    return min(limit, MAX_LIMIT)
+
+
+def lock_path(config: Config) -> Path:
+    return config.scratch_dir / "verify.lock"
+
+
+@contextmanager
+def verify_lock(config: Config) -> Iterator[None]:
+    """One verify at a time per data folder: two would check the same accounts twice and
+    spend the rate limit twice. An flock (:func:`tpdask.files.try_lock`), dropped by the
+    kernel when its holder dies; the second run is refused at once, naming the first."""
+    path = lock_path(config)
+    with try_lock(path) as held:
+        if held is None:
+            raise JobError(f"another `tpdask verify` is running on this data folder "
+                           f"({_holder(path)}); wait for it to finish, or stop it, and run "
+                           "verify again")
+        held.seek(0)
+        held.truncate()
+        held.write(f"verify\npid {os.getpid()}\n")
+        held.flush()
+        yield
+
+
+def _holder(path: Path) -> str:
+    """"pid 12" as the lock file says, as best it can be read."""
+    try:
+        pid = next((x for x in path.read_text().split("\n") if x.startswith("pid ")), "")
+    except OSError:
+        pid = ""
+    return pid or "pid unknown"
 
 
 @dataclass
@@ -61,13 +112,13 @@ def verify(config: Config, limit: int | None = None, log: Log = print_log, *,
     """Check the accounts of the store (at most ``limit``); return the run's report.
 
     Credentials as for ``collect`` (TPDASK_CLIENT_ID and TPDASK_CLIENT_SECRET, or
-    ``secrets_file``; an app token is enough), unless a ``client`` is given. The report:
+    ``secrets_file``; an app token is enough), unless a ``client`` is given. A verify of
+    the same data folder running already is a JobError, at once. The report:
     checked, active, renamed, gone, changed (history entries), calls (Helix ``users``),
     requests (every HTTP request, token and retries included), retries, synced_days,
     new_accounts, limit, store (accounts per status afterwards), seconds.
     """
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise ConfigError(f"--limit must be a whole number >= 0, got {limit!r}")
+    limit = check_limit(limit)
     if client is None:
         from tpdask.collect.credentials import load_credentials
 
@@ -88,7 +139,7 @@ def verify(config: Config, limit: int | None = None, log: Log = print_log, *,
         out["seconds"] = round(time.time() - started, 2)
         return out
 
-    with open_store(config.store, create=False) as store:
+    with open_store(config.store, create=False) as store, verify_lock(config):
         try:
             sync(config, store, tally, log)
             check(store, client, limit, started, tally, log)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from tpdask.errors import ConfigError, UsageError
-from tpdask.web.sitedb import SiteDB
+from tpdask.web.sitedb import SiteDB, site_db_path
 
 ROLES = ("admin", "visitor")
 NAME = re.compile(r"^[a-z0-9_.-]{1,32}$")
@@ -104,7 +104,10 @@ def add_user(data_dir: Path, name: str, role: str, password: str) -> bool:
 
 
 def list_users(data_dir: Path) -> list[tuple[str, str, float]]:
-    """(name, role, created_at) of every user, by name."""
+    """(name, role, created_at) of every user, by name. Only reads: without a site
+    database (no user added yet) there is none, and nothing is created."""
+    if not site_db_path(data_dir).is_file():
+        return []
     db = SiteDB(data_dir)
     try:
         rows = db.read("SELECT name, role, created_at FROM users ORDER BY name")

@@ -109,11 +109,17 @@ def _create_secret(path: Path) -> None:
         temp.unlink(missing_ok=True)
 
 
+def site_db_path(data_dir: Path) -> Path:
+    """Where the site database is (or will be): ``<data_dir>/web/site.sqlite``."""
+    return Path(data_dir) / "web" / "site.sqlite"
+
+
 class SiteDB:
     """``site.sqlite``: one connection per thread (the server runs requests on threads)."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.path = web_dir(data_dir) / "site.sqlite"
+        web_dir(data_dir)
+        self.path = site_db_path(data_dir)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
