@@ -113,24 +113,24 @@ def test_a_mistyped_flag_archives_nothing(prepared):
     ("status", "gap", "max_gap"), ("export", "min", "min_minutes"), ("collect", "sim", "sim_clock"),
 ])
 def test_a_synonym_a_typo_or_a_word_of_an_option_gets_it_suggested(command, word, expected):
-    from tpdask.cli.args import suggest
+    from tpdask.cli.args import option_hint
     from tpdask.cli.main import COMMAND_SPECS, GLOBAL_FLAGS
 
-    names = [*GLOBAL_FLAGS, *COMMAND_SPECS[command].flags]
-    assert suggest(word, names) == f" (did you mean --{expected}?)"
+    assert option_hint(word, COMMAND_SPECS[command], GLOBAL_FLAGS) == \
+        f" (did you mean --{expected}?)"
 
 
 def test_unrelated_words_get_no_suggestion():
     """difflib rates date/day and dask/day alike (0.57), and force/store, token/store 0.6:
     a synonym table finds --day, and a cutoff of 0.65 keeps the rest quiet."""
-    from tpdask.cli.args import suggest
+    from tpdask.cli.args import option_hint, suggest
     from tpdask.cli.main import COMMAND_SPECS, GLOBAL_FLAGS
 
     for name, spec in COMMAND_SPECS.items():
-        names = [*GLOBAL_FLAGS, *spec.flags]
         for word in ("trace", "token", "streamer", "int", "period", "remote",
                      "bool", "log", "datum", "verbose", "quiet", "json", "color", "url"):
-            assert suggest(word, names) == "", (name, word, suggest(word, names))
+            hint = option_hint(word, spec, GLOBAL_FLAGS)
+            assert hint == "", (name, word, hint)
     assert suggest("date", [*GLOBAL_FLAGS, *COMMAND_SPECS["bench"].flags]) == ""  # no --day
     assert suggest("bot", [*GLOBAL_FLAGS]) == ""   # a word of three names: none is the one
 

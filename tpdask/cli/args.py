@@ -202,7 +202,14 @@ def _resolve_flag(token: str, key: str, command: Command,
         if key.startswith("no") and key[2:] in known and known[key[2:]].kind is bool:
             return known[key[2:]], True
     raise UsageError(f"unknown option {token.partition('=')[0]} for `tpdask {command.name}`"
-                     f"{suggest(key, list(known))}; {_valid_list(command, globals_)}")
+                     f"{option_hint(key, command, globals_)}; {_valid_list(command, globals_)}")
+
+
+def option_hint(word: str, command: Command, globals_: dict[str, Flag]) -> str:
+    """:func:`suggest` among the command's own options first: a word of one of them is
+    meant for it, even when a global option has that word too (``--min`` for export's
+    ``--min_minutes``, not ``--health_min_viewers``); then among all its options."""
+    return suggest(word, list(command.flags)) or suggest(word, [*globals_, *command.flags])
 
 
 def _find_command(words: list[str], commands: dict[str, Command]) -> Command:
