@@ -52,6 +52,21 @@ SETTINGS: tuple[Setting, ...] = (
             float),
     Setting("bot_list", ",".join(KNOWN_BOTS), "TPDASK_BOT_LIST",
             "known bot accounts, comma-separated (default: the shipped list)"),
+    Setting("health_missing_ticks", 12, "TPDASK_HEALTH_MISSING_TICKS",
+            "`status`: ticks the collector may miss in a day (today so far, yesterday) "
+            "before it is a warning", int),
+    Setting("health_due_hours", 6.0, "TPDASK_HEALTH_DUE_HOURS",
+            "`status`: hours after a day's end by which it must be archived, processed and "
+            "analysed, else a warning", float),
+    Setting("health_disk_warn_gib", 10.0, "TPDASK_HEALTH_DISK_WARN_GIB",
+            "`status`: free space of the data folder's filesystem below this many GiB is a "
+            "warning", float),
+    Setting("health_disk_warn_percent", 5.0, "TPDASK_HEALTH_DISK_WARN_PERCENT",
+            "`status`: free space below this percentage of the filesystem is a warning", float),
+    Setting("health_disk_fail_gib", 2.0, "TPDASK_HEALTH_DISK_FAIL_GIB",
+            "`status`: free space below this many GiB is failing", float),
+    Setting("health_disk_fail_percent", 1.0, "TPDASK_HEALTH_DISK_FAIL_PERCENT",
+            "`status`: free space below this percentage of the filesystem is failing", float),
     Setting("web_workers", 1, "TPDASK_WEB_WORKERS",
             "server processes of `tpdask web` (each with its own thread pool and caches)", int),
     Setting("web_session_hours", 12.0, "TPDASK_WEB_SESSION_HOURS",
@@ -85,6 +100,12 @@ class Config:
     bot_concurrent: int = 3
     bot_hours: float = 20.0
     bot_list: str = BY_NAME["bot_list"].default
+    health_missing_ticks: int = 12
+    health_due_hours: float = 6.0
+    health_disk_warn_gib: float = 10.0
+    health_disk_warn_percent: float = 5.0
+    health_disk_fail_gib: float = 2.0
+    health_disk_fail_percent: float = 1.0
     web_workers: int = 1
     web_session_hours: float = 12.0
     web_login_failures: int = 10
