@@ -127,6 +127,8 @@ def test_unrelated_words_get_no_suggestion():
         names = [*GLOBAL_FLAGS, *spec.flags]
         for word in ("trace", "token", "streamer", "int", "period", "remote",
                      "bool", "log", "datum", "verbose", "quiet", "json", "color", "url"):
+            if word in names:      # `status --json`: the word is one of its options
+                continue
             assert suggest(word, names) == "", (name, word, suggest(word, names))
     assert suggest("date", [*GLOBAL_FLAGS, *COMMAND_SPECS["bench"].flags]) == ""  # no --day
     assert suggest("bot", [*GLOBAL_FLAGS]) == ""   # a word of three names: none is the one

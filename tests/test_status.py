@@ -1,30 +1,67 @@
-"""The install's health and one verdict (issue 18, item 4): the rules, checked on the
-library (`tpdask.ops.check_health`) on real data folders at a fixed time, and the disk
-rule on plain numbers (a full disk is hard to fake).
+"""`tpdask status`: the install's health and one verdict (issue 18, item 4).
+
+The CLI runs in this process (`tpdask.cli.main.main`, output captured) on real data
+folders, and as a real process where the exit code itself is the point; the rules are
+also checked on the library (`tpdask.ops.check_health`) at a fixed time, and the disk rule
+on plain numbers (a full disk is hard to fake).
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tests.support import make_config, sample, write_samples
+from tests.web_support import cli_env
+from tpdask.cli.main import main
 from tpdask.days import day_bounds, day_of
 from tpdask.ops import check_health
 from tpdask.ops.health import GIB, check_disk, count_ticks, guarded, utc
+from tpdask.running import announce, running_dir
 from tpdask.settings import resolve
 from tpdask.stores import open_store
 
 INTERVAL = 300
 #: free-space thresholds no test machine is below: these tests are not about the disk
+ROOMY = ["--health_disk_warn_gib", "0.001", "--health_disk_warn_percent", "0.001",
+         "--health_disk_fail_gib", "0.0001", "--health_disk_fail_percent", "0.0001"]
 ROOMY_SETTINGS = {"health_disk_warn_gib": 0.001, "health_disk_warn_percent": 0.001,
                   "health_disk_fail_gib": 0.0001, "health_disk_fail_percent": 0.0001}
 #: a fixed "now" for the library's rules: 2024-03-10 12:00 UTC
 TODAY, YESTERDAY = "2024-03-10", "2024-03-09"
 NOW = day_bounds(TODAY)[0] + 12 * 3600
+
+
+@pytest.fixture(autouse=True)
+def no_tpdask_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller's TPDASK_* settings (but the tests' own) do not reach the commands."""
+    for name in [n for n in os.environ if n.startswith("TPDASK_")
+                 and not n.startswith("TPDASK_TEST_")]:
+        monkeypatch.delenv(name)
+
+
+def status(capsys: pytest.CaptureFixture[str], data: Path, *args: str) -> tuple[int, str]:
+    """`tpdask --data_dir DATA … status …` in this process: (exit code, standard output)."""
+    capsys.readouterr()
+    code = main(["--data_dir", str(data), *ROOMY, *args])
+    return code, capsys.readouterr().out
+
+
+def status_json(capsys: pytest.CaptureFixture[str], data: Path, *args: str) -> tuple[int, dict]:
+    code, out = status(capsys, data, *args, "status", "--json")
+    assert len(out.splitlines()) == 1, out        # one JSON object, one line
+    return code, orjson.loads(out)
+
+
+def texts(health: dict) -> list[str]:
+    return [r["text"] for r in health["reasons"]]
 
 
 def collecting(config, until: float, hours: float = 1.0) -> None:
@@ -248,3 +285,122 @@ def test_a_reason_two_checks_give_is_said_once():
         ("failing", "stages", "the store cannot be read"),
         ("warning", "stages", "2024-03-09 is not processed, 1 h past its deadline")]
     assert health.verdict == "failing" and health.exit_code == 2
+
+
+
+# -- through the command line ------------------------------------------------------------
+
+def test_a_fresh_data_folder_is_a_warning_and_creates_nothing(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    code, health = status_json(capsys, data)
+    assert code == 1 and health["verdict"] == "warning"
+    assert texts(health) == ["no sample collected yet: start the collector (tpdask collect)"]
+    assert health["store"]["exists"] is False and "no store yet" in health["store"]["error"]
+    assert list(data.iterdir()) == []
+    code, out = status(capsys, data, "status")
+    assert code == 1 and out.startswith("verdict: warning\n  warning  no sample collected yet")
+
+
+def test_a_missing_data_folder_is_failing_and_creates_nothing(tmp_path, capsys):
+    code, health = status_json(capsys, tmp_path / "dta")
+    assert code == 2 and texts(health) == ["no data folder: check --data_dir (or TPDASK_DATA_DIR)"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_running_collector_is_ok(tmp_path, capsys):
+    config = config_of(tmp_path)
+    collecting(config, time.time(), hours=1)
+    code, health = status_json(capsys, config.data_dir)
+    assert (code, health["verdict"], health["reasons"]) == (0, "ok", [])
+    collector = health["collector"]
+    assert collector["newest_sample_age_seconds"] <= INTERVAL + 5
+    assert collector["ticks"]["today"]["missing"] == 0
+    code, out = status(capsys, config.data_dir, "status")
+    assert code == 0 and out.startswith("verdict: ok\nchecked: ")
+    assert "\ncollector: newest sample " in out and "\nrunning: no job" in out
+
+
+def test_a_collector_stopped_for_over_two_intervals_fails_with_exit_2(tmp_path):
+    """The issue's "done when", as a monitoring check runs it: a real process."""
+    config = config_of(tmp_path)
+    collecting(config, time.time() - 3 * 3600, hours=2)
+    result = subprocess.run([sys.executable, "-m", "tpdask", "--data_dir", str(config.data_dir),
+                             *ROOMY, "status", "--json"], capture_output=True, text=True,
+                            env=cli_env(), timeout=120)
+    assert result.returncode == 2, result.stderr
+    health = orjson.loads(result.stdout)
+    assert health["verdict"] == "failing"
+    assert health["reasons"][0]["check"] == "collector"
+    assert health["reasons"][0]["text"].startswith("collector stopped: newest sample 3 h old (")
+    assert health["collector"]["newest_sample_age_seconds"] > 2 * INTERVAL
+
+
+def test_a_failed_last_process_run_is_failing_until_a_run_succeeds(tmp_path, capsys):
+    config = config_of(tmp_path)
+    collecting(config, time.time())
+    yesterday = day_of(int(time.time()) - 86400)
+    started = time.time() - 600
+    with open_store(config.store) as store:
+        store.record_job("process", yesterday, "done", {"viewers": 2}, started - 3600,
+                         started - 3500)
+        store.record_job("process", yesterday, "failed", {"error": "JobError('disk full')"},
+                         started, started + 30)
+    code, health = status_json(capsys, config.data_dir)
+    assert code == 2 and health["verdict"] == "failing"
+    assert texts(health) == [f"process of {yesterday} failed ({utc(started)})"]
+    row = next(r for r in health["stages"]["days"] if r["day"] == yesterday)
+    assert row["runs"]["process"]["status"] == "failed"
+    assert row["runs"]["process"]["error"] == "JobError('disk full')"
+    with open_store(config.store) as store:
+        store.record_job("process", yesterday, "done", {"viewers": 2}, started + 60, started + 90)
+    code, health = status_json(capsys, config.data_dir)
+    assert (code, health["reasons"]) == (0, [])
+
+
+def test_the_human_output_says_what_each_check_found(tmp_path, capsys):
+    config = config_of(tmp_path)
+    collecting(config, time.time())
+    yesterday = day_of(int(time.time()) - 86400)
+    with open_store(config.store) as store:
+        store.record_job("verify", "", "done", {"checked": 3}, time.time() - 60, time.time())
+    with announce(running_dir(config.data_dir), f"process {yesterday}", None):
+        code, out = status(capsys, config.data_dir, "status")
+        code_json, health = status_json(capsys, config.data_dir)
+    assert code == code_json == 0
+    assert f"\nstore: sqlite:///{config.data_dir}/tpdask.sqlite (" in out
+    assert f"\ndata: {config.data_dir}\n" in out and "\ndisk: " in out
+    assert "\n  verify      done " in out and "\nquarantine: 0 files in the last 7 days" in out
+    assert f"\nrunning: process {yesterday} (pid {os.getpid()}, since " in out
+    assert [j["job"] for j in health["running"]["jobs"]] == [f"process {yesterday}"]
+    assert health["store"]["bytes"] > 0 and health["store"]["accounts"] == {}
+
+
+def test_an_unreachable_store_is_failing(tmp_path, capsys):
+    config = config_of(tmp_path)
+    collecting(config, time.time())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]            # nobody listens there once it is closed
+    uri = f"mongodb://127.0.0.1:{port}/tpdask?serverSelectionTimeoutMS=300"
+    code, health = status_json(capsys, config.data_dir, "--store", uri)
+    assert code == 2 and texts(health) == ["the store cannot be opened"]
+    assert "cannot reach MongoDB" in health["store"]["error"]
+
+
+def test_a_store_that_is_not_one_is_failing(tmp_path, capsys):
+    config = config_of(tmp_path)
+    collecting(config, time.time())
+    (config.data_dir / "tpdask.sqlite").write_bytes(b"not a database, " * 512)
+    code, health = status_json(capsys, config.data_dir)
+    assert code == 2 and texts(health) == ["the store cannot be opened"]
+    assert "SQLite could not" in health["store"]["error"]
+
+
+def test_a_missing_store_once_days_were_processed_is_failing(tmp_path, capsys):
+    config = config_of(tmp_path)
+    collecting(config, time.time())
+    (config.lake_dir / "viewer_days" / "day=2024-01-01").mkdir(parents=True)
+    code, health = status_json(capsys, config.data_dir)
+    assert code == 2 and texts(health) == [
+        "no store, though the lake holds 1 processed day: check --store (or TPDASK_STORE)"]

@@ -1,4 +1,5 @@
-"""What every command shares: the global settings it was given, resolved into a Config."""
+"""What every command shares: the global settings it was given, resolved into a Config,
+and :class:`ExitCode`, for a command whose answer is its exit code (`tpdask status`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,16 @@ import os
 
 from tpdask import settings
 from tpdask.errors import ConfigError
+
+
+class ExitCode(Exception):
+    """Raised by a command that has printed its whole answer and ends with ``code`` (not an
+    error: `tpdask status` exits 1 or 2 by its verdict). :func:`tpdask.cli.main.run`
+    returns the code and prints nothing more."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 class Commands:
