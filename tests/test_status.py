@@ -2,8 +2,9 @@
 
 The CLI runs in this process (`tpdask.cli.main.main`, output captured) on real data
 folders, and as a real process where the exit code itself is the point; the rules are
-also checked on the library (`tpdask.ops.check_health`) at a fixed time, and the disk rule
-on plain numbers (a full disk is hard to fake).
+also checked on the library (`tpdask.ops.check_health`) at a fixed time, the disk rule on
+plain numbers (a full disk is hard to fake), and the website's dashboard through a real
+`tpdask web`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+import requests
 
 from tests.support import make_config, sample, write_samples
-from tests.web_support import cli_env
+from tests.web_support import PASSWORDS, add_user, cli_env, login, running_site
 from tpdask.cli.main import main
 from tpdask.days import day_bounds, day_of
 from tpdask.ops import check_health
@@ -404,3 +406,49 @@ def test_a_missing_store_once_days_were_processed_is_failing(tmp_path, capsys):
     code, health = status_json(capsys, config.data_dir)
     assert code == 2 and texts(health) == [
         "no store, though the lake holds 1 processed day: check --store (or TPDASK_STORE)"]
+
+
+# -- the website -------------------------------------------------------------------------
+
+def test_the_dashboard_shows_the_verdict_and_reasons_to_visitors(tmp_path):
+    config = config_of(tmp_path)
+    collecting(config, time.time() - 3 * 3600, hours=1)
+    yesterday = day_of(int(time.time()) - 86400)
+    with open_store(config.store) as store:
+        store.record_job("process", yesterday, "failed", {"error": f"{config.data_dir}/x"},
+                         time.time() - 600, time.time() - 500)
+    add_user(config.data_dir, "visitor", "visitor", PASSWORDS["visitor"])
+    with running_site(config.data_dir, args=tuple(ROOMY)) as base:
+        session = login(base, "visitor", PASSWORDS["visitor"])
+        page = session.get(base + "/", timeout=60)
+        api = session.get(base + "/api/dashboard", timeout=60).json()
+        anonymous = requests.get(base + "/api/dashboard", timeout=60)
+    assert anonymous.status_code == 401
+    assert api["health"]["verdict"] == "failing"
+    said = [r["text"] for r in api["health"]["reasons"]]
+    assert said[0].startswith("collector stopped: newest sample 3 h old")
+    assert f"process of {yesterday} failed (" in said[1]
+    html = page.text
+    top = html.index('<section class="health health-failing" id="health">')
+    assert top < html.index("<h2>")                          # at the top
+    assert "collector stopped: newest sample 3 h old" in html
+    for answer in (html, orjson.dumps(api).decode()):
+        assert str(tmp_path) not in answer                   # no path, not even the error's
+
+
+def test_the_dashboard_keeps_the_health_only_briefly(tmp_path, monkeypatch):
+    from tpdask.web import data as site_data
+    from tpdask.web.data import SiteData
+    from tpdask.web.pseudonyms import Pseudonyms
+
+    config = config_of(tmp_path)
+    collecting(config, time.time())
+    with open_store(config.store) as store:
+        site = SiteData(config, store, Pseudonyms(b"k" * 32))
+        assert site.dashboard(admin=False)["health"]["verdict"] == "ok"
+        for path in config.samples_dir.rglob("*.json"):
+            path.unlink()                                    # as if nothing was ever collected
+        assert site.health()["verdict"] == "ok"             # kept …
+        monkeypatch.setattr(site_data, "HEALTH_MAX_AGE", 0.0)
+        time.sleep(0.01)
+        assert site.health()["verdict"] == "warning"        # … but not for long
