@@ -34,29 +34,38 @@ def processed(tmp_path_factory) -> Path:
 def test_status_on_a_mistyped_data_dir_says_so_and_creates_nothing(tmp_path):
     missing = tmp_path / "dta"
     result = tpdask("--data_dir", str(missing), "status", cwd=tmp_path, check=False)
-    assert result.returncode == 1
-    assert result.stderr == f"error: no data folder at {missing}: check --data_dir (or TPDASK_DATA_DIR)\n"
+    assert result.returncode == 2                      # the verdict: failing
+    assert result.stdout.startswith("verdict: failing\n  failing  no data folder: check "
+                                    "--data_dir (or TPDASK_DATA_DIR)\n")
+    assert f"data: {missing}\n" in result.stdout
     assert list(tmp_path.iterdir()) == []
 
 
 def test_status_and_export_on_a_folder_without_store_create_none(tmp_path):
-    for args in (["status"], ["export", "viewer_days", "--day", DAY]):
-        result = tpdask("--data_dir", str(tmp_path), *args, check=False)
-        assert result.returncode == 1 and "error: no store at" in result.stderr, result.stderr
+    result = tpdask("--data_dir", str(tmp_path), "status", check=False)
+    assert result.returncode == 1, result.stderr       # no sample yet: a warning
+    assert "store: sqlite:///" in result.stdout and "no store yet" in result.stdout
+    result = tpdask("--data_dir", str(tmp_path), "export", "viewer_days", "--day", DAY,
+                    check=False)
+    assert result.returncode == 1 and "error: no store at" in result.stderr, result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
 def test_status_on_a_mistyped_store_says_so(tmp_path, processed):
     store = f"sqlite:///{tmp_path}/tpdask.sqlit"
     result = tpdask("--data_dir", str(processed), "--store", store, "status", check=False)
-    assert result.returncode == 1 and "no store at" in result.stderr
+    assert result.returncode == 2                      # the lake holds a day: failing
+    assert "  failing  no store, though the lake holds 1 processed day" in result.stdout
     assert list(tmp_path.iterdir()) == []
 
 
 def test_status_on_a_mongodb_database_that_does_not_exist_says_so(tmp_path, mongo_database_uri):
+    (tmp_path / "data").mkdir()
     result = tpdask("--store", mongo_database_uri, "status", cwd=tmp_path, check=False)
-    assert result.returncode == 1 and "no tpdask store" in result.stderr, result.stderr
-    assert list(tmp_path.iterdir()) == []
+    assert result.returncode == 1, result.stderr       # nothing processed: no store yet
+    assert "no tpdask store" in result.stdout
+    assert list(tmp_path.iterdir()) == [tmp_path / "data"]
+    assert list((tmp_path / "data").iterdir()) == []
 
 
 def test_exporting_a_day_without_records_exits_3_and_writes_no_file(tmp_path, processed):
@@ -101,10 +110,11 @@ def test_the_shell_pipe_of_the_readme_prints_no_error(processed):
 
 def test_a_relative_data_dir_and_store_are_handed_on_absolute(tmp_path, processed):
     (tmp_path / "data").symlink_to(processed)
-    out = tpdask("--data_dir", "data", "status", cwd=tmp_path).stdout
-    assert out.startswith(f"store: sqlite:///{tmp_path}/data/tpdask.sqlite\n")
-    out = tpdask("--store", "sqlite:///data/tpdask.sqlite", "status", cwd=tmp_path).stdout
-    assert out.startswith(f"store: sqlite:///{tmp_path}/data/tpdask.sqlite\n")
+    out = tpdask("--data_dir", "data", "status", cwd=tmp_path, check=False).stdout
+    assert f"\nstore: sqlite:///{tmp_path}/data/tpdask.sqlite (" in out
+    out = tpdask("--store", "sqlite:///data/tpdask.sqlite", "status", cwd=tmp_path,
+                 check=False).stdout
+    assert f"\nstore: sqlite:///{tmp_path}/data/tpdask.sqlite (" in out
 
 
 def test_resolve_makes_paths_absolute_and_keeps_other_uris(tmp_path, monkeypatch):

@@ -66,10 +66,8 @@ EXPECTED = {   # quoted command lines that name a command rather than run it, an
     "tpdask export flows": (2, "a reference to the export: --since and --until are missing"),
     "tpdask users add": (2, "a reference to the command: NAME and --role are missing"),
     "tpdask export status": (3, "no account is checked in the prepared folder (verify needs Helix)"),
-    "tpdask analyse --day 2022-08-10": (1, "a step of analysis.md's backfill example, whose "
-                                           "days the prepared folder has not processed"),
-    "tpdask analyse --day 2022-08-11": (1, "a step of analysis.md's backfill example, whose "
-                                           "days the prepared folder has not processed"),
+    "tpdask status": (2, "failing: the prepared folder's newest sample is yesterday's (no collector)"),
+    "tpdask status --json": (2, "failing, as `tpdask status`"),
 }
 NOT_BUILT = {"erase": "the Privacy contract",
              "prune": "the Privacy contract", "export sessions": "the Privacy contract"}

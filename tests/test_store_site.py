@@ -62,3 +62,10 @@ def test_latest_jobs_are_the_newest_first(store: Store) -> None:
         ("process", "2022-08-05"), ("process", "2022-08-04"), ("verify", "")]
     assert latest[0]["report"] == {"viewers": 4} and latest[2]["finished_at"] is None
     assert store.latest_jobs(10) == store.job_runs()
+
+
+def test_size_bytes_grows_with_what_the_store_holds(store: Store) -> None:
+    before = store.size_bytes()
+    assert isinstance(before, int) and before >= 0
+    store.write_viewer_days([record(f"viewer{i:04d}", "2022-08-01") for i in range(300)])
+    assert store.size_bytes() > before

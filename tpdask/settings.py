@@ -61,6 +61,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("nightly_verify_limit", 100_000, "TPDASK_NIGHTLY_VERIFY_LIMIT",
             "accounts `tpdask nightly` checks at most per run (never-checked first, then "
             "those checked longest ago)", int),
+    Setting("status_missing_ticks", 12, "TPDASK_STATUS_MISSING_TICKS",
+            "`status`: ticks the collector may miss in a day (today so far, yesterday) "
+            "before it is a warning", int),
+    Setting("status_due_hours", 6.0, "TPDASK_STATUS_DUE_HOURS",
+            "`status`: hours after a day's end by which it must be archived, processed and "
+            "analysed, else a warning", float),
+    Setting("status_disk_warn_gib", 10.0, "TPDASK_STATUS_DISK_WARN_GIB",
+            "`status`: free space of the data folder's filesystem below this many GiB is a "
+            "warning", float),
+    Setting("status_disk_warn_percent", 5.0, "TPDASK_STATUS_DISK_WARN_PERCENT",
+            "`status`: free space below this percentage of the filesystem is a warning", float),
+    Setting("status_disk_fail_gib", 2.0, "TPDASK_STATUS_DISK_FAIL_GIB",
+            "`status`: free space below this many GiB is failing", float),
+    Setting("status_disk_fail_percent", 1.0, "TPDASK_STATUS_DISK_FAIL_PERCENT",
+            "`status`: free space below this percentage of the filesystem is failing", float),
     Setting("web_workers", 1, "TPDASK_WEB_WORKERS",
             "server processes of `tpdask web` (each with its own thread pool and caches)", int),
     Setting("web_session_hours", 12.0, "TPDASK_WEB_SESSION_HOURS",
@@ -97,6 +112,12 @@ class Config:
     health_min_viewers: int = 200
     health_ratio: float = 0.5
     nightly_verify_limit: int = 100_000
+    status_missing_ticks: int = 12
+    status_due_hours: float = 6.0
+    status_disk_warn_gib: float = 10.0
+    status_disk_warn_percent: float = 5.0
+    status_disk_fail_gib: float = 2.0
+    status_disk_fail_percent: float = 1.0
     web_workers: int = 1
     web_session_hours: float = 12.0
     web_login_failures: int = 10

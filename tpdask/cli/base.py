@@ -1,4 +1,5 @@
-"""What every command shares: the global settings it was given, resolved into a Config."""
+"""What every command shares: the global settings it was given, resolved into a Config,
+and :class:`ExitCode`, for a command whose answer is its exit code (`tpdask status`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,16 @@ import os
 
 from tpdask import settings
 from tpdask.errors import ConfigError
+
+
+class ExitCode(Exception):
+    """Raised by a command that has printed its whole answer and ends with ``code`` (not an
+    error: `tpdask status` exits 1 or 2 by its verdict). :func:`tpdask.cli.main.run`
+    returns the code and prints nothing more."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 class Commands:
@@ -22,7 +33,14 @@ class Commands:
                  dashboard_host: str | None = None, bot_concurrent: int | None = None,
                  bot_hours: float | None = None, bot_list: str | tuple | None = None,
                  health_min_viewers: int | None = None, health_ratio: float | None = None,
-                 nightly_verify_limit: int | None = None, web_workers: int | None = None, web_session_hours: float | None = None,
+                 nightly_verify_limit: int | None = None,
+                 status_missing_ticks: int | None = None,
+                 status_due_hours: float | None = None,
+                 status_disk_warn_gib: float | None = None,
+                 status_disk_warn_percent: float | None = None,
+                 status_disk_fail_gib: float | None = None,
+                 status_disk_fail_percent: float | None = None,
+                 web_workers: int | None = None, web_session_hours: float | None = None,
                  web_login_failures: int | None = None, web_login_window: int | None = None,
                  web_secure_cookies: bool | None = None):
         self._given = dict(data_dir=data_dir, store=store, interval=interval, max_gap=max_gap,
@@ -32,6 +50,12 @@ class Commands:
                            bot_list=bot_list, health_min_viewers=health_min_viewers,
                            health_ratio=health_ratio,
                            nightly_verify_limit=nightly_verify_limit,
+                           status_missing_ticks=status_missing_ticks,
+                           status_due_hours=status_due_hours,
+                           status_disk_warn_gib=status_disk_warn_gib,
+                           status_disk_warn_percent=status_disk_warn_percent,
+                           status_disk_fail_gib=status_disk_fail_gib,
+                           status_disk_fail_percent=status_disk_fail_percent,
                            web_workers=web_workers,
                            web_session_hours=web_session_hours,
                            web_login_failures=web_login_failures,

@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 from tpdask import settings
-from tpdask.cli.base import Commands
+from tpdask.cli.base import Commands, ExitCode
 from tpdask.days import parse_day, parse_period
-from tpdask.errors import UsageError
+from tpdask.errors import TpdaskError, UsageError
 
 
 class DataCommands(Commands):
@@ -38,29 +38,32 @@ class DataCommands(Commands):
         if target:
             print(f"wrote {count} {what} records to {target}", file=sys.stderr)
 
-    def status(self) -> None:
-        """Days in the store, analysed days and bots, accounts by status, the last job runs."""
-        from tpdask.stores import open_store
+    def status(self, json: bool = False) -> None:
+        """The install's health at a glance, and one verdict: ok, warning or failing.
 
-        config = self._existing_config()
-        with open_store(config.store, create=False) as store:
-            days = store.days()
-            analysed = store.result_scopes("streamer_days")
-            print(f"store: {config.store}")
-            print(f"days with viewer_days: {len(days)}" + (f" ({days[0]} … {days[-1]})" if days else ""))
-            print(f"analysed days: {len(analysed)}" + (f" ({analysed[0]} … {analysed[-1]})"
-                                                        if analysed else ""))
-            if analysed:
-                bots = sum(1 for _ in store.iter_results("bots", analysed[-1]))
-                print(f"bots on {analysed[-1]}: {bots:,}")
-            counts = store.status_counts()
-            print("accounts: " + (", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
-                                  or "none yet"))
-            for run in store.job_runs()[:10]:
-                r = run["report"]
-                print(f"  {run['job']:<8} {run['day'] or '-':<22} {run['status']:<6} "
-                      f"viewers={r.get('viewers', r.get('checked', '-'))} "
-                      f"seconds={r.get('seconds', '-')}")
+        Collector: the newest sample (loose or archived) older than two intervals is
+        failing, more than status_missing_ticks ticks missed today or yesterday a warning.
+        The last archive, process and analyse run of each of the last 7 days and the last
+        verify: a failed one is failing; a day with samples not archived, processed and
+        analysed status_due_hours after it ends is a warning. Archives and their sizes;
+        the store's size (no store before the first process is fine; unreachable is
+        failing); files quarantined in the last 7 days (warning); free disk space
+        (status_disk_* settings); jobs running now. --json prints one JSON object.
+        Exit 0 ok, 1 warning, 2 failing, also when it cannot judge (a wrong command
+        line or setting). The rules: docs/operations.md.
+        """
+        import orjson
+
+        from tpdask.ops import check_health, health_text
+        from tpdask.ops.health import unjudged
+
+        try:
+            health = check_health(self._config())
+        except TpdaskError as exc:       # a setting it cannot read: the check is broken
+            health = unjudged(str(exc))
+        print(orjson.dumps(health.to_json()).decode() if json else health_text(health))
+        if health.exit_code:
+            raise ExitCode(health.exit_code)
 
     def import_tmi(self, folder: str, tz: str = "UTC") -> None:
         """Turn old tmi chatters dumps in FOLDER/<channel>/ into samples (one per --interval slot).

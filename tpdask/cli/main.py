@@ -7,7 +7,8 @@ exceptions turned into a message and an exit code. The whole command line is che
 
 Exit codes: 0 done, 1 error (TpdaskError), 2 bad command line (nothing ran), 3 nothing to
 export, 4 part of a chain failed (``tpdask nightly``), 130 interrupted, 141 standard
-output closed early (``tpdask export … | head``).
+output closed early (``tpdask export … | head``); ``tpdask status`` exits with its
+verdict instead: 0 ok, 1 warning, 2 failing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import fire
 
 from tpdask import settings
 from tpdask.cli import args as cli_args
+from tpdask.cli.base import ExitCode
 from tpdask.cli.data import DataCommands
 from tpdask.cli.pipeline import PipelineCommands
 from tpdask.cli.site import SiteCommands
@@ -40,7 +42,7 @@ COMMANDS = (
                "broadcasts or flows as JSON lines"),
     ("import_tmi", "turn old tmi chatters dumps (DIR/<channel>/…) into samples"),
     ("bench", "time a job (process, analyse, insight, verify, nightly) or the website (web)"),
-    ("status", "what the store holds: days, and the last job runs"),
+    ("status", "the install's health: ok, warning or failing, with the reasons (exit 0/1/2)"),
     ("simulate", "serve the Twitch simulator (Helix, OAuth, IRC, tmi) driven by the audience model"),
     ("web", "serve the website: dashboard, streamers, overlap, bots, anonymised viewers"),
     ("users", "the website's accounts: users add NAME --role admin|visitor, users list, users remove NAME"),
@@ -96,6 +98,8 @@ def run(argv: list[str]) -> int:
         return 0
     try:
         fire.Fire(Tpdask, command=list(parsed.fire_argv), name="tpdask")
+    except ExitCode as exc:          # the command printed its answer; the code is its verdict
+        return exc.code
     except NoRecordsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_NO_RECORDS

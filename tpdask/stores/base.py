@@ -261,6 +261,11 @@ class Store(ABC):
     def latest_jobs(self, limit: int = 10) -> list[dict[str, Any]]:
         """The newest ``limit`` ledger entries, as :meth:`job_runs` gives them."""
 
+    @abstractmethod
+    def size_bytes(self) -> int:
+        """Bytes the store takes, for ``tpdask status``: SQLite, its file and its WAL;
+        MongoDB, the database's ``dataSize`` (``dbStats``: documents, without indexes)."""
+
     def record_job(
         self,
         job: str,

@@ -51,3 +51,7 @@ class SiteMongoMixin:
             return [{"job": d["job"], "day": d["day"], "status": d["status"],
                      "report": orjson.loads(d["report"]), "started_at": d["started_at"],
                      "finished_at": d["finished_at"]} for d in cursor]
+
+    def size_bytes(self) -> int:
+        with self._errors("measure"):  # type: ignore[attr-defined]
+            return int(self._db.command("dbStats").get("dataSize", 0))  # type: ignore[attr-defined]

@@ -1,11 +1,12 @@
 """The website's reads in the SQLite store (see the "website reads" section of
 :class:`tpdask.stores.base.Store`): a viewer's published records through the ``viewer``
 index, result keys from a start through the results' primary key, counts and the newest
-ledger entries. Values are always bound parameters, never part of the SQL text.
+ledger entries, the file's size. Values are always bound parameters, never part of the SQL text.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import orjson
@@ -59,3 +60,13 @@ class SiteSQLiteMixin:
                 "ORDER BY started_at DESC, id DESC LIMIT ?", (int(limit),))
             return [{"job": j, "day": d, "status": s, "report": orjson.loads(r),
                      "started_at": a, "finished_at": f} for j, d, s, r, a, f in rows]
+
+    def size_bytes(self) -> int:
+        total = 0
+        with self._errors("measure"):  # type: ignore[attr-defined]
+            for suffix in ("", "-wal"):
+                try:
+                    total += os.stat(f"{self.path}{suffix}").st_size  # type: ignore[attr-defined]
+                except FileNotFoundError:
+                    continue     # the last connection to close removes the WAL
+        return total

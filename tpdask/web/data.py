@@ -34,6 +34,8 @@ from tpdask.web.pseudonyms import Pseudonyms, display_name
 VERSION_TTL = 2.0
 #: Seconds after which a cached aggregate is computed again in the background anyway.
 REFRESH_AFTER = 60.0
+#: Seconds the install's health is kept: the collector stopping writes no ledger entry.
+HEALTH_MAX_AGE = 30.0
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -64,14 +66,16 @@ class SiteData:
         self._version = (time.monotonic(), version)
         return version
 
-    def cached(self, name: str, compute: Callable[[], Any]) -> Any:
+    def cached(self, name: str, compute: Callable[[], Any], max_age: float | None = None) -> Any:
         """``compute()``, kept while the data version stays. Results written without a
         ledger entry (the overlap job records none) are caught by an age limit: past
         :data:`REFRESH_AFTER` seconds the kept value is still served while one thread
-        computes it again, so no page waits for it."""
+        computes it again, so no page waits for it. A value older than ``max_age``
+        seconds is never served: the page computes it again (the health, which changes
+        with the clock)."""
         version = self.version()
         hit = self._cache.get(name)
-        if hit is not None and hit[0] == version:
+        if hit is not None and hit[0] == version and _young(hit, max_age):
             if time.monotonic() - hit[2] > REFRESH_AFTER and name not in self._refreshing:
                 self._refreshing.add(name)
                 threading.Thread(target=self._refresh, args=(name, compute, version),
@@ -81,7 +85,7 @@ class SiteData:
         # just started, its warm-up thread still busy) wait for it instead of repeating it
         with self._computing(name):
             hit = self._cache.get(name)
-            if hit is not None and hit[0] == version:
+            if hit is not None and hit[0] == version and _young(hit, max_age):
                 return hit[1]
             value = compute()
             self._keep(name, version, value)
@@ -113,7 +117,17 @@ class SiteData:
                      performance=report_name(job["report"].get("performance_report"))
                      if admin and isinstance(job["report"], dict) else None)
                 for job in self.cached("jobs", lambda: self.store.latest_jobs(10))]
-        return {**base, "jobs": jobs, "running": self.running_jobs(admin)}
+        return {**base, "jobs": jobs, "running": self.running_jobs(admin),
+                "health": self.health()}
+
+    def health(self) -> dict[str, Any]:
+        """The install's verdict and the reasons for it (:mod:`tpdask.ops`): the same as
+        `tpdask status` says, and safe for any visitor (days, counts, ages, sizes; no path,
+        no login). Kept :data:`HEALTH_MAX_AGE` seconds."""
+        from tpdask.ops import check_health
+
+        return self.cached("health", lambda: check_health(self.config, self.store).public(),
+                           max_age=HEALTH_MAX_AGE)
 
     # -- which stored results are current ------------------------------------------------
 
@@ -349,6 +363,10 @@ class SiteData:
         keys = self.store.result_keys("profiles", "", start, 16) or \
             self.store.result_keys("profiles", "", "", 16)
         return secrets.choice(keys) if keys else None
+
+
+def _young(hit: tuple[Any, Any, float], max_age: float | None) -> bool:
+    return max_age is None or time.monotonic() - hit[2] <= max_age
 
 
 def nodes_xy(layout: dict, name: str) -> tuple[float, float]:
