@@ -37,8 +37,12 @@ class FlowTask:
 
 @dataclass
 class FlowPart:
-    leavers: dict                       # from streamer → leavers of its ending broadcasts
-    went: dict                          # (from, to) → leavers that went
+    """One bucket's flows, per broadcast end: an end is ``(from streamer, started_at,
+    end_ts)``; ``leavers`` counts its distinct leavers, ``went`` those that went to ``to``,
+    first seen there at ``at`` (``(end…, to, at)`` → leavers)."""
+
+    leavers: dict                       # end → leavers
+    went: dict                          # (*end, to, at) → leavers that went
 
 
 def flow_counts(task: FlowTask) -> FlowPart:
@@ -49,23 +53,24 @@ def flow_counts(task: FlowTask) -> FlowPart:
                        "started_at": [e[1] for e in task.ending],
                        "end_ts": pa.array([e[2] for e in task.ending], pa.int64())})
     ends = ends.join(ending, ["streamer", "started_at", "end_ts"], join_type="inner")
-    leavers: dict[str, set] = {}
-    went: dict[tuple[str, str], int] = {}
+    leavers: dict[tuple[str, str, int], set] = {}
+    went: dict[tuple, int] = {}
     unseen: dict[str, list[tuple[str, str, int]]] = {}      # viewer → (from, started_at, end)
     for r in ends.to_pylist():
         key = (r["streamer"], r["started_at"], r["end_ts"])
-        leavers.setdefault(r["streamer"], set()).add((r["viewer"], key))
+        leavers.setdefault(key, set()).add(r["viewer"])
         if r["next_ts"] is None:
             unseen.setdefault(r["viewer"], []).append(key)
         elif r["next_ts"] - r["end_ts"] <= task.within:
-            went[(r["streamer"], r["to"])] = went.get((r["streamer"], r["to"]), 0) + 1
+            moved = (*key, r["to"], r["next_ts"])
+            went[moved] = went.get(moved, 0) + 1
     if unseen:
         _next_day(task, unseen, went)
-    return FlowPart({s: len(v) for s, v in leavers.items()}, went)
+    return FlowPart({key: len(v) for key, v in leavers.items()}, went)
 
 
 def _next_day(task: FlowTask, unseen: dict[str, list[tuple[str, str, int]]],
-              went: dict[tuple[str, str], int]) -> None:
+              went: dict[tuple, int]) -> None:
     """Leavers the day of their broadcast's end does not see again: their first samples in
     another chat in the next days' first hour (the heads of the period's days)."""
     head = read_kind(task.contrib_dirs, "head", task.bucket, HEAD_SCHEMA)
@@ -74,7 +79,8 @@ def _next_day(task: FlowTask, unseen: dict[str, list[tuple[str, str, int]]],
     for r in head.sort_by([("viewer", "ascending"), ("ts", "ascending")]).to_pylist():
         seen.setdefault(r["viewer"], []).append((r["ts"], r["streamer"]))
     for viewer, left in unseen.items():
-        for from_s, _, end_ts in left:
+        for key in left:
+            from_s, _, end_ts = key
             later = [(ts, s) for ts, s in seen.get(viewer, []) if ts > end_ts and s != from_s]
             if not later:
                 continue
@@ -82,7 +88,8 @@ def _next_day(task: FlowTask, unseen: dict[str, list[tuple[str, str, int]]],
             if first - end_ts > task.within:
                 continue
             for to in sorted({s for ts, s in later if ts == first}):
-                went[(from_s, to)] = went.get((from_s, to), 0) + 1
+                moved = (*key, to, first)
+                went[moved] = went.get(moved, 0) + 1
 
 
 def flow_docs(parts: list[FlowPart]) -> list[dict]:
@@ -90,9 +97,9 @@ def flow_docs(parts: list[FlowPart]) -> list[dict]:
     leavers: dict[str, int] = {}
     went: dict[tuple[str, str], int] = {}
     for part in parts:
-        for s, n in part.leavers.items():
+        for (s, _, _), n in part.leavers.items():
             leavers[s] = leavers.get(s, 0) + n
-        for pair, n in part.went.items():
-            went[pair] = went.get(pair, 0) + n
+        for (a, _, _, b, _), n in part.went.items():
+            went[(a, b)] = went.get((a, b), 0) + n
     return [{"from": a, "to": b, "viewers": n, "share": n / leavers[a]}
             for (a, b), n in sorted(went.items()) if n >= 1]

@@ -86,11 +86,16 @@ def _bot_viewers(task: OverlapTask) -> pa.Array:
 
 
 def overlap_part(task: OverlapTask) -> OverlapPart:
-    rows = audiences(task)
-    names = sorted(pc.unique(rows.column("streamer")).to_pylist())
+    return co_occurrence_part(audiences(task), "streamer")
+
+
+def co_occurrence_part(rows: pa.Table, column: str) -> OverlapPart:
+    """The audiences and shared viewers of distinct (viewer, ``column``) rows: streamers'
+    audiences here, games' in :mod:`tpdask.analysis.broadcast_days`."""
+    names = sorted(pc.unique(rows.column(column)).to_pylist())
     if not names:
         return OverlapPart([], np.zeros(0, dtype=np.int64), {}, 0)
-    streamer = np.asarray(pc.index_in(rows.column("streamer"), value_set=pa.array(names)))
+    streamer = np.asarray(pc.index_in(rows.column(column), value_set=pa.array(names)))
     viewer = np.asarray(pc.dictionary_encode(rows.column("viewer")).combine_chunks().indices)
     order = np.lexsort((streamer, viewer))
     viewer, streamer = viewer[order], streamer[order]
