@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from jobs.broadcast_days import publish_broadcast_days
 from jobs.overlap import compute_overlap, overlap_results
 from tpdask.analysis import STATE_BUCKETS, daily, profiles
 from tpdask.analysis.basis import inputs_of
@@ -149,6 +150,7 @@ def _analyse(config: Config, plan: AnalysisPlan, executor: Executor, store: Stor
         "rebuilt_buckets": sum(1 for m in merges if m.rebuilt),
         "overlaps_updated": len(plan.overlaps),
         "insights_updated": len(plan.insights),
+        "broadcast_days": len(plan.broadcasts),
         "per_day": per_day, "workers": executor.workers,
         "seconds": round(time.time() - started, 2),
         "phase_seconds": {"contributions": round(contribution_seconds, 2),
@@ -232,6 +234,7 @@ def _publication(config: Config, plan: AnalysisPlan, merges: list[MergeReport], 
         publication.deleted[("profiles", "")] = sorted(set(deleted))
     publication.bases[("profiles", "")] = inputs.profiles()
     _insights(config, plan, store, publication, scratch, executor)
+    publish_broadcast_days(config, plan, store, publication, scratch, executor)
     for scope in plan.overlaps:
         since, until, min_minutes, bots = parse_period_scope(scope)
         days = [d for d in inputs.runs if since <= d <= until]

@@ -62,7 +62,7 @@ def compute_broadcasts(config: Config, store: Store, days: list[str],
     """The broadcast documents of ``days`` by (streamer, started_at); nothing stored."""
     docs = broadcast_docs(period_streams(config.lake_dir, days), config.interval)
     rate(docs, config.health_min_viewers, config.health_ratio)
-    files = _statuses_by_bucket(store, scratch)
+    files = statuses_by_bucket(store, scratch)
     tasks = [GoneTask(bucket=b, contrib_dirs=_contribs(config, days), statuses=files[b],
                       rules=config.bot_rules(), interval=config.interval)
              for b in range(STATE_BUCKETS)]
@@ -70,7 +70,7 @@ def compute_broadcasts(config: Config, store: Store, days: list[str],
     return list(docs.values())
 
 
-def _statuses_by_bucket(store: Store, scratch: Path) -> list[str]:
+def statuses_by_bucket(store: Store, scratch: Path) -> list[str]:
     """The account statuses as (viewer, status) files, one per state bucket."""
     import pyarrow.parquet as pq
 

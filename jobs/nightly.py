@@ -198,7 +198,8 @@ def _not_current(config: Config, store: Store, days: list[str]) -> list[str]:
     inputs = inputs_of(config, lake_runs(config))
     plan = plan_analysis(config, store, [], inputs)
     analysed = set(store.result_bases("streamer_days"))
-    stale = plan.profiles_stale or bool(plan.contribute or plan.report or plan.overlaps)
+    stale = plan.profiles_stale or bool(plan.contribute or plan.report or plan.overlaps
+                                        or plan.broadcasts)
     return [d for d in days if d not in analysed or d in plan.report or
             (stale and d == days[-1])]
 

@@ -8,7 +8,9 @@ settings. A result depends on the lake runs of the days it reads and on the sett
   to a streamer when no earlier day has the pair), the bot settings;
 - ``profiles``: every processed day's run, the bot settings;
 - ``overlap`` (and ``communities``) of a period: the runs of its days, the bot settings,
-  ``min_minutes`` and ``bots``.
+  ``min_minutes`` and ``bots``;
+- ``broadcast_days``, ``broadcast_curves``, ``game_days`` of D: the runs of D, D-1 and D+1,
+  the bot settings.
 
 The analyser records each (kind, scope)'s basis when it publishes it; a reader compares it
 with the basis the lake and settings give now. A basis is a small JSON object of digests
@@ -64,8 +66,28 @@ class Inputs:
         period = {d: r for d, r in self.runs.items() if since <= d <= until}
         return _basis(settings=self.settings, runs=_digest(period), **extra)
 
+    def broadcast_days(self, day: str) -> str:
+        """A day's ``broadcast_days``, ``broadcast_curves`` and ``game_days``
+        (:mod:`tpdask.analysis.broadcast_days`): the runs of the day and of the days
+        before and after it (broadcasts end, and chats arrive, across midnight)."""
+        from tpdask.analysis.broadcast_days import GAME_MIN_MINUTES, WITHIN
+
+        before, after = neighbours(day)
+        return _basis(settings=self.settings, day=self.runs.get(day),
+                      before=self.runs.get(before), after=self.runs.get(after),
+                      within=WITHIN, game_min_minutes=GAME_MIN_MINUTES)
+
     def day_bases(self, day: str) -> dict[tuple[str, str], str]:
         return {("bots", day): self.bots(day), ("streamer_days", day): self.streamer_days(day)}
+
+
+def neighbours(day: str) -> tuple[str, str]:
+    """The calendar days before and after ``day``."""
+    import datetime
+
+    date = datetime.date.fromisoformat(day)
+    return ((date - datetime.timedelta(days=1)).isoformat(),
+            (date + datetime.timedelta(days=1)).isoformat())
 
 
 def _basis(**parts: object) -> str:
@@ -84,7 +106,9 @@ _WHY = {
     "runs": "days were processed (or processed again)",
     "health": "the stream health settings changed",
     "statuses": "the verifier ran since (account statuses changed)",
-    "min_minutes": "", "bots": "", "within": "",
+    "before": "the day before was processed (or processed again)",
+    "after": "the day after was processed (or processed again)",
+    "min_minutes": "", "bots": "", "within": "", "game_min_minutes": "",
 }
 
 

@@ -10,6 +10,9 @@ published with), the plan lists:
   analysed day whose results no longer match their inputs (a backfill of an earlier day
   changes later days' new viewers; a day processed again changes its own; a change of the
   bot settings changes all);
+- the days whose per-day broadcast results (:mod:`tpdask.analysis.broadcast_days`) must
+  be made: those of the report, and every analysed day whose broadcasts' inputs changed
+  (a neighbouring day processed, or first analysed before they existed);
 - the stored overlap periods to make again, and whether the profiles are out of date.
 
 Everything else is left as it is: a backfill of one day in a month of history computes
@@ -23,7 +26,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tpdask.analysis.basis import Inputs
+from tpdask.analysis.basis import Inputs, neighbours
 from tpdask.analysis.contributions import read_day_manifest
 from tpdask.analysis.overlap import parse_period_scope
 from tpdask.errors import ConfigError
@@ -107,12 +110,16 @@ class AnalysisPlan:
     overlaps: tuple[str, ...]           # stored overlap scopes made again
     profiles_stale: bool
     insights: tuple[tuple[str, str], ...] = ()   # (broadcasts|flows, scope) made again
+    broadcasts: tuple[str, ...] = ()    # days whose broadcast_days (…) are made
 
     @property
     def lake_days(self) -> tuple[str, ...]:
         """The days whose lake this run reads (and so holds): contributions need the
-        viewer-days and times, streamer-days the streams table."""
-        return tuple(sorted(set(self.contribute) | set(self.report)))
+        viewer-days and times, streamer-days the streams table, a day's broadcasts the
+        streams and times of the days around it."""
+        around = {d for day in self.broadcasts for d in neighbours(day) if d in self.inputs.runs}
+        return tuple(sorted(set(self.contribute) | set(self.report) | set(self.broadcasts)
+                            | around))
 
     @property
     def updated(self) -> tuple[str, ...]:
@@ -136,6 +143,9 @@ def plan_analysis(config: Config, store: Store, asked: list[str], inputs: Inputs
                 stored.get(scope) != inputs.overlap(*period):
             overlaps.append(scope)
     profiles_stale = store.result_bases("profiles").get("") != inputs.profiles()
+    made = store.result_bases("broadcast_days")
+    broadcasts = tuple(sorted({d for d in (analysed | set(made)) & set(runs)
+                               if made.get(d) != inputs.broadcast_days(d)} | set(report)))
     insights = []
     for kind in ("broadcasts", "flows"):
         kept = store.result_bases(kind)
@@ -146,4 +156,4 @@ def plan_analysis(config: Config, store: Store, asked: list[str], inputs: Inputs
                 insights.append((kind, scope))
     return AnalysisPlan(inputs=inputs, asked=tuple(asked), contribute=contribute,
                         report=report, overlaps=tuple(overlaps), profiles_stale=profiles_stale,
-                        insights=tuple(insights))
+                        insights=tuple(insights), broadcasts=broadcasts)
