@@ -58,8 +58,13 @@ def bench_days(n: int) -> list[str]:
     return [(FIRST_DAY + dt.timedelta(days=i)).isoformat() for i in range(n)]
 
 
+#: The data set's layout: a folder of another version is built again (2: with the per-day
+#: broadcast results and two view-botted channels).
+DATASET_VERSION = 2
+
+
 def dataset_dir(config: Config, records: int, days: int) -> Path:
-    return config.data_dir / "bench" / f"web-{records}-{days}"
+    return config.data_dir / "bench" / f"web{DATASET_VERSION}-{records}-{days}"
 
 
 def dataset_config(folder: Path) -> Config:
@@ -116,7 +121,7 @@ def _process_and_analyse(config: Config, the_days: list[str], scale: float,
 
     quiet: Log = lambda message: None  # noqa: E731
     model = AudienceConfig(seed=SEED, scale=scale, gaps=True, with_ids=True,
-                           interval=config.interval)
+                           interval=config.interval, view_botted=2)
     with dask_executor(None, workers, quiet, dashboard_host=config.dashboard_host) as executor:
         for i, day in enumerate(the_days, 1):
             t0 = time.time()
