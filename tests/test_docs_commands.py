@@ -64,6 +64,10 @@ EXPECTED = {   # quoted command lines that name a command rather than run it, an
     "tpdask export overlap": (2, "a reference to the export: --since and --until are missing"),
     "tpdask users add": (2, "a reference to the command: NAME and --role are missing"),
     "tpdask export status": (3, "no account is checked in the prepared folder (verify needs Helix)"),
+    "tpdask analyse --day 2022-08-10": (1, "analysis.md's backfill story: no such day is processed "
+                                           "in the prepared folder"),
+    "tpdask analyse --day 2022-08-11": (1, "analysis.md's backfill story: no such day is processed "
+                                           "in the prepared folder"),
 }
 NOT_BUILT = {"nightly": "the Command line contract", "erase": "the Privacy contract",
              "prune": "the Privacy contract", "export sessions": "the Privacy contract",
