@@ -146,4 +146,4 @@ def test_a_huge_limit_never_breaks_the_ledger(tmp_path, sim, backend, request): 
     (run,) = ledger(config)
     assert run["status"] == "done" and run["report"]["checked"] == 30
     assert run["report"]["limit"] == MAX_LIMIT == 2**53 - 1
-    assert "verify" in tpdask(*args, "status").stdout
+    assert "verify" in tpdask(*args, "status", check=False).stdout   # its verdict: exit 0-2

@@ -24,6 +24,7 @@ class Setting:
     env: str
     help: str
     kind: type = str
+    choices: tuple[str, ...] = ()     # the values a str setting may take (none: any)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -88,6 +89,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web_secure_cookies", False, "TPDASK_WEB_SECURE_COOKIES",
             "mark the site's cookies Secure (set it when the site is served behind HTTPS)",
             bool),
+    Setting("progress", "auto", "TPDASK_PROGRESS",
+            "progress of long commands on standard error: auto (a bar on a terminal, "
+            "timestamped lines otherwise), bars, lines or off", choices=("auto", "bars",
+                                                                         "lines", "off")),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -123,6 +128,7 @@ class Config:
     web_login_failures: int = 10
     web_login_window: int = 900
     web_secure_cookies: bool = False
+    progress: str = "auto"
     extra: dict = field(default_factory=dict)
 
     def bot_rules(self) -> BotRules:
@@ -174,6 +180,8 @@ def resolve(**given: Any) -> Config:
             value = _switch(s, value)
         if s.kind is str and isinstance(value, (tuple, list)):   # fire reads a,b as a tuple
             value = ",".join(str(v) for v in value)
+        if s.choices:
+            value = _choice(s, value)
         values[s.name] = value
     data_dir = absolute(str(values.pop("data_dir")))
     store = values.pop("store") or f"sqlite:///{data_dir}/tpdask.sqlite"
@@ -191,6 +199,16 @@ def _positive(s: Setting, value: Any) -> int | float:
     if not number > 0 or number == float("inf"):
         raise ConfigError(f"--{s.name} must be positive, got {value}")
     return number
+
+
+def _choice(s: Setting, value: Any) -> str:
+    from tpdask.errors import ConfigError
+
+    word = str(value).strip().lower()
+    if word not in s.choices:
+        raise ConfigError(f"--{s.name} ({s.env}) must be one of {', '.join(s.choices)}, "
+                          f"got {value!r}")
+    return word
 
 
 def _switch(s: Setting, value: Any) -> bool:

@@ -19,6 +19,7 @@ import py7zr
 
 from tpdask.archive.members import stream_archive
 from tpdask.errors import ArchiveError
+from tpdask.log import Progress
 
 MANIFEST_VERSION = 1
 _READ_ERRORS = (py7zr.exceptions.ArchiveError, OSError, EOFError, lzma.LZMAError, ValueError)
@@ -43,14 +44,22 @@ def read_manifest(path: Path) -> dict:
                            "archiver again to rebuild it from the archive") from None
 
 
-def verify_archive(archive: Path, manifest: dict, advice: str = RESTORE) -> None:
+def verify_archive(archive: Path, manifest: dict, advice: str = RESTORE,
+                   bar: Progress | None = None) -> None:
     """Re-read `archive` and check its size, sha256 and every member against `manifest`.
 
-    `advice`, ending the error's message, tells the operator what to do about a mismatch.
+    `advice`, ending the error's message, tells the operator what to do about a mismatch;
+    `bar`, when given, advances by each member's bytes as it is checked.
     """
     check_file(archive, manifest, advice)
     check = MemberCheck(archive, manifest, advice)
-    stream_checked(archive, check, advice)
+
+    def checked(name: str, data: bytes) -> None:
+        check(name, data)
+        if bar is not None:
+            bar.update(len(data))
+
+    stream_checked(archive, checked, advice)
     check.finish()
 
 

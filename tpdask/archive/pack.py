@@ -47,7 +47,7 @@ from tpdask.archive.manifest import (DISCARDED, MemberCheck, check_file, dump, m
 from tpdask.archive.members import archive_path
 from tpdask.errors import ArchiveError
 from tpdask.files import atomic_file, atomic_write, fsync_dir, fsync_file, temp_path, temps_of
-from tpdask.log import Log, count_row, print_log
+from tpdask.log import Log, count_row, print_log, progress
 from tpdask.settings import Config
 
 #: LZMA2 with 7-Zip's "normal" search (binary-tree match finder) and an 8 MiB dictionary.
@@ -164,9 +164,10 @@ def _archive(paths: _Paths, day: str, folder: Path, quarantine_dir: Path,
     manifest = old
     if new:
         log(f"archiving {len(new)} new sample files of {day} into {paths.archive}")
-        manifest = _write_verified(paths, day, folder, new, old)
+        manifest = _write_verified(paths, day, folder, new, old, log)
     elif loose and old:
-        verify_archive(paths.archive, old)             # before deleting its loose copies
+        with _checking(log, paths.archive, old) as bar:   # before deleting its loose copies
+            verify_archive(paths.archive, old, bar=bar)
     if manifest is None:
         log(f"no samples of {day} to archive in {folder}")
         remove_if_empty(folder)
@@ -229,15 +230,21 @@ def _recover(paths: _Paths, log: Log) -> None:
 
 
 def _write_verified(paths: _Paths, day: str, folder: Path, new: list[str],
-                    old: dict | None) -> dict:
-    """Old members (streamed, checked) plus the new files, sorted by name, into the archive."""
+                    old: dict | None, log: Log) -> dict:
+    """Old members (streamed, checked) plus the new files, sorted by name, into the archive.
+
+    Progress: the bytes written, then the bytes read back and checked."""
     files: list[dict] = []
     pending = iter(sorted(new))
     next_new = next(pending, None)
-    with py7zr.SevenZipFile(paths.tmp_archive, "w", filters=FILTERS) as z:
+    total = sum(f["size"] for f in old["files"]) if old is not None else 0
+    total += sum((folder / name).stat().st_size for name in new)
+    with py7zr.SevenZipFile(paths.tmp_archive, "w", filters=FILTERS) as z, \
+            progress(log, f"write {paths.archive.name}", total, "B") as bar:
         def add(name: str, data: bytes) -> None:
             z.writestr(data, f"{day}/{name}")
             files.append(member_entry(name, data))
+            bar.update(len(data))
 
         def add_new_before(name: str | None) -> None:
             nonlocal next_new
@@ -263,7 +270,8 @@ def _write_verified(paths: _Paths, day: str, folder: Path, new: list[str],
     paths.tmp_manifest.write_bytes(dump(manifest))
     fsync_file(paths.tmp_manifest)
     _step("manifest")
-    verify_archive(paths.tmp_archive, read_manifest(paths.tmp_manifest), DISCARDED)
+    with _checking(log, paths.archive, manifest) as bar:
+        verify_archive(paths.tmp_archive, read_manifest(paths.tmp_manifest), DISCARDED, bar)
     _step("verified")
     os.replace(paths.tmp_archive, paths.archive)
     os.replace(paths.tmp_manifest, paths.manifest)
@@ -273,6 +281,11 @@ def _write_verified(paths: _Paths, day: str, folder: Path, new: list[str],
 
 
 # ---- small helpers --------------------------------------------------------------------------
+
+def _checking(log: Log, archive: Path, manifest: dict):
+    """The progress of reading ``archive`` back against ``manifest``: its members' bytes."""
+    return progress(log, f"check {archive.name}", sum(f["size"] for f in manifest["files"]), "B")
+
 
 def _step(name: str) -> None:
     """The test hook: die right after step `name` when TPDASK_FAULT_ARCHIVE_STEP says so."""

@@ -7,6 +7,7 @@ import os
 
 from tpdask import settings
 from tpdask.errors import ConfigError
+from tpdask.progress import choose as choose_progress
 
 
 class ExitCode(Exception):
@@ -42,7 +43,7 @@ class Commands:
                  status_disk_fail_percent: float | None = None,
                  web_workers: int | None = None, web_session_hours: float | None = None,
                  web_login_failures: int | None = None, web_login_window: int | None = None,
-                 web_secure_cookies: bool | None = None):
+                 web_secure_cookies: bool | None = None, progress: str | None = None):
         self._given = dict(data_dir=data_dir, store=store, interval=interval, max_gap=max_gap,
                            helix_url=helix_url, auth_url=auth_url, irc_url=irc_url,
                            tmi_url=tmi_url, dashboard_host=dashboard_host,
@@ -60,10 +61,14 @@ class Commands:
                            web_session_hours=web_session_hours,
                            web_login_failures=web_login_failures,
                            web_login_window=web_login_window,
-                           web_secure_cookies=web_secure_cookies)
+                           web_secure_cookies=web_secure_cookies, progress=progress)
 
     def _config(self) -> settings.Config:
-        return settings.resolve(**self._given)
+        """The settings resolved; the progress setting from here on decides how this
+        command shows its progress (:func:`tpdask.progress.mode`)."""
+        config = settings.resolve(**self._given)
+        choose_progress(config.progress)
+        return config
 
     def _existing_config(self) -> settings.Config:
         """The config of a read-only command: a data folder that is named or holds the store

@@ -18,7 +18,7 @@ import sys
 
 import fire
 
-from tpdask import settings
+from tpdask import progress, settings
 from tpdask.cli import args as cli_args
 from tpdask.cli.base import ExitCode
 from tpdask.cli.data import DataCommands
@@ -117,6 +117,8 @@ def run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        progress.choose(None)      # the command's --progress ends with it (tests run many)
     return 0
 
 

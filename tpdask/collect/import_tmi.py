@@ -38,7 +38,7 @@ import orjson
 from tpdask.days import day_of
 from tpdask.errors import ConfigError, SampleError
 from tpdask.files import remove_stale_temps
-from tpdask.log import Log, count_row, print_log
+from tpdask.log import Log, Progress, count_row, print_log, progress
 from tpdask.samples import normalise_login, parse_sample, write_sample_file
 from tpdask.settings import Config
 
@@ -46,7 +46,6 @@ ROLES = ("broadcaster", "vips", "moderators", "staff", "admins", "global_mods", 
 LOCAL_NAME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})-(\d{1,2})-(\d{1,2})_dump\.json")
 UNIX_NAME = re.compile(r"(\d+)\.json")
 TS_RANGE = (1104537600, 4102444800)      # 2005 to 2100: anything else is not a poll time
-PROGRESS_EVERY = 10_000
 
 
 @dataclass(frozen=True)
@@ -115,43 +114,55 @@ def _import(config: Config, folder: Path, zone: zoneinfo.ZoneInfo, log: Log) -> 
                 quarantined += 1
     dumps.sort(key=lambda d: (d.ts, d.channel, d.path.name))
     log(f"importing {len(dumps)} tmi dumps from {folder}")
+    with progress(log, "import_tmi", len(dumps), "dumps") as bar:
+        return _import_dumps(config, dumps, quarantined, log, bar)
+
+
+def _import_dumps(config: Config, dumps: list[_Dump], quarantined: int, log: Log,
+                  bar: Progress) -> ImportReport:
+    """The dumps, slot after slot, into samples; ``bar`` advances by the dumps of each
+    slot once its sample is written."""
     read, written, unchanged, skipped = 0, 0, 0, []
     days: set[str] = set()
     tidied: set[str] = set()
     channels: set[str] = set()
     interval = config.interval
-    for slot, group in itertools.groupby(dumps, key=lambda d: d.ts - d.ts % interval):
-        streams: dict[str, dict] = {}
-        for dump in group:
-            try:
-                chatters, count = _read_dump(dump.path)
-            except _BadDump as exc:
-                _quarantine(config, dump.path.parent.name, dump.path, str(exc))
-                quarantined += 1
+    for slot, of_slot in itertools.groupby(dumps, key=lambda d: d.ts - d.ts % interval):
+        group = list(of_slot)
+        try:
+            streams: dict[str, dict] = {}
+            for dump in group:
+                try:
+                    chatters, count = _read_dump(dump.path)
+                except _BadDump as exc:
+                    _quarantine(config, dump.path.parent.name, dump.path, str(exc))
+                    quarantined += 1
+                    continue
+                _merge_stream(streams.setdefault(dump.channel, {"chatters": []}), chatters,
+                              count)
+                channels.add(dump.channel)
+                read += 1
+            if not streams:
                 continue
-            _merge_stream(streams.setdefault(dump.channel, {"chatters": []}), chatters, count)
-            channels.add(dump.channel)
-            read += 1
-            if read % PROGRESS_EVERY == 0:
-                log(f"  {read:,}/{len(dumps):,} dumps read, {written:,} samples written")
-        if not streams:
-            continue
-        if day_of(slot) not in tidied:          # what a killed import or collector left there
-            tidied.add(day_of(slot))
-            if removed := remove_stale_temps(config.samples_dir / day_of(slot)):
-                log(f"  removed {len(removed)} temp file(s) a killed writer left in "
-                    f"{config.samples_dir / day_of(slot)}")
-        changed = _write_sample(config, slot, streams)
-        if changed is None:
-            skipped.append(str(_sample_path(config, slot)))
-            log(f"  {skipped[-1]} exists but is not a usable sample: left as it is, "
-                "the dumps of its slot were not imported")
-            continue
-        if changed:
-            written += 1
-        else:
-            unchanged += 1
-        days.add(day_of(slot))
+            if day_of(slot) not in tidied:      # what a killed import or collector left there
+                tidied.add(day_of(slot))
+                if removed := remove_stale_temps(config.samples_dir / day_of(slot)):
+                    log(f"  removed {len(removed)} temp file(s) a killed writer left in "
+                        f"{config.samples_dir / day_of(slot)}")
+            changed = _write_sample(config, slot, streams)
+            if changed is None:
+                skipped.append(str(_sample_path(config, slot)))
+                log(f"  {skipped[-1]} exists but is not a usable sample: left as it is, "
+                    "the dumps of its slot were not imported")
+                continue
+            if changed:
+                written += 1
+            else:
+                unchanged += 1
+            days.add(day_of(slot))
+        finally:                                # the slot's dumps done, its sample written
+            bar.note(f"{written:,} samples written")
+            bar.update(len(group))
     return ImportReport(dumps_read=read, dumps_quarantined=quarantined, samples_written=written,
                         samples_unchanged=unchanged, samples_skipped=tuple(skipped),
                         days=tuple(sorted(days)), channels=tuple(sorted(channels)))
