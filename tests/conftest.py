@@ -97,3 +97,15 @@ def mongo_database_uri(mongo_uri: str) -> Iterator[str]:
     client: pymongo.MongoClient = pymongo.MongoClient(uri)
     client.drop_database(database)
     client.close()
+
+
+@pytest.fixture(scope="module")
+def accounts_sim():
+    """The Twitch simulator of ACCOUNTS_DAY (tests.support), shared by a module's tests:
+    the verifier's, which only read its accounts (faults they switch on are reset)."""
+    from tests.support import ACCOUNTS_DAY, ACCOUNTS_SCALE
+    from tpdask.simulator import Simulator
+    from tpdask.simulator.audience import AudienceConfig
+
+    with Simulator(ACCOUNTS_DAY, AudienceConfig(scale=ACCOUNTS_SCALE)) as sim:
+        yield sim

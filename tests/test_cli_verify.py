@@ -1,18 +1,18 @@
-"""`tpdask verify`, `tpdask export status` and `tpdask status`, run as a user runs them,
-against the Twitch simulator over real sockets."""
+"""`tpdask verify`, `tpdask export status` and `tpdask status`, run as a user runs them (in
+this process), against the Twitch simulator over real sockets."""
 
 from __future__ import annotations
 
 import orjson
 
-from tests.support import make_config
-from tests.test_cli import tpdask
-from tests.test_verify import DAY, sim, viewers  # noqa: F401 - sim is the fixture
+from tests.support import ACCOUNTS_DAY as DAY
+from tests.support import make_config, tpdask, viewers
 from tpdask.bench.verify import seed_day
 from tpdask.simulator.accounts import expected_status
 
 
-def test_verify_then_export_status_and_status(tmp_path, sim):  # noqa: F811
+def test_verify_then_export_status_and_status(tmp_path, accounts_sim):
+    sim = accounts_sim
     config = make_config(tmp_path)
     logins = viewers(sim, 230, skip=1500)
     seed_day(config, DAY, [(x, sim.world.accounts.id_of(x)) for x in logins])

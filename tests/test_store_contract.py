@@ -11,36 +11,15 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
 import pytest
 
+from tests.support import record
 from tpdask.errors import ConfigError, StoreError
 from tpdask.stores import Store, close_cached_stores, open_store, store_for
 from tpdask.stores.sqlite import MIGRATIONS, SQLiteStore
 
 DAY = "2022-08-01"
 NEXT_DAY = "2022-08-02"
-
-
-def record(viewer: str, day: str = DAY, minutes: int | float = 190, **streamers: Any) -> dict:
-    """A viewer-day record as the day job writes it."""
-    return {
-        "viewer": viewer,
-        "day": day,
-        "samples": 38,
-        "minutes": minutes,
-        "first_ts": 1659348002,
-        "last_ts": 1659378002,
-        "streamers": streamers
-        or {
-            "somestreamer": {
-                "samples": 38,
-                "minutes": minutes,
-                "sessions": [[1659348002, 1659351602]],
-            }
-        },
-    }
 
 
 def many(count: int, day: str = DAY, prefix: str = "viewer") -> list[dict]:

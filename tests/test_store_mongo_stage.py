@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_store_bson import DAY, bucket
+from tests.support import DAY, bucket
 from tpdask.process.inversion import records
 from tpdask.process.store_rows import mongo_rows
 from tpdask.stores import open_store, stage_mongo
