@@ -319,6 +319,19 @@ def start_dask(*args: str) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def shutdown_dask(address: str, procs: list) -> None:
+    """Stop a scheduler and its workers: asked through the scheduler (a worker stops at
+    once then, where a terminated one first tries to reconnect), then as stop_processes."""
+    from distributed import Client
+
+    try:
+        with Client(address, timeout="10s") as client:
+            client.shutdown()
+    except (OSError, TimeoutError):
+        pass                           # the scheduler is gone already: signals do it
+    stop_processes(procs)
+
+
 def stop_processes(procs: list) -> None:
     """Terminate, then kill what has not exited after 10 s (a dask worker whose scheduler
     is gone may keep trying to reconnect)."""

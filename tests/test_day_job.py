@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from jobs.process_day import lake_day_dir, process_day, process_command
-from tests.support import (free_port, lake_rows, make_config, start_dask, stop_processes,
+from tests.support import (free_port, lake_rows, make_config, shutdown_dask, start_dask,
                            stored_records, wait_for_workers)
 from tpdask.executor import ThreadExecutor
 from tpdask.process.reference import reference_viewer_days
@@ -111,7 +111,7 @@ def dask_cluster(tmp_path_factory):
         wait_for_workers(address, 2)
         yield address
     finally:
-        stop_processes(list(reversed(procs)))
+        shutdown_dask(address, list(reversed(procs)))
 
 
 def test_separate_dask_scheduler_and_two_dask_workers(tmp_path, dirty_day, dask_cluster):

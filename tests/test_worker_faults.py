@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from jobs.process_day import process_command
-from tests.support import (free_port, lake_rows, make_config, start_dask, stop_processes,
+from tests.support import (free_port, lake_rows, make_config, shutdown_dask, start_dask,
                            stored_records, wait_for_workers)
 from tpdask.process.reference import reference_viewer_days
 from tpdask.simulator.audience import AudienceConfig, write_day
@@ -42,7 +42,7 @@ def test_killing_a_worker_mid_job_loses_nothing_and_doubles_nothing(tmp_path):
         wait_for_workers(address, 2)
         report = process_command(config, DAY, scheduler=address, log=log)
     finally:
-        stop_processes([*workers, scheduler])
+        shutdown_dask(address, [*workers, scheduler])
 
     assert killed and victim.returncode == -signal.SIGKILL
     assert report["buckets"] >= 4
