@@ -98,6 +98,7 @@ def test_overlap_matches_the_reference(analysed_one_by_one, raw_days, bots):
     assert set(groups) == {d["a"] for d in docs} | {d["b"] for d in docs}
 
 
+@pytest.mark.slow
 def test_all_at_once_on_dask_gives_the_same_results(tmp_path, analysed_one_by_one,
                                                      processed_days):
     config = copy_data_folder(processed_days, tmp_path)
@@ -133,6 +134,7 @@ def test_a_day_processed_again_is_taken_into_the_profiles(tmp_path, processed_da
     assert_same(results(config, "profiles"), reference_profiles(samples_of(fewer)))
 
 
+@pytest.mark.slow
 def test_a_killed_analyse_is_finished_by_the_next(tmp_path, processed_days, raw_days):
     """SIGKILL while the buckets merge: the state keeps the old buckets, nothing half-stored
     is taken for done, and the next run leaves exactly the reference's profiles."""
@@ -161,6 +163,7 @@ def test_a_killed_analyse_is_finished_by_the_next(tmp_path, processed_days, raw_
     assert sorted(p.name for p in state.iterdir()) == [f"bucket={b:03d}" for b in range(16)]
 
 
+@pytest.mark.slow
 def test_on_the_mongodb_store_too(tmp_path, raw_days, mongo_database_uri):
     config = processed(tmp_path, raw_days, store=mongo_database_uri)
     analyse(config, DAYS, workers=2, **QUIET)

@@ -39,6 +39,7 @@ def copy_day(source: Path, config) -> None:
         (target / f.name).write_bytes(f.read_bytes())
 
 
+@pytest.mark.slow
 def test_local_cluster_of_two_worker_processes_matches_the_reference(tmp_path, dirty_day):
     source, expected = dirty_day
     config = make_config(tmp_path)
@@ -84,6 +85,7 @@ def test_the_cluster_closes_before_the_store_writer_stages_the_last_parts(
     assert running_jobs(running_dir(config.data_dir)) == []
 
 
+@pytest.mark.slow
 def test_processing_a_day_twice_leaves_store_and_lake_unchanged(tmp_path, dirty_day):
     source, expected = dirty_day
     config = make_config(tmp_path)
@@ -114,6 +116,7 @@ def dask_cluster(tmp_path_factory):
         shutdown_dask(address, list(reversed(procs)))
 
 
+@pytest.mark.slow
 def test_separate_dask_scheduler_and_two_dask_workers(tmp_path, dirty_day, dask_cluster):
     source, expected = dirty_day
     config = make_config(tmp_path)
@@ -123,6 +126,7 @@ def test_separate_dask_scheduler_and_two_dask_workers(tmp_path, dirty_day, dask_
     assert stored_records(config, DAY) == expected
 
 
+@pytest.mark.slow
 def test_two_jobs_at_once_on_one_cluster_each_get_their_own_records(
         tmp_path, dirty_day, dask_cluster):
     """The same day of two data folders (so the same plans), run from two threads of one

@@ -7,6 +7,7 @@ cleans what a dead one left.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import resource
@@ -43,6 +44,12 @@ def day_files(tmp_path_factory) -> list[Path]:
 
 
 def reference(files: list[Path]) -> dict[str, dict]:
+    """The reference records of those sample files (computed once per list: read only)."""
+    return _reference(tuple(files))
+
+
+@functools.cache
+def _reference(files: tuple[Path, ...]) -> dict[str, dict]:
     return reference_viewer_days([orjson.loads(f.read_bytes()) for f in files], DAY)
 
 
@@ -114,6 +121,7 @@ def assert_no_leftovers(config) -> None:
     assert sorted(p.name for p in lake_day_dir(config, DAY).parent.iterdir()) == [f"day={DAY}"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 def test_a_run_stopped_during_the_store_step_leaves_the_old_day(
         tmp_path, store_uri, day_files, how):
@@ -135,6 +143,7 @@ def test_a_run_stopped_during_the_store_step_leaves_the_old_day(
     assert_no_leftovers(config)
 
 
+@pytest.mark.slow
 def test_a_machine_crash_while_the_writer_stages_leaves_the_old_day(
         tmp_path, store_uri, day_files):
     """On Dask the client's one writer stages the buckets' rows while others invert: SIGKILL
@@ -154,6 +163,7 @@ def test_a_machine_crash_while_the_writer_stages_leaves_the_old_day(
     assert_no_leftovers(config)
 
 
+@pytest.mark.slow
 def test_readers_see_the_old_day_then_the_new_one_while_the_writer_stages(
         tmp_path, store_uri, day_files, monkeypatch):
     """A reader polling all through a run on Dask is never blocked and never sees part of
@@ -183,6 +193,7 @@ def test_readers_see_the_old_day_then_the_new_one_while_the_writer_stages(
     assert stored_records(config, DAY) == reference(day_files)
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_phase_2_leaves_the_old_day(tmp_path, day_files):
     """RLIMIT_FSIZE makes every write past 1 MB fail as a full disk does (EFBIG here)."""
     config, old = old_day_processed(tmp_path, None, day_files)
@@ -254,6 +265,7 @@ def test_lake_parts_and_their_publishing_are_fsynced(tmp_path, day_files, monkey
     assert str(final.parent) in synced                                    # the renames
 
 
+@pytest.mark.slow
 def test_a_multi_folder_archive_is_processed_whole(tmp_path, day_files):
     config = make_config(tmp_path)
     members = {f"{DAY}/{f.name}": f.read_bytes() for f in day_files}

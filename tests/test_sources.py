@@ -108,6 +108,7 @@ def test_tmi_role_lists_are_merged_in_order_duplicates_once():
     assert chatters_of(dump) == ["b", "m", "v1", "v2"]
 
 
+@pytest.mark.slow
 def test_irc_source_sees_message_authors_and_membership(sim, tmp_path):
     source = IrcSource(sim.urls["irc_url"], log=QUIET)
     try:
@@ -329,6 +330,7 @@ def check_window(sim: Simulator, relay: Relay, seen: dict, start: tuple[float, f
     {"rate_limit": 3}, {"server_error": 4}, {"malformed_json": 3}, {"slow": 0.5},
     {"expire_tokens": True},
 ])
+@pytest.mark.slow
 def test_each_http_fault_is_survived_without_losing_a_tick(sim, tmp_path, fault):
     client = client_for(sim)
     run = collector(sim, HelixSource(client, QUIET), tmp_path)
@@ -340,6 +342,7 @@ def test_each_http_fault_is_survived_without_losing_a_tick(sim, tmp_path, fault)
     assert not list((tmp_path / "samples").glob("*/.*.tmp"))
 
 
+@pytest.mark.slow
 def test_a_dropped_chat_connection_comes_back(sim, tmp_path):
     source = IrcSource(sim.urls["irc_url"], log=QUIET)
     try:

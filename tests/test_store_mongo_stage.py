@@ -23,6 +23,7 @@ def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stage_mongo, "INSERT_BATCH_BYTES", 4096)
 
 
+@pytest.mark.slow
 def test_many_batches_over_two_connections_stage_every_document_once(
         mongo_database_uri: str, small_batches: None) -> None:
     inv = bucket(viewers=400, seed=7)
