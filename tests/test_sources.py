@@ -354,7 +354,7 @@ def test_a_dropped_chat_connection_comes_back(sim, tmp_path):
         results = []                      # reconnects with back-off, then joins again:
         while len(results) < 8:           # ticks until then, 8 at most
             results += run.run(ticks=1)
-            if source.connections >= 2 and read(results[-1])["streams"]:
+            if source.connections >= 2 and results[-1].path and read(results[-1])["streams"]:
                 break
     finally:
         source.close()
