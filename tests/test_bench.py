@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import orjson
 
-from tests.test_cli import tpdask
+import pytest
+
+from tests.support import tpdask_process as tpdask
+
+pytestmark = pytest.mark.slow
 
 
 def test_bench_times_the_job_and_the_baseline_and_saves_the_figures(tmp_path):
