@@ -36,9 +36,10 @@ from tpdask.executor import Executor, LocalExecutor, dask_executor
 from tpdask.files import try_lock
 from tpdask.log import Log, print_log
 from tpdask.process import lake
+from tpdask.privacy.modes import secure_data_dir
 from tpdask.running import hold_days
 from tpdask.samples import is_sample_name
-from tpdask.settings import Config
+from tpdask.settings import Config, sqlite_path
 from tpdask.stores import Store, open_store
 
 STAGES = ("archive", "process", "analyse", "verify")
@@ -98,6 +99,7 @@ def nightly(config: Config, days: list[str], scheduler: str | None = None,
     """Run the chain over ``days``; the report (also kept in the ledger as ``nightly``)."""
     started = time.time()
     scope = days[0] if len(days) == 1 else f"{days[0]}..{days[-1]}"
+    secure_data_dir(config.data_dir, sqlite_path(config.store), log)
     with nightly_lock(config), hold_days(config.scratch_dir, days, "nightly"), \
             ExitStack() as stack:
         cluster = _Cluster(config, scheduler, workers, local, log, stack)
@@ -211,7 +213,12 @@ def _analyse(config: Config, days: list[str], cluster: _Cluster, log: Log) -> st
 
 def _verify_stage(config: Config, log: Log) -> Outcome:
     from tpdask.collect.credentials import load_credentials
+    from tpdask.privacy.policy import refuse_if_pseudonymous
 
+    try:
+        refuse_if_pseudonymous(config.data_dir, "verify")
+    except ConfigError:
+        return _skipped("verify", "", "pseudonymous mode: Twitch cannot look pseudonyms up", log)
     try:
         load_credentials()
     except ConfigError:

@@ -25,12 +25,13 @@ from tpdask.errors import ArchiveError, ConfigError, JobError, TpdaskError
 from tpdask.executor import Executor, performance_report, reports_dir
 from tpdask.files import try_lock
 from tpdask.log import Log, print_log, sum_step_seconds
+from tpdask.privacy.modes import secure_data_dir
 from tpdask.process import lake
 from tpdask.process.bucket import BucketTask, process_bucket
 from tpdask.process.partition import PartitionTask, partition
 from tpdask.process.store_writer import StoreWriter
 from tpdask.running import announce, day_lock_path, hold_days, new_run_id, running_dir
-from tpdask.settings import Config
+from tpdask.settings import Config, sqlite_path
 from tpdask.stores import Store, open_store
 
 BUCKET_BYTES = 32 << 20        # raw JSON per viewer bucket: ~2M observations
@@ -66,7 +67,7 @@ def plan_partition(files: DayFiles, members: tuple[tuple[str, int, str], ...], n
                    scratch: Path, quarantine_dir: Path, parallel: int, lake_dir: Path,
                    run: str) -> list[PartitionTask]:
     common = dict(day=files.day, n_buckets=n_buckets, scratch=str(scratch),
-                  quarantine_dir=str(quarantine_dir),
+                  quarantine_dir=str(quarantine_dir), data_dir=str(lake_dir.parent),
                   streams_dir=str(lake.run_dir(lake_dir, "streams", files.day, run)),
                   ids_dir=str(lake.run_dir(lake_dir, "chatter_ids", files.day, run)))
     tasks = []
@@ -185,6 +186,7 @@ def process_day(config: Config, day: str, executor: ExecutorSource, log: Log = p
     """
     files = find_input(config, day)
     members = expected_members(config, files)
+    secure_data_dir(config.data_dir, sqlite_path(config.store), log)
     with day_lock(config, day), open_store(config.store) as store:
         clean_leftovers(config, day, store, log)
         clean_dead_runs(config, store, log)
@@ -260,6 +262,7 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
             "samples_read": sum(len(p.samples) for p in parts),
             "files_quarantined": sum(len(p.quarantined) for p in parts),
             "invalid_entries": sum(p.invalid_entries for p in parts),
+            "suppressed_entries": sum(p.suppressed_entries for p in parts),
             "entries": sum(p.observations for p in parts),
             "observations": sum(b.observations for b in buckets),
             "viewers": viewers,

@@ -16,6 +16,8 @@ from tpdask.analysis.basis import check_current, inputs_of
 from tpdask.analysis.plan import lake_runs
 from tpdask.errors import NoRecordsError, StaleResultsError
 from tpdask.export import write_lines
+from tpdask.privacy.keys import pseudonym_key
+from tpdask.privacy.pseudonyms import Pseudonymizer, is_pseudonym
 from tpdask.samples import normalise_login
 from tpdask.settings import Config
 from tpdask.stores import Store, open_store
@@ -44,12 +46,16 @@ def export_day_results(config: Config, kind: str, day: str, out: str | None) -> 
 
 
 def export_profiles(config: Config, viewer: str | None, out: str | None) -> int:
-    """Every profile by viewer, or the one of ``viewer`` (normalised like a login)."""
+    """Every profile by viewer, or the one of ``viewer`` (normalised like a login; in
+    pseudonymous mode a login is looked up by its pseudonym)."""
     key = None
     if viewer is not None:
         key = normalise_login(str(viewer))
         if key is None:
             raise NoRecordsError(f"{viewer!r} is not a login (^[a-z0-9_]{{1,25}}$)")
+        secret = pseudonym_key()
+        if secret is not None and not is_pseudonym(key):
+            key = Pseudonymizer(secret).pseudonym(key)
     with open_store(config.store, create=False) as store:
         docs: Iterator = (doc for _, _, doc in store.iter_results("profiles", "", key))
         first = next(docs, None)

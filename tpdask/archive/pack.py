@@ -48,7 +48,8 @@ from tpdask.archive.members import archive_path
 from tpdask.errors import ArchiveError
 from tpdask.files import atomic_file, atomic_write, fsync_dir, fsync_file, temp_path, temps_of
 from tpdask.log import Log, count_row, print_log
-from tpdask.settings import Config
+from tpdask.privacy.modes import secure_data_dir
+from tpdask.settings import Config, sqlite_path
 
 #: LZMA2 with 7-Zip's "normal" search (binary-tree match finder) and an 8 MiB dictionary.
 #: Consecutive samples of a channel list mostly the same logins, one sample (~1 MB) apart:
@@ -138,6 +139,7 @@ def archive_day(config: Config, day: str, log: Log = print_log) -> ArchiveReport
     folder = config.samples_dir / day
     paths = _Paths.of(config.archive_dir, day)
     try:
+        secure_data_dir(config.data_dir, sqlite_path(config.store), log)
         config.archive_dir.mkdir(parents=True, exist_ok=True)
         with _locked(config.archive_dir):
             try:

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from tpdask.collect.twitch import TwitchClient
 from tpdask.errors import ConfigError, TpdaskError
 from tpdask.log import Log, print_log
+from tpdask.privacy.policy import refuse_if_pseudonymous
 from tpdask.process import lake
 from tpdask.settings import Config
 from tpdask.stores import Store, open_store
@@ -68,6 +69,7 @@ def verify(config: Config, limit: int | None = None, log: Log = print_log, *,
     """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise ConfigError(f"--limit must be a whole number >= 0, got {limit!r}")
+    refuse_if_pseudonymous(config.data_dir, "verify")
     if client is None:
         from tpdask.collect.credentials import load_credentials
 
