@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable
 
+from tpdask.archive.manifest import day_inputs as process_inputs
 from tpdask.archive.manifest import manifest_path, read_manifest
 from tpdask.archive.members import DayFiles, list_day
 from tpdask.archive.unpack import ArchiveUnpacker
@@ -82,17 +83,6 @@ def plan_partition(files: DayFiles, members: tuple[tuple[str, int, str], ...], n
         tasks.append(PartitionTask(task_id=len(tasks), folder=files.folder, folder_files=batch,
                                    **common))
     return tasks
-
-
-def process_inputs(files: DayFiles) -> dict:
-    """What a run of the day reads: the archive (by its manifest's sha256) and the loose
-    files beside it (by name and size). A run whose ledger entry has the same inputs has
-    nothing new to process (the nightly chain skips the day)."""
-    sha256 = None
-    if files.archive is not None:
-        manifest = manifest_path(Path(files.archive).parent, files.day)
-        sha256 = read_manifest(manifest).get("archive_sha256") if manifest.exists() else None
-    return {"archive_sha256": sha256, "loose": [list(f) for f in files.folder_files]}
 
 
 def find_input(config: Config, day: str) -> DayFiles:

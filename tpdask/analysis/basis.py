@@ -79,9 +79,9 @@ def inputs_of(config: Config, runs: dict[str, str]) -> Inputs:
 
 _WHY = {
     "settings": "the bot settings (or the interval) changed",
-    "day": "the day was processed again",
-    "earlier": "an earlier day was processed (or processed again)",
-    "runs": "days were processed (or processed again)",
+    "day": "the day was processed again (or a viewer erased from it)",
+    "earlier": "an earlier day was processed (or processed again, or a viewer erased from it)",
+    "runs": "days were processed (or processed again, or a viewer erased from them)",
     "health": "the stream health settings changed",
     "statuses": "the verifier ran since (account statuses changed)",
     "min_minutes": "", "bots": "", "within": "",

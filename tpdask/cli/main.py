@@ -21,6 +21,7 @@ from tpdask import settings
 from tpdask.cli import args as cli_args
 from tpdask.cli.data import DataCommands
 from tpdask.cli.pipeline import PipelineCommands
+from tpdask.cli.privacy import PrivacyCommands
 from tpdask.cli.site import SiteCommands
 from tpdask.cli.tools import ToolCommands
 from tpdask.errors import NoRecordsError, PartialError, TpdaskError, UsageError
@@ -39,6 +40,7 @@ COMMANDS = (
     ("export", "export viewer_days, bots, streamer_days, overlap, profiles, status, "
                "broadcasts or flows as JSON lines"),
     ("import_tmi", "turn old tmi chatters dumps (DIR/<channel>/…) into samples"),
+    ("erase", "remove a viewer from every copy (samples, lake, store; --archives), keep it out"),
     ("bench", "time a job (process, analyse, insight, verify, nightly) or the website (web)"),
     ("status", "what the store holds: days, and the last job runs"),
     ("simulate", "serve the Twitch simulator (Helix, OAuth, IRC, tmi) driven by the audience model"),
@@ -59,7 +61,7 @@ def usage() -> str:
     return "\n".join(lines)
 
 
-class Tpdask(PipelineCommands, DataCommands, SiteCommands, ToolCommands):
+class Tpdask(PipelineCommands, DataCommands, PrivacyCommands, SiteCommands, ToolCommands):
     """Twitch audience measurement on Dask. Run `tpdask` alone for the list of commands."""
 
 

@@ -65,6 +65,12 @@ def refuse_if_pseudonymous(data_dir: Path | str, what: str,
             "them up would need the logins pseudonymous mode keeps off the disk)")
 
 
+def _holds_data(data_dir: Path) -> bool:
+    """Whether the folder already holds samples, archives or a lake (written with logins)."""
+    return any(folder.is_dir() and any(folder.iterdir()) for folder in (
+        data_dir / "samples", data_dir / "archive", data_dir / "lake" / "viewer_days"))
+
+
 @dataclass
 class Filtered:
     """One chat's chatter list after the policy, and what was left out."""
@@ -107,7 +113,8 @@ class ChatterPolicy:
         if pseudonyms is not None and marker is None:
             write_private(marker_path(data_dir), orjson.dumps({
                 "version": 1, "key_id": pseudonyms.key_id, "since": int(time.time()),
-                "since_day": time.strftime("%Y-%m-%d", time.gmtime())}))
+                "since_day": time.strftime("%Y-%m-%d", time.gmtime()),
+                "plain_before": _holds_data(Path(data_dir))}))
         suppression = Suppression(data_dir) if list_path(data_dir).exists() else None
         return cls(suppression=suppression, pseudonyms=pseudonyms)
 

@@ -29,6 +29,7 @@ from tpdask.errors import StoreError
 from tpdask.privacy.modes import private_file
 from tpdask.stores.accounts_sqlite import ACCOUNT_MIGRATION, AccountsSQLiteMixin
 from tpdask.stores.base import RECORD_KEYS, Store, batched, check_records
+from tpdask.stores.privacy_sqlite import PrivacySQLiteMixin
 from tpdask.stores.results_sqlite import BASES_MIGRATION, RESULTS_MIGRATION, ResultsSQLiteMixin
 from tpdask.stores.site_sqlite import SiteSQLiteMixin
 from tpdask.stores.stage_sqlite import StageSQLiteMixin
@@ -148,7 +149,7 @@ def switch_to_wal(conn: sqlite3.Connection) -> None:
 
 
 class SQLiteStore(AccountsSQLiteMixin, ResultsSQLiteMixin, SiteSQLiteMixin, StageSQLiteMixin,
-                  Store):
+                  PrivacySQLiteMixin, Store):
     """The store in one SQLite file at ``path`` (its folder is created when missing)."""
 
     def __init__(self, path: str | Path) -> None:
