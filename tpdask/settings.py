@@ -24,6 +24,7 @@ class Setting:
     env: str
     help: str
     kind: type = str
+    zero: bool = False           # a number that may be 0 (retention: 0 = for ever)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -58,6 +59,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("health_ratio", 0.5, "TPDASK_HEALTH_RATIO",
             "stream health: a rated broadcast is suspect when its logged-in share is below "
             "this times its peers' median share", float),
+    Setting("retention_archive_days", 0, "TPDASK_RETENTION_ARCHIVE_DAYS",
+            "`tpdask prune`: days the raw samples, archives and quarantine of a day are kept "
+            "(0: for ever)", int, zero=True),
+    Setting("retention_lake_days", 0, "TPDASK_RETENTION_LAKE_DAYS",
+            "`tpdask prune`: days a day's lake (viewer-days, streams, chatter ids) and the "
+            "analyser's files of it are kept (0: for ever)", int, zero=True),
+    Setting("retention_store_days", 0, "TPDASK_RETENTION_STORE_DAYS",
+            "`tpdask prune`: days the store keeps a day's viewer-day records (0: for ever)",
+            int, zero=True),
     Setting("nightly_verify_limit", 100_000, "TPDASK_NIGHTLY_VERIFY_LIMIT",
             "accounts `tpdask nightly` checks at most per run (never-checked first, then "
             "those checked longest ago)", int),
@@ -96,6 +106,9 @@ class Config:
     bot_list: str = BY_NAME["bot_list"].default
     health_min_viewers: int = 200
     health_ratio: float = 0.5
+    retention_archive_days: int = 0
+    retention_lake_days: int = 0
+    retention_store_days: int = 0
     nightly_verify_limit: int = 100_000
     web_workers: int = 1
     web_session_hours: float = 12.0
@@ -167,8 +180,10 @@ def _positive(s: Setting, value: Any) -> int | float:
         number = s.kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"--{s.name} must be {what}, got {value!r}") from None
+    if s.zero and number == 0:
+        return number
     if not number > 0 or number == float("inf"):
-        raise ConfigError(f"--{s.name} must be positive, got {value}")
+        raise ConfigError(f"--{s.name} must be positive{' or 0' if s.zero else ''}, got {value}")
     return number
 
 

@@ -18,6 +18,7 @@ from tpdask.errors import NoRecordsError, StaleResultsError
 from tpdask.export import write_lines
 from tpdask.privacy.keys import pseudonym_key
 from tpdask.privacy.pseudonyms import Pseudonymizer, is_pseudonym
+from tpdask.privacy.retention import pruned_lake_days
 from tpdask.samples import normalise_login
 from tpdask.settings import Config
 from tpdask.stores import Store, open_store
@@ -32,8 +33,14 @@ def _analysed(store: Store, kind: str, day: str) -> None:
 def export_day_results(config: Config, kind: str, day: str, out: str | None) -> int:
     """`bots` or `streamer_days` of an analysed day, by viewer or streamer."""
     with open_store(config.store, create=False) as store:
-        _analysed(store, kind, day)
         runs = lake_runs(config)
+        if day not in runs and day in pruned_lake_days(store):
+            if kind == "bots":
+                raise NoRecordsError(f"the bots of {day} were deleted with its lake "
+                                     "(retention_lake_days): they named viewers")
+            # a streamer's statistics outlive the records they were made from (docs/privacy.md)
+            return write_lines((doc for _, _, doc in store.iter_results(kind, day)), out)
+        _analysed(store, kind, day)
         if day not in runs:
             raise StaleResultsError(f"{day} is not in the lake any more: its {kind} describe "
                                     f"data that is gone; `tpdask process --day {day}` brings "

@@ -36,11 +36,13 @@ COMMANDS = (
     ("process", "turn a day's samples into viewer-days in the lake and the store (Dask)"),
     ("analyse", "bots, streamer-day statistics and profiles from processed days (Dask)"),
     ("verify", "check the accounts seen in the chats through Helix users: active, renamed, gone"),
-    ("nightly", "the nightly chain for a day or a range: archive, process, analyse, verify"),
+    ("nightly", "the nightly chain for a day or a range: archive, process, prune, analyse, "
+                "verify"),
     ("export", "export viewer_days, bots, streamer_days, overlap, profiles, status, "
                "broadcasts or flows as JSON lines"),
     ("import_tmi", "turn old tmi chatters dumps (DIR/<channel>/…) into samples"),
     ("erase", "remove a viewer from every copy (samples, lake, store; --archives), keep it out"),
+    ("prune", "apply the retention settings: delete the days they no longer keep (--dry_run)"),
     ("bench", "time a job (process, analyse, insight, verify, nightly) or the website (web)"),
     ("status", "what the store holds: days, and the last job runs"),
     ("simulate", "serve the Twitch simulator (Helix, OAuth, IRC, tmi) driven by the audience model"),

@@ -1,4 +1,4 @@
-"""The privacy commands: erase (a viewer, everywhere)."""
+"""The privacy commands: erase (a viewer, everywhere) and prune (the retention settings)."""
 
 from __future__ import annotations
 
@@ -21,3 +21,16 @@ class PrivacyCommands(Commands):
 
         report = erase(self._config(), str(login), archives=bool(archives))
         print(report.text(str(login).strip().lower()))
+
+    def prune(self, dry_run: bool = False) -> None:
+        """Delete what the retention settings no longer keep, and say what went.
+
+        retention_archive_days (raw samples, archives, quarantine), retention_lake_days
+        (the lake and the analyser's files of a day, its bots) and retention_store_days
+        (the store's viewer-day records, and accounts no record names any more): a day goes
+        when it is more than that many days before today (UTC); 0 keeps for ever (the
+        default). A day's streamer statistics stay. --dry_run only says what would go.
+        """
+        from tpdask.privacy.prune import prune
+
+        print(prune(self._existing_config(), dry_run=bool(dry_run)).text())
