@@ -39,7 +39,7 @@ COMMANDS = (
     ("nightly", "the nightly chain for a day or a range: archive, process, prune, analyse, "
                 "verify"),
     ("export", "export viewer_days, bots, streamer_days, overlap, profiles, status, "
-               "broadcasts or flows as JSON lines"),
+               "broadcasts or flows as JSON lines; sessions as research data without names"),
     ("import_tmi", "turn old tmi chatters dumps (DIR/<channel>/…) into samples"),
     ("erase", "remove a viewer from every copy (samples, lake, store; --archives), keep it out"),
     ("prune", "apply the retention settings: delete the days they no longer keep (--dry_run)"),
