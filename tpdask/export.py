@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 from itertools import chain
@@ -36,11 +37,13 @@ def write_lines(docs: Iterable[dict], out: str | None) -> int:
     """Write ``docs`` as JSON lines to the file ``out`` or, when None, standard output.
 
     To a file, the export is written to a temporary name, fsynced and renamed at the end,
-    so a reader never sees half an export (and a failed export leaves no file).
+    so a reader never sees half an export (and a failed export leaves no file); only its
+    owner may read it (0600), since exports hold viewer data.
     """
     if out is None:
         return _write(docs, sys.stdout.buffer)
     with atomic_file(Path(out)) as tmp, open(tmp, "wb") as f:
+        os.chmod(tmp, 0o600)
         count = _write(docs, f)
     return count
 

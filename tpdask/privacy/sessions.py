@@ -25,6 +25,7 @@ From the lake's viewer-day records of the processed days in [since, until]:
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -169,6 +170,7 @@ def export_sessions(config: Config, since: str, until: str, fmt: str, bots: bool
         _write(table, fmt, sys.stdout.buffer)
     else:
         with atomic_file(Path(out)) as tmp, open(tmp, "wb") as f:
+            os.chmod(tmp, 0o600)
             _write(table, fmt, f)
     return len(table)
 
