@@ -15,9 +15,11 @@ from tpdask.archive.members import stream_archive
 from tpdask.settings import sqlite_path
 
 
-def _words(login: str) -> re.Pattern[bytes]:
-    return re.compile(rb"(?<![A-Za-z0-9_])" + re.escape(login.encode()) + rb"(?![A-Za-z0-9_])",
-                      re.IGNORECASE)
+def _words(*logins: str) -> re.Pattern[bytes]:
+    """Any of ``logins`` as a whole login-like word, in any case."""
+    words = b"|".join(re.escape(login.encode()) for login in sorted(logins, key=len,
+                                                                      reverse=True))
+    return re.compile(rb"(?<![A-Za-z0-9_])(?:" + words + rb")(?![A-Za-z0-9_])", re.IGNORECASE)
 
 
 def readable_contents(path: Path) -> list[tuple[str, bytes]]:
@@ -36,10 +38,11 @@ def readable_contents(path: Path) -> list[tuple[str, bytes]]:
     return [(str(path), raw)]
 
 
-def files_naming(data_dir: Path, login: str, skip: tuple[str, ...] = ()) -> list[str]:
-    """Every file (or archive member) under ``data_dir`` holding ``login`` as a word, any
-    case; folders named in ``skip`` (relative to data_dir) are not looked at."""
-    pattern = _words(login)
+def files_naming(data_dir: Path, login: str | list[str], skip: tuple[str, ...] = ()) -> list[str]:
+    """Every file (or archive member) under ``data_dir`` holding ``login`` (or any of a
+    list of logins) as a word, any case; folders named in ``skip`` (relative to data_dir)
+    are not looked at."""
+    pattern = _words(*([login] if isinstance(login, str) else login))
     hits = []
     for path in sorted(data_dir.rglob("*")):
         if not path.is_file() or any(path.is_relative_to(data_dir / s) for s in skip):
@@ -50,9 +53,10 @@ def files_naming(data_dir: Path, login: str, skip: tuple[str, ...] = ()) -> list
     return hits
 
 
-def store_naming(uri: str, login: str) -> list[str]:
-    """Every table or collection of the store with a row or document naming ``login``."""
-    pattern = _words(login)
+def store_naming(uri: str, login: str | list[str]) -> list[str]:
+    """Every table or collection of the store with a row or document naming ``login``
+    (or any of a list of logins)."""
+    pattern = _words(*([login] if isinstance(login, str) else login))
     hits = []
     path = sqlite_path(uri)
     if path is not None:

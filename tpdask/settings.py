@@ -117,9 +117,29 @@ class Config:
     web_secure_cookies: bool = False
     extra: dict = field(default_factory=dict)
 
-    def bot_rules(self) -> BotRules:
-        known = tuple(sorted({n.strip().lower() for n in self.bot_list.split(",") if n.strip()}))
-        return BotRules(concurrent=self.bot_concurrent, hours=self.bot_hours, known=known)
+    def bot_rules(self, plain: bool = False) -> BotRules:
+        """The bot settings as the analyser applies them; in pseudonymous mode the known
+        bots are listed by their pseudonyms, since that is how the data names them (so the
+        key is needed: ConfigError in a pseudonymous folder without it). ``plain``: the
+        names as configured (what results record they were computed with)."""
+        from tpdask.privacy.keys import KEY_ENV, pseudonym_key
+
+        known = {n.strip().lower() for n in self.bot_list.split(",") if n.strip()}
+        key = None if plain else pseudonym_key()
+        if key is None and not plain:
+            from tpdask.errors import ConfigError
+            from tpdask.privacy.policy import read_marker
+
+            if read_marker(self.data_dir) is not None:
+                raise ConfigError(f"this data folder holds pseudonyms: set {KEY_ENV} (or its "
+                                  "file) for this command too, so the known-bot rule can "
+                                  "find the bots by their pseudonyms")
+        if key is not None:
+            from tpdask.privacy.pseudonyms import Pseudonymizer
+
+            known = {Pseudonymizer(key).pseudonym(n) for n in known}
+        return BotRules(concurrent=self.bot_concurrent, hours=self.bot_hours,
+                        known=tuple(sorted(known)))
 
     @property
     def samples_dir(self) -> Path:

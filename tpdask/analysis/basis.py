@@ -74,7 +74,7 @@ def _basis(**parts: object) -> str:
 
 def inputs_of(config: Config, runs: dict[str, str]) -> Inputs:
     return Inputs(runs=dict(sorted(runs.items())),
-                  settings=settings_digest(config.bot_rules(), config.interval))
+                  settings=settings_digest(config.bot_rules(plain=True), config.interval))
 
 
 _WHY = {
