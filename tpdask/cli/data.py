@@ -17,7 +17,8 @@ class DataCommands(Commands):
                bots: bool | None = None, viewer: str | None = None,
                within: float | None = None, format: str | None = None,
                out: str | None = None) -> None:
-        """Export WHAT as JSON lines, to --out FILE (written atomically) or standard output (-).
+        """Export WHAT as JSON lines (sessions: CSV or Parquet), to --out FILE (written
+        atomically, 0600) or standard output (-).
 
         viewer_days --day D, bots --day D, streamer_days --day D, overlap --since D1 --until
         D2 [--min_minutes M (10 when not given)] [--bots], profiles [--viewer LOGIN], status
@@ -56,6 +57,11 @@ class DataCommands(Commands):
             counts = store.status_counts()
             print("accounts: " + (", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
                                   or "none yet"))
+            from tpdask.privacy.journal import pending
+
+            for journal in pending(config.data_dir):
+                print(f"unfinished erasure {journal['id']} (started {journal['runs']} times): "
+                      "run the same `tpdask erase LOGIN` again to finish it")
             for run in store.job_runs()[:10]:
                 r = run["report"]
                 print(f"  {run['job']:<8} {run['day'] or '-':<22} {run['status']:<6} "
