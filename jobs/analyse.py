@@ -52,8 +52,9 @@ def analyse_lock(config: Config) -> Iterator[None]:
     """One analyser at a time per data folder (the state buckets are read-modify-write)."""
     with try_lock(config.scratch_dir / "analyse.lock") as held:
         if held is None:
-            raise JobError("another `tpdask analyse` is running on this data folder; wait for "
-                           "it to finish and run analyse again")
+            raise JobError("another `tpdask analyse` is running on this data folder (or a "
+                           "`tpdask erase` or `prune` holds it); wait for it to finish and run "
+                           "analyse again")
         yield
 
 
