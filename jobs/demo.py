@@ -34,6 +34,7 @@ from tpdask.collect.twitch import TwitchClient
 from tpdask.days import day_bounds
 from tpdask.errors import ConfigError
 from tpdask.log import Log, print_log
+from tpdask.privacy.keys import pseudonym_key
 from tpdask.settings import Config
 from tpdask.simulator import SimOptions, Simulator
 from tpdask.simulator.audience import AudienceConfig
@@ -55,7 +56,7 @@ class DemoResult:
     broadcasts: list[dict]          # the day's broadcasts (with stream health)
     flows: list[dict]               # the day's audience flows, most viewers first
     view_botted: list[str]          # the simulator's view-botted channels (the truth)
-    verify: dict
+    verify: dict | None             # None: skipped (pseudonymous mode)
     wrong_statuses: int             # statuses that differ from the simulator's truth
 
 
@@ -118,9 +119,13 @@ def run_demo(config: Config, day: str, scale: float = 0.02, workers: int = 2,
         pairs, groups = overlap(config, day, day, log=log)
         found = broadcasts(config, day, day, log=log)
         moves = flows(config, day, day, log=log)
-        log("6/6 verifying every account seen through the simulator's Helix users ...")
-        checked = verify(config, log=log, client=client)
-        wrong = _wrong_statuses(config, sim)
+        if pseudonym_key() is None:
+            log("6/6 verifying every account seen through the simulator's Helix users ...")
+            checked: dict | None = verify(config, log=log, client=client)
+            wrong = _wrong_statuses(config, sim)
+        else:
+            log("6/6 verify skipped: pseudonymous mode (Twitch cannot look pseudonyms up)")
+            checked, wrong = None, 0
     table = read_lake_day(lake_day_dir(config, day))
     top = top_streamers(table, 10) if table is not None else []
     return DemoResult(day=day, ticks=samples + len(missed), samples=samples, missed=missed,

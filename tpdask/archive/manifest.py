@@ -17,7 +17,7 @@ from typing import Callable
 import orjson
 import py7zr
 
-from tpdask.archive.members import stream_archive
+from tpdask.archive.members import DayFiles, stream_archive
 from tpdask.errors import ArchiveError
 from tpdask.log import Progress
 
@@ -128,6 +128,17 @@ def _sha256(data: bytes) -> str:
 def file_sha256(path: Path) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def day_inputs(files: DayFiles) -> dict:
+    """What a run of the day job reads: the archive (by its manifest's sha256) and the loose
+    files beside it (by name and size). A run whose ledger entry has the same inputs has
+    nothing new to process (the nightly chain skips the day)."""
+    sha256 = None
+    if files.archive is not None:
+        manifest = manifest_path(Path(files.archive).parent, files.day)
+        sha256 = read_manifest(manifest).get("archive_sha256") if manifest.exists() else None
+    return {"archive_sha256": sha256, "loose": [list(f) for f in files.folder_files]}
 
 
 def dump(manifest: dict) -> bytes:

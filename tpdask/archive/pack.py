@@ -48,7 +48,8 @@ from tpdask.archive.members import archive_path
 from tpdask.errors import ArchiveError
 from tpdask.files import atomic_file, atomic_write, fsync_dir, fsync_file, temp_path, temps_of
 from tpdask.log import Log, count_row, print_log, progress
-from tpdask.settings import Config
+from tpdask.privacy.modes import secure_data_dir
+from tpdask.settings import Config, sqlite_path
 
 #: LZMA2 with 7-Zip's "normal" search (binary-tree match finder) and an 8 MiB dictionary.
 #: Consecutive samples of a channel list mostly the same logins, one sample (~1 MB) apart:
@@ -119,14 +120,14 @@ class ArchiveReport:
 
 
 @dataclass(frozen=True)
-class _Paths:
+class ArchivePaths:
     archive: Path
     manifest: Path
     tmp_archive: Path
     tmp_manifest: Path
 
     @classmethod
-    def of(cls, archive_dir: Path, day: str) -> "_Paths":
+    def of(cls, archive_dir: Path, day: str) -> "ArchivePaths":
         final = archive_path(archive_dir, day)
         manifest = manifest_path(archive_dir, day)
         return cls(final, manifest, temp_path(final), temp_path(manifest))
@@ -136,10 +137,11 @@ def archive_day(config: Config, day: str, log: Log = print_log) -> ArchiveReport
     """Move the day's loose samples into archive/<day>.7z, verified before any raw file goes."""
     started = time.time()
     folder = config.samples_dir / day
-    paths = _Paths.of(config.archive_dir, day)
+    paths = ArchivePaths.of(config.archive_dir, day)
     try:
+        secure_data_dir(config.data_dir, sqlite_path(config.store), log)
         config.archive_dir.mkdir(parents=True, exist_ok=True)
-        with _locked(config.archive_dir):
+        with archive_lock(config.archive_dir):
             try:
                 report = _archive(paths, day, folder, config.quarantine_dir, log)
             finally:
@@ -153,12 +155,12 @@ def archive_day(config: Config, day: str, log: Log = print_log) -> ArchiveReport
     return replace(report, seconds=round(time.time() - started, 2))
 
 
-def _archive(paths: _Paths, day: str, folder: Path, quarantine_dir: Path,
+def _archive(paths: ArchivePaths, day: str, folder: Path, quarantine_dir: Path,
              log: Log) -> ArchiveReport:
-    _recover(paths, log)
+    recover(paths, log)
     quarantined = tidy_folder(folder, quarantine_dir, day, log)
     loose = loose_names(folder)
-    old = _current_manifest(paths, day, log) if paths.archive.exists() else None
+    old = current_manifest(paths, day, log) if paths.archive.exists() else None
     archived = {f["name"] for f in old["files"]} if old is not None else set()
     new = [name for name in loose if name not in archived]
     manifest = old
@@ -192,7 +194,7 @@ def _archive(paths: _Paths, day: str, folder: Path, quarantine_dir: Path,
         bytes_archived=manifest["archive_size"])
 
 
-def _current_manifest(paths: _Paths, day: str, log: Log) -> dict:
+def current_manifest(paths: ArchivePaths, day: str, log: Log) -> dict:
     """The archive's manifest; rebuilt from the archive itself when it has none."""
     if paths.manifest.exists():
         manifest = read_manifest(paths.manifest)
@@ -209,7 +211,7 @@ def _current_manifest(paths: _Paths, day: str, log: Log) -> dict:
 
 # ---- the steps ----------------------------------------------------------------------------
 
-def _recover(paths: _Paths, log: Log) -> None:
+def recover(paths: ArchivePaths, log: Log) -> None:
     """Finish or undo what a crashed run left: temp files, or a manifest not yet renamed.
 
     A dead archiver's temps carry its pid; this one holds the archive lock, so every
@@ -229,7 +231,7 @@ def _recover(paths: _Paths, log: Log) -> None:
     fsync_dir(paths.archive.parent)
 
 
-def _write_verified(paths: _Paths, day: str, folder: Path, new: list[str],
+def _write_verified(paths: ArchivePaths, day: str, folder: Path, new: list[str],
                     old: dict | None, log: Log) -> dict:
     """Old members (streamed, checked) plus the new files, sorted by name, into the archive.
 
@@ -294,7 +296,7 @@ def _step(name: str) -> None:
 
 
 @contextmanager
-def _locked(directory: Path) -> Iterator[None]:
+def archive_lock(directory: Path) -> Iterator[None]:
     """One archiver at a time per data folder (they share fixed temp names)."""
     fd = os.open(directory, os.O_RDONLY)
     try:

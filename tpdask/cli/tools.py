@@ -148,9 +148,12 @@ class ToolCommands(Commands):
             print(f"  {pair['a']:<20} {pair['b']:<20} {pair['shared']:>7,} {pair['jaccard']:>8.3f}")
         print_insight(result)
         v = result.verify
-        print(f"Verified {v['checked']:,} accounts with {v['calls']:,} Helix users calls: "
-              f"{v['active']:,} active, {v['renamed']:,} renamed, {v['gone']:,} gone "
-              f"({result.wrong_statuses} unlike the simulator's truth)")
+        if v is None:
+            print("Verify skipped: pseudonymous mode (the viewers are keyed hashes of logins)")
+        else:
+            print(f"Verified {v['checked']:,} accounts with {v['calls']:,} Helix users calls: "
+                  f"{v['active']:,} active, {v['renamed']:,} renamed, {v['gone']:,} gone "
+                  f"({result.wrong_statuses} unlike the simulator's truth)")
         print("\nWhere the data is:")
         print(f"  archive     {config.archive_dir / (result.day + '.7z')} (+ .manifest.json)")
         print(f"  quarantine  {config.quarantine_dir / result.day}/")

@@ -24,6 +24,7 @@ from tpdask.collect.twitch import TwitchClient
 from tpdask.errors import JobError, TpdaskError, UsageError
 from tpdask.files import try_lock
 from tpdask.log import Log, Progress, print_log, progress
+from tpdask.privacy.policy import refuse_if_pseudonymous
 from tpdask.process import lake
 from tpdask.settings import Config
 from tpdask.stores import Store, open_store
@@ -118,6 +119,7 @@ def verify(config: Config, limit: int | None = None, log: Log = print_log, *,
     new_accounts, limit, store (accounts per status afterwards), seconds.
     """
     limit = check_limit(limit)
+    refuse_if_pseudonymous(config.data_dir, "verify")
     if client is None:
         from tpdask.collect.credentials import load_credentials
 
