@@ -45,6 +45,7 @@ from tpdask.archive.manifest import (DISCARDED, MemberCheck, check_file, dump, m
                                      member_entry, new_manifest, read_manifest, stream_checked,
                                      verify_archive)
 from tpdask.archive.members import archive_path
+from tpdask.archive.sevenz import MIN_BLOCK_BYTES, ParallelWriter
 from tpdask.errors import ArchiveError
 from tpdask.files import atomic_file, atomic_write, fsync_dir, fsync_file, temp_path, temps_of
 from tpdask.log import Log, count_row, print_log
@@ -68,15 +69,35 @@ def filters_tag() -> str:
     return hashlib.sha256(repr(FILTERS).encode()).hexdigest()[:8]
 
 
-def build_archive(day: str, files: list[Path], target: Path) -> Path:
-    """Write `files` into a new archive at `target`, atomically (temp name, fsync, rename)."""
+def build_archive(day: str, files: list[Path], target: Path, threads: int | None = None,
+                  min_block: int = MIN_BLOCK_BYTES) -> Path:
+    """Write `files` into a new archive at `target`, atomically (temp name, fsync, rename),
+    with :data:`FILTERS`, on `threads` threads (default: every core), in blocks of at least
+    `min_block` bytes (as :func:`archive_day` writes its archives)."""
+    files = sorted(files, key=lambda p: p.name)
+    total = sum(p.stat().st_size for p in files)
     try:
-        with atomic_file(target) as tmp, py7zr.SevenZipFile(tmp, "w", filters=FILTERS) as z:
-            for path in sorted(files):
-                z.write(path, f"{day}/{path.name}")
-    except (py7zr.exceptions.ArchiveError, OSError) as exc:
+        with atomic_file(target) as tmp, _writer(tmp, total, threads, min_block) as writer:
+            for path in files:
+                writer.add(f"{day}/{path.name}", path, *_mtime_size(path))
+            writer.close()
+    except (OSError, lzma.LZMAError) as exc:
         raise ArchiveError(f"cannot write archive {target}: {exc}") from None
     return target
+
+
+@contextmanager
+def _writer(path: Path, total_bytes: int, threads: int | None = None,
+            min_block: int = MIN_BLOCK_BYTES) -> Iterator[ParallelWriter]:
+    """A :class:`ParallelWriter` with the archive's settings into a new file at `path`."""
+    with open(path, "wb") as fp, ParallelWriter(fp, FILTERS, total_bytes, threads,
+                                                min_block) as writer:
+        yield writer
+
+
+def _mtime_size(path: Path) -> tuple[float, int]:
+    st = path.stat()
+    return st.st_mtime, st.st_size
 
 
 @dataclass(frozen=True)
@@ -141,7 +162,7 @@ def archive_day(config: Config, day: str, log: Log = print_log) -> ArchiveReport
         config.archive_dir.mkdir(parents=True, exist_ok=True)
         with _locked(config.archive_dir):
             try:
-                report = _archive(paths, day, folder, config.quarantine_dir, log)
+                report = _archive(paths, day, folder, config, log)
             finally:
                 if paths.tmp_archive.exists():    # not renamed into place: both temps are waste
                     paths.tmp_archive.unlink()
@@ -153,8 +174,8 @@ def archive_day(config: Config, day: str, log: Log = print_log) -> ArchiveReport
     return replace(report, seconds=round(time.time() - started, 2))
 
 
-def _archive(paths: _Paths, day: str, folder: Path, quarantine_dir: Path,
-             log: Log) -> ArchiveReport:
+def _archive(paths: _Paths, day: str, folder: Path, config: Config, log: Log) -> ArchiveReport:
+    quarantine_dir = config.quarantine_dir
     _recover(paths, log)
     quarantined = tidy_folder(folder, quarantine_dir, day, log)
     loose = loose_names(folder)
@@ -164,7 +185,7 @@ def _archive(paths: _Paths, day: str, folder: Path, quarantine_dir: Path,
     manifest = old
     if new:
         log(f"archiving {len(new)} new sample files of {day} into {paths.archive}")
-        manifest = _write_verified(paths, day, folder, new, old)
+        manifest = _write_verified(paths, day, folder, new, old, config.archive_block_mb)
     elif loose and old:
         verify_archive(paths.archive, old)             # before deleting its loose copies
     if manifest is None:
@@ -229,34 +250,36 @@ def _recover(paths: _Paths, log: Log) -> None:
 
 
 def _write_verified(paths: _Paths, day: str, folder: Path, new: list[str],
-                    old: dict | None) -> dict:
+                    old: dict | None, block_mb: float) -> dict:
     """Old members (streamed, checked) plus the new files, sorted by name, into the archive."""
-    files: list[dict] = []
     pending = iter(sorted(new))
     next_new = next(pending, None)
-    with py7zr.SevenZipFile(paths.tmp_archive, "w", filters=FILTERS) as z:
-        def add(name: str, data: bytes) -> None:
-            z.writestr(data, f"{day}/{name}")
-            files.append(member_entry(name, data))
-
+    sizes = {name: _mtime_size(folder / name) for name in new}
+    total = sum(size for _, size in sizes.values())
+    if old is not None:
+        check_file(paths.archive, old)
+        mtimes = _member_mtimes(paths.archive)
+        total += sum(f["size"] for f in old["files"])
+    with _writer(paths.tmp_archive, total, min_block=int(block_mb * 2**20)) as writer:
         def add_new_before(name: str | None) -> None:
             nonlocal next_new
             while next_new is not None and (name is None or next_new < name):
-                add(next_new, (folder / next_new).read_bytes())
+                writer.add(f"{day}/{next_new}", folder / next_new, *sizes[next_new])
                 next_new = next(pending, None)
 
         if old is not None:
-            check_file(paths.archive, old)
             check = MemberCheck(paths.archive, old)
 
             def copy(name: str, data: bytes) -> None:
                 check(name, data)
                 add_new_before(name)
-                add(name, data)
+                writer.add(f"{day}/{name}", data, mtimes.get(name, time.time()))
 
             stream_checked(paths.archive, copy)
             check.finish()
         add_new_before(None)
+        files = [{"name": Path(w.name).name, "size": w.size, "sha256": w.sha256}
+                 for w in writer.close()]
     fsync_file(paths.tmp_archive)
     _step("written")
     manifest = new_manifest(day, paths.tmp_archive, files)
@@ -273,6 +296,13 @@ def _write_verified(paths: _Paths, day: str, folder: Path, new: list[str],
 
 
 # ---- small helpers --------------------------------------------------------------------------
+
+def _member_mtimes(archive: Path) -> dict[str, float]:
+    """Each member's modification time in `archive`, by file name, to keep them."""
+    with py7zr.SevenZipFile(archive, "r") as z:
+        return {Path(i.filename).name: i.creationtime.timestamp() for i in z.list()
+                if i.creationtime is not None}
+
 
 def _step(name: str) -> None:
     """The test hook: die right after step `name` when TPDASK_FAULT_ARCHIVE_STEP says so."""
