@@ -1,8 +1,9 @@
 """Day archives: data/archive/<day>.7z, the immutable raw record of a day, and the archiver.
 
-Members are `<day>/<ts>.json`. LZMA2 at preset 1: on this project's samples it packs to
-about 13 % of the JSON at ~24 MB/s and streams back at ~100 MB/s; presets above 3 cost
-4-10× the time for a few percent.
+Members are `<day>/<ts>.json`, sorted by name, compressed with :data:`FILTERS` (LZMA2) in
+one block per core, each block a 7z folder compressed on its own thread
+(:mod:`tpdask.archive.sevenz`): a scale-1 day (298 MB of JSON) packs to ~13 % and is read
+back in ~2 CPU-s by the day job (docs/benchmarks.md).
 
 Why the archiver is careful: the raw samples are the only record of a day that cannot be
 re-collected, and `archive_day` deletes them. So the archive and its manifest
@@ -51,15 +52,20 @@ from tpdask.files import atomic_file, atomic_write, fsync_dir, fsync_file, temp_
 from tpdask.log import Log, count_row, print_log
 from tpdask.settings import Config
 
-#: LZMA2 with 7-Zip's "normal" search (binary-tree match finder) and an 8 MiB dictionary.
-#: Consecutive samples of a channel list mostly the same logins, one sample (~1 MB) apart:
-#: preset 1 (1 MiB dictionary, fast hash-chain search) found few of those repeats. On the
-#: scale-1 bench day (297.9 MB of JSON, docs/benchmarks.md): 95.9 → 23.4 MB, decompressed
-#: in 2.3 instead of 7.5 CPU-s (the day job's unpacker is serial: its critical path), for
-#: 216 instead of 77 CPU-s of archiving, once a night. Any 7-Zip reads it: only the
-#: dictionary size is stored, the rest is how the encoder searches.
-FILTERS = [{"id": py7zr.FILTER_LZMA2, "preset": 1, "mode": lzma.MODE_NORMAL, "mf": lzma.MF_BT4,
-            "nice_len": 32, "depth": 8, "dict_size": 8 << 20}]
+#: LZMA2, fast mode, hash-chain match finder walking up to 24 candidates, 8 MiB dictionary.
+#: Consecutive samples of a channel list mostly the same logins, one sample (up to ~3 MB at
+#: the peak) apart. A binary tree (bt4, the settings before) finds those repeats best but
+#: updates its tree at every byte, also inside the long matches it skips; a hash chain
+#: only inserts a hash there, and must walk back through every other channel's logins of
+#: the same first bytes to reach the previous sample's. Whole scale-1 day, one stream,
+#: measured in one batch (docs/benchmarks.md): bt4 normal 23.4 MB in 96 CPU-s, read in
+#: 1.3 CPU-s; these 38.3 MB in 51, read in 1.9; depth 48 (nice_len 273) 28.9 MB in 77;
+#: preset 1 96 MB, read in 7.5. The archiver runs before the day job in the nightly chain
+#: (≤ 120 s on 2 cores for all of it), so its CPU-seconds count; the day is cut into one
+#: block per core (archive_block_mb). Any 7-Zip reads it: only the dictionary size is
+#: stored, the rest is how the encoder searches.
+FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 1, "mode": lzma.MODE_FAST, "mf": lzma.MF_HC4,
+            "nice_len": 128, "depth": 24, "dict_size": 8 << 20}]
 FAULT_ENV = "TPDASK_FAULT_ARCHIVE_STEP"
 
 
