@@ -4,12 +4,13 @@ thread (liblzma lets go of the GIL while it compresses), and the folders are wri
 after the other into one standard .7z archive.
 
 Why not py7zr: it compresses on one thread, one folder per open (a new folder needs a new
-open in append mode, which compresses on that one thread again), and the archive's
-LZMA2 settings need ~3 CPU-minutes for a scale-1 day (docs/benchmarks.md). 7-Zip itself
-splits its LZMA2 stream into blocks compressed on separate threads; here each block is
-its own folder, so any 7z reader decompresses it, and a member can be read by
-decompressing its folder alone. The price is the matches a block cannot find in the
-block before it: one sample's worth of repeats per cut (~3 % of the archive at 2 blocks).
+open in append mode, which compresses on that one thread again), and the archiver is the
+first step of the nightly chain (a scale-1 day took ~100 CPU-s of one thread,
+docs/benchmarks.md). 7-Zip itself splits its LZMA2 stream into blocks of 4 × the
+dictionary compressed on separate threads; here each block is its own folder, so any 7z
+reader decompresses it, and a member can be read by decompressing its folder alone. The
+price is the matches a block cannot find in the block before it: about one peak sample's
+repeats per cut (0.5 MB, 1.2 % of the scale-1 archive at 2 blocks).
 
 The archive is written in 7-Zip's own layout (7zFormat.txt of the 7-Zip sources):
 signature header, the folders' packed streams, then a plain (not compressed) header
