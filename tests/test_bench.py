@@ -95,3 +95,15 @@ def test_bench_insight_times_broadcasts_and_flows_after_the_analyser(tmp_path):
     assert "bench insight: scale 0.002, 2 days" in out
     assert "analyse (all days at once):" in out and "export broadcasts:" in out
     assert "export flows:" in out and "pairs" in out
+
+
+def test_bench_archive_times_the_archiver_and_the_read_back(tmp_path):
+    out = tpdask("--data_dir", str(tmp_path), "--archive_block_mb", "0.01", "bench", "--job",
+                 "archive", "--scale", "0.005").stdout
+    assert "tpdask archive:" in out and "read back in one pass" in out
+    [saved] = (tmp_path / "bench").glob("bench-archive-scale0.005-*.json")
+    result = orjson.loads(saved.read_bytes())
+    assert result["members"] == result["files"] == 288
+    assert result["folders"] > 1 and result["archive_mb"] > 0 and result["wall_seconds"] > 0
+    inputs = tmp_path / "bench" / "inputs" / "scale-0.005-seed-1" / "2022-08-01"
+    assert len(list(inputs.glob("*.json"))) == 288            # the inputs are kept

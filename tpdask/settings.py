@@ -45,6 +45,9 @@ SETTINGS: tuple[Setting, ...] = (
             "address of the Twitch chat (IRC) server"),
     Setting("tmi_url", "https://tmi.twitch.tv", "TPDASK_TMI_URL",
             "base URL of an endpoint serving the old tmi chatters JSON"),
+    Setting("archive_block_mb", 32.0, "TPDASK_ARCHIVE_BLOCK_MB",
+            "archive: a day is cut into one block per core, each compressed on its own, "
+            "but no block smaller than this many MiB", float),
     Setting("dashboard_host", "127.0.0.1", "TPDASK_DASHBOARD_HOST",
             "address the local Dask cluster's dashboard listens on (0.0.0.0: every interface)"),
     Setting("bot_concurrent", 3, "TPDASK_BOT_CONCURRENT",
@@ -120,6 +123,7 @@ class Config:
     auth_url: str = BY_NAME["auth_url"].default
     irc_url: str = BY_NAME["irc_url"].default
     tmi_url: str = BY_NAME["tmi_url"].default
+    archive_block_mb: float = 32.0
     dashboard_host: str = BY_NAME["dashboard_host"].default
     bot_concurrent: int = 3
     bot_hours: float = 20.0

@@ -31,6 +31,7 @@ class Commands:
                  interval: int | None = None, max_gap: int | None = None,
                  helix_url: str | None = None, auth_url: str | None = None,
                  irc_url: str | None = None, tmi_url: str | None = None,
+                 archive_block_mb: float | None = None,
                  dashboard_host: str | None = None, bot_concurrent: int | None = None,
                  bot_hours: float | None = None, bot_list: str | tuple | None = None,
                  health_min_viewers: int | None = None, health_ratio: float | None = None,
@@ -49,7 +50,8 @@ class Commands:
                  web_secure_cookies: bool | None = None, progress: str | None = None):
         self._given = dict(data_dir=data_dir, store=store, interval=interval, max_gap=max_gap,
                            helix_url=helix_url, auth_url=auth_url, irc_url=irc_url,
-                           tmi_url=tmi_url, dashboard_host=dashboard_host,
+                           tmi_url=tmi_url, archive_block_mb=archive_block_mb,
+                           dashboard_host=dashboard_host,
                            bot_concurrent=bot_concurrent, bot_hours=bot_hours,
                            bot_list=bot_list, health_min_viewers=health_min_viewers,
                            health_ratio=health_ratio,

@@ -21,6 +21,8 @@ class ToolCommands(Commands):
         JOB (or --job) process (default): `process` of the seeded day from its .7z, against
         the single-process baseline at --baseline_scale (0 skips it); --peer duckdb also
         times a DuckDB query doing the same inversion on the same day (bench extra).
+        archive: `archive` of the seeded day from its loose samples, the archive's size and
+        the CPU-seconds of reading it back in one pass, as the day job does.
         analyse: `analyse` of each of --days N (7) days after the ones before, then their
         overlap, then a backfill of the first day against all days from scratch. verify:
         `verify` of --accounts N accounts against the simulator. insight: `export
@@ -40,6 +42,12 @@ class ToolCommands(Commands):
             print(web_table(bench_web(self._config(), int(records), int(days or 30),
                                       clients=int(clients), seconds=float(seconds),
                                       workers=workers)))
+            return
+        if job == "archive":
+            from tpdask.bench.archive import bench_archive
+            from tpdask.bench.archive import table as archive_table
+
+            print(archive_table(bench_archive(self._config(), float(scale))))
             return
         store = self._given["store"] or os.environ.get("TPDASK_STORE")
         if job == "analyse":
@@ -69,8 +77,8 @@ class ToolCommands(Commands):
                                               store=store)))
             return
         if job != "process":
-            raise UsageError(f"bench --job {job!r}: choose process, analyse, insight, verify, "
-                             "nightly or web")
+            raise UsageError(f"bench --job {job!r}: choose process, archive, analyse, insight, "
+                             "verify, nightly or web")
         from tpdask.bench.process import BenchPlan, run_bench, table
 
         plan = BenchPlan(scale=float(scale), store=store, workers=workers,
