@@ -84,7 +84,7 @@ def build_archive(day: str, files: list[Path], target: Path, threads: int | None
     files = sorted(files, key=lambda p: p.name)
     total = sum(p.stat().st_size for p in files)
     try:
-        with atomic_file(target) as tmp, _writer(tmp, total, threads, min_block) as writer:
+        with atomic_file(target) as tmp, archive_writer(tmp, total, threads, min_block) as writer:
             for path in files:
                 writer.add(f"{day}/{path.name}", path, *_mtime_size(path))
             writer.close()
@@ -94,7 +94,7 @@ def build_archive(day: str, files: list[Path], target: Path, threads: int | None
 
 
 @contextmanager
-def _writer(path: Path, total_bytes: int, threads: int | None = None,
+def archive_writer(path: Path, total_bytes: int, threads: int | None = None,
             min_block: int = MIN_BLOCK_BYTES) -> Iterator[ParallelWriter]:
     """A :class:`ParallelWriter` with the archive's settings into a new file at `path`."""
     with open(path, "wb") as fp, ParallelWriter(fp, FILTERS, total_bytes, threads,
@@ -270,9 +270,9 @@ def _write_verified(paths: ArchivePaths, day: str, folder: Path, new: list[str],
     total = sum(size for _, size in sizes.values())
     if old is not None:
         check_file(paths.archive, old)
-        mtimes = _member_mtimes(paths.archive)
+        mtimes = member_mtimes(paths.archive)
         total += sum(f["size"] for f in old["files"])
-    with _writer(paths.tmp_archive, total, min_block=int(block_mb * 2**20)) as writer, \
+    with archive_writer(paths.tmp_archive, total, min_block=int(block_mb * 2**20)) as writer, \
             progress(log, f"write {paths.archive.name}", total, "B") as bar:
         def add_new_before(name: str | None) -> None:
             nonlocal next_new
@@ -318,7 +318,7 @@ def _checking(log: Log, archive: Path, manifest: dict):
     return progress(log, f"check {archive.name}", sum(f["size"] for f in manifest["files"]), "B")
 
 
-def _member_mtimes(archive: Path) -> dict[str, float]:
+def member_mtimes(archive: Path) -> dict[str, float]:
     """Each member's modification time in `archive`, by file name, to keep them."""
     with py7zr.SevenZipFile(archive, "r") as z:
         return {Path(i.filename).name: i.creationtime.timestamp() for i in z.list()

@@ -3,7 +3,9 @@
 With the archiver's care (:mod:`tpdask.archive.pack`): the archive is first read through
 and checked against its manifest, noting the members to change (most days of a viewer's
 history hold none: then nothing is written). Otherwise every member is streamed again,
-checked again, edited or copied as it is into a new archive under the archive's temp name,
+checked again, edited or copied as it is (keeping its time) into a new archive written as
+the archiver writes one (a 7z folder per block, :func:`tpdask.archive.pack.archive_writer`)
+under the archive's temp name,
 with a new manifest under the manifest's temp name; both are fsynced, the new archive is
 read back and checked member by member against the new manifest, and only then are both
 renamed over the old ones. A crash at any moment leaves the old archive with its manifest,
@@ -15,16 +17,17 @@ into place. One writer at a time: the archiver's lock on the archive folder is h
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import py7zr
 
-from tpdask.archive.manifest import (DISCARDED, MemberCheck, check_file, dump, member_entry,
-                                     new_manifest, read_manifest, stream_checked,
-                                     verify_archive)
-from tpdask.archive.pack import FILTERS, ArchivePaths, archive_lock, current_manifest, recover
+from tpdask.archive.manifest import (DISCARDED, MemberCheck, check_file, dump, new_manifest,
+                                     read_manifest, stream_checked, verify_archive)
+from tpdask.archive.pack import (ArchivePaths, archive_lock, archive_writer, current_manifest,
+                                 member_mtimes, recover)
 from tpdask.errors import ArchiveError
 from tpdask.files import fsync_dir, fsync_file
 from tpdask.log import Log
@@ -83,10 +86,11 @@ def _rewrite(paths: ArchivePaths, day: str, wanted: Callable[[bytes], bool], edi
     check.finish()
     if not hits:
         return RewriteReport(day, members=len(old["files"]))
-    files: list[dict] = []
     counts = {"changed": 0, "dropped": 0, "removed": 0}
     again = MemberCheck(paths.archive, old)
-    with py7zr.SevenZipFile(paths.tmp_archive, "w", filters=FILTERS) as z:
+    mtimes = member_mtimes(paths.archive)
+    total = sum(f["size"] for f in old["files"])
+    with archive_writer(paths.tmp_archive, total) as writer:
         def copy(name: str, data: bytes) -> None:
             again(name, data)
             if name in hits:
@@ -98,11 +102,12 @@ def _rewrite(paths: ArchivePaths, day: str, wanted: Callable[[bytes], bool], edi
                 if new != data:
                     counts["changed"] += 1
                 data = new
-            z.writestr(data, f"{day}/{name}")
-            files.append(member_entry(name, data))
+            writer.add(f"{day}/{name}", data, mtimes.get(name, time.time()))
 
         stream_checked(paths.archive, copy)
         again.finish()
+        files = [{"name": Path(w.name).name, "size": w.size, "sha256": w.sha256}
+                 for w in writer.close()]
     fsync_file(paths.tmp_archive)
     manifest = new_manifest(day, paths.tmp_archive, files)
     paths.tmp_manifest.write_bytes(dump(manifest))
