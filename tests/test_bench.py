@@ -83,7 +83,8 @@ def test_bench_nightly_times_the_chain_from_loose_samples(tmp_path):
     [saved] = (tmp_path / "bench").glob("bench-nightly-scale0.002-*.json")
     result = orjson.loads(saved.read_bytes())
     assert [(s, v["verdict"]) for s, v in result["stages"].items()] == [
-        ("archive", "done"), ("process", "done"), ("analyse", "done"), ("verify", "skipped")]
+        ("archive", "done"), ("process", "done"), ("prune", "skipped"), ("analyse", "done"),
+        ("verify", "skipped")]
     assert result["wall_seconds"] > 0 and result["peak_rss_mb"] > 0
     # the cached loose day survives: the run archived (deleted) only its hard links
     assert len(list((tmp_path / "bench" / "inputs").glob("scale-0.002-seed-1/*/*.json"))) == 288
