@@ -27,6 +27,7 @@ from tests.support import make_config, stored_records, write_multi_folder_archiv
 from tpdask.errors import JobError, TpdaskError
 from tpdask.executor import LocalExecutor
 from tpdask.process.reference import reference_viewer_days
+from tpdask.process.store_writer import HOLD_ENV
 from tpdask.simulator.audience import AudienceConfig, write_day
 from tpdask.stores import open_store
 from tpdask.stores import sqlite as sqlite_store
@@ -87,8 +88,13 @@ def unpublished_rows(uri: str) -> int:
         client.close()
 
 
-def start_process(config, *extra: str, preexec=None) -> subprocess.Popen:
+def start_process(config, *extra: str, preexec=None, hold: bool = False) -> subprocess.Popen:
+    """``hold``: the store writer waits 60 s after staging its first part, so a test that
+    sees staged rows kills a run that cannot have published yet (a small day is staged and
+    published in well under a second: polling alone raced the publish on a loaded machine)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if hold:
+        env[HOLD_ENV] = "60"
     return subprocess.Popen(
         [sys.executable, "-m", "tpdask", "--data_dir", str(config.data_dir), "--store",
          config.store, "process", "--day", DAY, *extra],
@@ -127,7 +133,7 @@ def test_a_run_stopped_during_the_store_step_leaves_the_old_day(
         tmp_path, store_uri, day_files, how):
     config, old = old_day_processed(tmp_path, store_uri, day_files)
     lake_before = sorted(p.read_bytes() for p in lake_day_dir(config, DAY).iterdir())
-    proc = start_process(config, "--local")
+    proc = start_process(config, "--local", hold=True)
     wait_for_staged_rows(proc, config.store)
     proc.send_signal(how)
     _, err = proc.communicate(timeout=120)
@@ -150,7 +156,7 @@ def test_a_machine_crash_while_the_writer_stages_leaves_the_old_day(
     of the whole process tree then (client, scheduler, nannies, workers: a power cut)
     leaves readers the old day, never part of the new; the next run cleans up."""
     config, old = old_day_processed(tmp_path, store_uri, day_files)
-    proc = start_process(config, "--workers", "2", preexec=os.setsid)
+    proc = start_process(config, "--workers", "2", preexec=os.setsid, hold=True)
     try:
         wait_for_staged_rows(proc, config.store)
         os.killpg(proc.pid, signal.SIGKILL)
