@@ -124,7 +124,8 @@ class ToolCommands(Commands):
 
     def demo(self, day: str | int = "2022-08-01", scale: float = 0.02, workers: int = 2,
              speed: float = 800, port: int = 8000) -> None:
-        """A simulated day through every stage: collect, archive, process, analyse, verify.
+        """A simulated day through every stage: collect, archive, process, analyse, verify,
+        then the research export, one viewer erased everywhere, and the health check.
 
         --scale S of the audience model (0.02: ~18,000 viewers), --speed S simulated seconds
         per real second (800: a day in 108 s), --workers N for the Dask cluster. Then serves
@@ -162,6 +163,7 @@ class ToolCommands(Commands):
             print(f"Verified {v['checked']:,} accounts with {v['calls']:,} Helix users calls: "
                   f"{v['active']:,} active, {v['renamed']:,} renamed, {v['gone']:,} gone "
                   f"({result.wrong_statuses} unlike the simulator's truth)")
+        print_privacy(result)
         print("\nWhere the data is:")
         print(f"  archive     {config.archive_dir / (result.day + '.7z')} (+ .manifest.json)")
         print(f"  quarantine  {config.quarantine_dir / result.day}/")
@@ -172,6 +174,22 @@ class ToolCommands(Commands):
         from jobs.demo import serve_demo_site
 
         serve_demo_site(config, int(port))
+
+
+def print_privacy(result) -> None:
+    """The demo's research export, its erasure and the health verdict of its data folder."""
+    s = result.sessions
+    print(f"\nResearch export (`tpdask export sessions --format rappaz`): {s['rows']:,} "
+          f"sessions of {s['users']:,} users numbered from 0, {s['streams']:,} streams, no login")
+    if result.erased:
+        print(result.erase_text)
+        print(f"  afterwards: {result.erased_left} lake rows or store records name it; the day "
+              "was analysed again")
+    health = result.health
+    print(f"\n`tpdask status` of the demo folder: {health.verdict} (a demo's collector ran for "
+          "one simulated day, long ago: the collector rule fails, as it should)")
+    for r in health.reasons:
+        print(f"  {r.level:<8} {r.text}")
 
 
 def print_insight(result) -> None:

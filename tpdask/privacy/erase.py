@@ -99,7 +99,8 @@ class EraseReport:
             lines.append(f"  note: its user id was also seen as {', '.join(self.linked)}; "
                          "if that is the same person, erase those logins too")
         if self.lake_days:
-            lines.append(f"  results that read {len(self.lake_days)} rewritten days are out "
+            days = f"{len(self.lake_days)} rewritten day{'' if len(self.lake_days) == 1 else 's'}"
+            lines.append(f"  results that read {days} are out "
                          f"of date until `tpdask analyse --since {self.lake_days[0]} --until "
                          f"{self.lake_days[-1]}` (exports of them exit 3 meanwhile)")
         return "\n".join(lines)
