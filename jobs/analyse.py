@@ -39,10 +39,11 @@ from tpdask.errors import JobError, TpdaskError
 from tpdask.executor import Executor, performance_report, reports_dir
 from tpdask.files import try_lock
 from tpdask.log import Log, print_log, sum_step_seconds
+from tpdask.privacy.modes import secure_data_dir
 from tpdask.process import lake
 from tpdask.process.partition import bucket_of
 from tpdask.running import hold_days, new_run_id
-from tpdask.settings import Config
+from tpdask.settings import Config, sqlite_path
 from tpdask.stores import Store, open_store
 from tpdask.stores.base import Publication
 
@@ -52,14 +53,16 @@ def analyse_lock(config: Config) -> Iterator[None]:
     """One analyser at a time per data folder (the state buckets are read-modify-write)."""
     with try_lock(config.scratch_dir / "analyse.lock") as held:
         if held is None:
-            raise JobError("another `tpdask analyse` is running on this data folder; wait for "
-                           "it to finish and run analyse again")
+            raise JobError("another `tpdask analyse` is running on this data folder (or a "
+                           "`tpdask erase` or `prune` holds it); wait for it to finish and run "
+                           "analyse again")
         yield
 
 
 def analyse(config: Config, days: list[str], executor: Executor, log: Log = print_log) -> dict:
     """Analyse ``days`` and bring every stored result up to date; the job report."""
     lake_runs(config, days)          # the days asked for are processed: say so before locking
+    secure_data_dir(config.data_dir, sqlite_path(config.store), log)
     with analyse_lock(config), open_store(config.store) as store:
         _clean_leftovers(config, log)
         started = time.time()

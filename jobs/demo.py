@@ -34,6 +34,11 @@ from tpdask.collect.twitch import TwitchClient
 from tpdask.days import day_bounds
 from tpdask.errors import ConfigError
 from tpdask.log import Log, print_log
+from tpdask.ops import check_health
+from tpdask.ops.health import Health
+from tpdask.privacy.erase import erase
+from tpdask.privacy.keys import pseudonym_key
+from tpdask.privacy.sessions import sessions_table
 from tpdask.settings import Config
 from tpdask.simulator import SimOptions, Simulator
 from tpdask.simulator.audience import AudienceConfig
@@ -55,8 +60,13 @@ class DemoResult:
     broadcasts: list[dict]          # the day's broadcasts (with stream health)
     flows: list[dict]               # the day's audience flows, most viewers first
     view_botted: list[str]          # the simulator's view-botted channels (the truth)
-    verify: dict
+    verify: dict | None             # None: skipped (pseudonymous mode)
     wrong_statuses: int             # statuses that differ from the simulator's truth
+    sessions: dict                  # the research export's rows, users and streams
+    erased: str                     # the viewer the demo erased
+    erase_text: str                 # what the erasure removed where
+    erased_left: int                # lake rows and store records still naming it (0)
+    health: Health                  # `tpdask status` of the demo's data folder
 
 
 def collect_simulated_day(config: Config, sim: Simulator, client: TwitchClient,
@@ -103,33 +113,60 @@ def run_demo(config: Config, day: str, scale: float = 0.02, workers: int = 2,
         creds = Credentials(sim.client_id, sim.client_secret, sim.user_token,
                             sim.user_refresh_token)
         client = TwitchClient(creds, sim.urls["helix_url"], sim.urls["auth_url"], log=log)
-        log(f"1/6 collecting {day} from the Twitch simulator (scale {scale}, {speed:g}x real "
+        log(f"1/7 collecting {day} from the Twitch simulator (scale {scale}, {speed:g}x real "
             f"time, helix source over HTTP; the token moderates the top {moderated} channels, "
             "the others answer 403 and are skipped) ...")
         samples, missed = collect_simulated_day(config, sim, client, day)
         log(f"    {samples} samples written, {len(missed)} ticks missed (collector overran)")
-        log("2/6 archiving the day (verified before the raw files go) ...")
+        log("2/7 archiving the day (verified before the raw files go) ...")
         archive = archive_day(config, day, log)
-        log(f"3/6 processing the archive on a local Dask cluster of {workers} workers ...")
+        log(f"3/7 processing the archive on a local Dask cluster of {workers} workers ...")
         report = process_command(config, day, workers=workers, log=log)
-        log("4/6 analysing it: bots, streamer statistics, profiles ...")
+        log("4/7 analysing it: bots, streamer statistics, profiles ...")
         analysis = analyse_command(config, [day], workers=workers, log=log)
-        log("5/6 the day's audience overlap, its broadcasts and their health, the flows ...")
+        log("5/7 the day's audience overlap, its broadcasts and their health, the flows ...")
         pairs, groups = overlap(config, day, day, log=log)
         found = broadcasts(config, day, day, log=log)
         moves = flows(config, day, day, log=log)
-        log("6/6 verifying every account seen through the simulator's Helix users ...")
-        checked = verify(config, log=log, client=client)
-        wrong = _wrong_statuses(config, sim)
+        if pseudonym_key() is None:
+            log("6/7 verifying every account seen through the simulator's Helix users ...")
+            checked: dict | None = verify(config, log=log, client=client)
+            wrong = _wrong_statuses(config, sim)
+        else:
+            log("6/7 verify skipped: pseudonymous mode (Twitch cannot look pseudonyms up)")
+            checked, wrong = None, 0
     table = read_lake_day(lake_day_dir(config, day))
     top = top_streamers(table, 10) if table is not None else []
+    log("7/7 personal data: the research export without names, one viewer erased from every "
+        "copy (the day analysed again), then the install's health ...")
+    export = sessions_table(config, day, day, bots=False)
+    sessions = {"rows": len(export), "users": len(pc.unique(export.column("user_id"))),
+                "streams": len(pc.unique(export.column("stream_id")))}
+    erased = str(pc.min(table.column("viewer")).as_py()) if table is not None else ""
+    erase_text = erase(config, erased, archives=True, log=log).text(erased) if erased else ""
+    if erased:                          # results read the rewritten lake day
+        analyse_command(config, [day], workers=workers, log=log)
+    left = _still_naming(config, day, erased)
     return DemoResult(day=day, ticks=samples + len(missed), samples=samples, missed=missed,
                       archive=archive, report=report, top=top, analysis=analysis,
                       overlap=sorted(pairs, key=lambda d: (-d["jaccard"], d["a"], d["b"])),
                       communities=len(set(groups.values())), verify=checked,
                       wrong_statuses=wrong, broadcasts=found,
                       flows=sorted(moves, key=lambda f: (-f["viewers"], f["from"], f["to"])),
-                      view_botted=sim.world.model(day).view_botted)
+                      view_botted=sim.world.model(day).view_botted, sessions=sessions,
+                      erased=erased, erase_text=erase_text, erased_left=left,
+                      health=check_health(config))
+
+
+def _still_naming(config: Config, day: str, login: str) -> int:
+    """Lake rows and store records of ``day`` that still name ``login`` (after an erasure: 0)."""
+    from tpdask.stores import open_store
+
+    table = read_lake_day(lake_day_dir(config, day))
+    in_lake = 0 if table is None else pc.sum(pc.equal(table.column("viewer"), login)).as_py()
+    with open_store(config.store) as store:
+        in_store = sum(1 for r in store.iter_viewer_days(day) if r["viewer"] == login)
+    return int(in_lake or 0) + in_store
 
 
 def _wrong_statuses(config: Config, sim: Simulator) -> int:

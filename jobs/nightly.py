@@ -1,15 +1,18 @@
-"""The nightly chain: archive → process each day, then analyse → verify, unattended.
+"""The nightly chain: archive → process each day, then prune → analyse → verify, unattended.
 
 For each day in date order: ``archive`` (when loose samples are waiting), then
 ``process`` (unless the job ledger holds a run of the day with the same inputs — the
-archive's sha256 and the loose files — whose lake is still the day's). Then one
+archive's sha256 and the loose files — whose lake is still the day's). Then one ``prune``
+when a retention setting is set (:mod:`tpdask.privacy.prune`; before analyse, so that the
+results that read a pruned lake day are made again in the same run, not a day later), one
 ``analyse`` of the days whose results are not current (it brings every stored result up
 to date), and one ``verify`` of the accounts (never-checked first, at most
 ``nightly_verify_limit``). A stage that finds nothing to do is *skipped*, with the reason;
 so a run after a failure or a kill resumes where the last one stopped, and a backfill of a
 month redoes nothing already done. A stage that fails ends its day's chain (later stages of
 that day are skipped) but not the other days'. Verify without Twitch credentials is
-skipped, not failed; a day without samples is reported, not an error.
+skipped, not failed (so is verify in pseudonymous mode); a day without samples is
+reported, not an error.
 
 Everything runs on one Dask cluster, started when the first stage needs it (or
 ``--scheduler``). One nightly at a time per data folder (``tmp/nightly.lock``), and it
@@ -36,12 +39,13 @@ from tpdask.executor import Executor, LocalExecutor, dask_executor
 from tpdask.files import try_lock
 from tpdask.log import Log, print_log
 from tpdask.process import lake
+from tpdask.privacy.modes import secure_data_dir
 from tpdask.running import hold_days
 from tpdask.samples import is_sample_name
-from tpdask.settings import Config
+from tpdask.settings import Config, sqlite_path
 from tpdask.stores import Store, open_store
 
-STAGES = ("archive", "process", "analyse", "verify")
+STAGES = ("archive", "process", "prune", "analyse", "verify")
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 
 
@@ -98,6 +102,7 @@ def nightly(config: Config, days: list[str], scheduler: str | None = None,
     """Run the chain over ``days``; the report (also kept in the ledger as ``nightly``)."""
     started = time.time()
     scope = days[0] if len(days) == 1 else f"{days[0]}..{days[-1]}"
+    secure_data_dir(config.data_dir, sqlite_path(config.store), log)
     with nightly_lock(config), hold_days(config.scratch_dir, days, "nightly"), \
             ExitStack() as stack:
         cluster = _Cluster(config, scheduler, workers, local, log, stack)
@@ -108,7 +113,15 @@ def nightly(config: Config, days: list[str], scheduler: str | None = None,
             outcomes += day_outcomes
             if day_outcomes[-1].verdict != FAILED and lake.day_run(config.lake_dir, day):
                 ready.append(day)
-        outcomes += _analyse_stage(config, days, ready, cluster, log)
+        pruned, lake_pruned = _prune_stage(config, log)
+        outcomes.append(pruned)
+        ready = [day for day in ready if lake.day_run(config.lake_dir, day)]
+        if lake_pruned and not ready and lake.processed_days(config.lake_dir):
+            ready = lake.processed_days(config.lake_dir)[-1:]    # lake days went: analyse
+            outcomes.append(_timed("analyse", ready[0], log,
+                                   lambda: _analyse(config, ready, cluster, log)))
+        else:
+            outcomes += _analyse_stage(config, days, ready, cluster, log)
         outcomes.append(_verify_stage(config, log))
     report = _report(days, outcomes, started)
     with open_store(config.store) as store:
@@ -210,9 +223,38 @@ def _analyse(config: Config, days: list[str], cluster: _Cluster, log: Log) -> st
             "updated")
 
 
+def _prune_stage(config: Config, log: Log) -> tuple[Outcome, bool]:
+    """The retention settings applied, before analyse (which then makes the results that
+    read a pruned lake day again in the same run); skipped when nothing is set. Also says
+    whether lake days went."""
+    from tpdask.privacy.prune import prune
+    from tpdask.privacy.retention import any_retention
+
+    if not any_retention(config):
+        return _skipped("prune", "", "no retention set (retention_archive_days, "
+                        "retention_lake_days and retention_store_days are 0: kept for ever)",
+                        log), False
+    lake_days: list[str] = []
+
+    def run() -> str:
+        report = prune(config, log=log)
+        lake_days.extend(report.plan.lake)
+        if report.plan.empty:
+            return "nothing past the retention"
+        return (f"{len(report.plan.archive)} archive, {len(report.plan.lake)} lake and "
+                f"{len(report.plan.store)} store days")
+    outcome = _timed("prune", "", log, run)
+    return outcome, outcome.verdict == DONE and bool(lake_days)
+
+
 def _verify_stage(config: Config, log: Log) -> Outcome:
     from tpdask.collect.credentials import load_credentials
+    from tpdask.privacy.policy import refuse_if_pseudonymous
 
+    try:
+        refuse_if_pseudonymous(config.data_dir, "verify")
+    except ConfigError:
+        return _skipped("verify", "", "pseudonymous mode: Twitch cannot look pseudonyms up", log)
     try:
         load_credentials()
     except ConfigError:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable
 
+from tpdask.archive.manifest import day_inputs as process_inputs
 from tpdask.archive.manifest import manifest_path, read_manifest
 from tpdask.archive.members import DayFiles, list_day
 from tpdask.archive.unpack import ArchiveUnpacker
@@ -25,12 +26,13 @@ from tpdask.errors import ArchiveError, ConfigError, JobError, TpdaskError
 from tpdask.executor import Executor, performance_report, reports_dir
 from tpdask.files import try_lock
 from tpdask.log import Log, print_log, sum_step_seconds
+from tpdask.privacy.modes import secure_data_dir
 from tpdask.process import lake
 from tpdask.process.bucket import BucketTask, process_bucket
 from tpdask.process.partition import PartitionTask, partition
 from tpdask.process.store_writer import StoreWriter
 from tpdask.running import announce, day_lock_path, hold_days, new_run_id, running_dir
-from tpdask.settings import Config
+from tpdask.settings import Config, sqlite_path
 from tpdask.stores import Store, open_store
 
 BUCKET_BYTES = 32 << 20        # raw JSON per viewer bucket: ~2M observations
@@ -66,7 +68,7 @@ def plan_partition(files: DayFiles, members: tuple[tuple[str, int, str], ...], n
                    scratch: Path, quarantine_dir: Path, parallel: int, lake_dir: Path,
                    run: str) -> list[PartitionTask]:
     common = dict(day=files.day, n_buckets=n_buckets, scratch=str(scratch),
-                  quarantine_dir=str(quarantine_dir),
+                  quarantine_dir=str(quarantine_dir), data_dir=str(lake_dir.parent),
                   streams_dir=str(lake.run_dir(lake_dir, "streams", files.day, run)),
                   ids_dir=str(lake.run_dir(lake_dir, "chatter_ids", files.day, run)))
     tasks = []
@@ -81,17 +83,6 @@ def plan_partition(files: DayFiles, members: tuple[tuple[str, int, str], ...], n
         tasks.append(PartitionTask(task_id=len(tasks), folder=files.folder, folder_files=batch,
                                    **common))
     return tasks
-
-
-def process_inputs(files: DayFiles) -> dict:
-    """What a run of the day reads: the archive (by its manifest's sha256) and the loose
-    files beside it (by name and size). A run whose ledger entry has the same inputs has
-    nothing new to process (the nightly chain skips the day)."""
-    sha256 = None
-    if files.archive is not None:
-        manifest = manifest_path(Path(files.archive).parent, files.day)
-        sha256 = read_manifest(manifest).get("archive_sha256") if manifest.exists() else None
-    return {"archive_sha256": sha256, "loose": [list(f) for f in files.folder_files]}
 
 
 def find_input(config: Config, day: str) -> DayFiles:
@@ -185,6 +176,7 @@ def process_day(config: Config, day: str, executor: ExecutorSource, log: Log = p
     """
     files = find_input(config, day)
     members = expected_members(config, files)
+    secure_data_dir(config.data_dir, sqlite_path(config.store), log)
     with day_lock(config, day), open_store(config.store) as store:
         clean_leftovers(config, day, store, log)
         clean_dead_runs(config, store, log)
@@ -260,6 +252,7 @@ def _process(config: Config, files: DayFiles, members: tuple, executor: Executor
             "samples_read": sum(len(p.samples) for p in parts),
             "files_quarantined": sum(len(p.quarantined) for p in parts),
             "invalid_entries": sum(p.invalid_entries for p in parts),
+            "suppressed_entries": sum(p.suppressed_entries for p in parts),
             "entries": sum(p.observations for p in parts),
             "observations": sum(b.observations for b in buckets),
             "viewers": viewers,

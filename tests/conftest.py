@@ -97,3 +97,26 @@ def mongo_database_uri(mongo_uri: str) -> Iterator[str]:
     client: pymongo.MongoClient = pymongo.MongoClient(uri)
     client.drop_database(database)
     client.close()
+
+
+@pytest.fixture(scope="module")
+def accounts_sim():
+    """The Twitch simulator of ACCOUNTS_DAY (tests.support), shared by a module's tests:
+    the verifier's, which only read its accounts (faults they switch on are reset)."""
+    from tests.support import ACCOUNTS_DAY, ACCOUNTS_SCALE
+    from tpdask.simulator import Simulator
+    from tpdask.simulator.audience import AudienceConfig
+
+    with Simulator(ACCOUNTS_DAY, AudienceConfig(scale=ACCOUNTS_SCALE)) as sim:
+        yield sim
+
+
+#: modules whose every test is a slow end-to-end test, marked here while their own files
+#: are being changed elsewhere (a `pytestmark = pytest.mark.slow` in each can replace this)
+SLOW_MODULES = {"test_web_browser.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -10,19 +10,18 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import orjson
 import pytest
 
 from jobs.analyse import analyse_command as analyse
 from jobs.overlap import overlap
 from jobs.process_day import process_command as process
-from tests.support import make_config
+from tests.support import ANALYSIS_DAYS as DAYS
+from tests.support import ROOT, copy_data_folder, make_config, processed, samples_of
 from tpdask.analysis.reference import (reference_bots, reference_overlap, reference_profiles,
                                        reference_streamer_days)
 from tpdask.simulator.audience import AudienceConfig, write_day
 from tpdask.stores import open_store
 
-DAYS = ["2022-08-01", "2022-08-02", "2022-08-03"]
 SEEDS = [1, 1, 2]          # the same seed twice: viewers come back to their streamers
 QUIET = dict(log=lambda m: None)
 
@@ -35,20 +34,10 @@ def raw_days(tmp_path_factory) -> dict[str, list[Path]]:
             for day, seed in zip(DAYS, SEEDS)}
 
 
-def samples_of(raw_days: dict[str, list[Path]]) -> dict[str, list[dict]]:
-    return {day: [orjson.loads(p.read_bytes()) for p in paths] for day, paths in raw_days.items()}
-
-
-def processed(tmp_path: Path, raw_days: dict[str, list[Path]], name: str = "data",
-              store: str | None = None):
-    config = make_config(tmp_path / name, store=store)
-    for day, paths in raw_days.items():
-        folder = config.samples_dir / day
-        folder.mkdir(parents=True)
-        for p in paths:
-            (folder / p.name).write_bytes(p.read_bytes())
-        process(config, day, local=True, **QUIET)
-    return config
+@pytest.fixture(scope="module")
+def processed_days(tmp_path_factory, raw_days):
+    """The three days processed (SQLite store), once for the module: tests take a copy."""
+    return processed(tmp_path_factory.mktemp("processed"), raw_days)
 
 
 def results(config, kind: str, scope: str | None = None) -> list[dict]:
@@ -76,8 +65,8 @@ def _close(a, b) -> bool:
 
 
 @pytest.fixture(scope="module")
-def analysed_one_by_one(tmp_path_factory, raw_days):
-    config = processed(tmp_path_factory.mktemp("one"), raw_days)
+def analysed_one_by_one(tmp_path_factory, processed_days):
+    config = copy_data_folder(processed_days, tmp_path_factory.mktemp("one"))
     for day in (DAYS[2], DAYS[0], DAYS[1]):
         analyse(config, [day], local=True, **QUIET)
     return config
@@ -109,15 +98,17 @@ def test_overlap_matches_the_reference(analysed_one_by_one, raw_days, bots):
     assert set(groups) == {d["a"] for d in docs} | {d["b"] for d in docs}
 
 
-def test_all_at_once_on_dask_gives_the_same_results(tmp_path, analysed_one_by_one, raw_days):
-    config = processed(tmp_path, raw_days)
+@pytest.mark.slow
+def test_all_at_once_on_dask_gives_the_same_results(tmp_path, analysed_one_by_one,
+                                                     processed_days):
+    config = copy_data_folder(processed_days, tmp_path)
     analyse(config, DAYS, workers=2, **QUIET)
     for kind in ("bots", "streamer_days", "profiles"):
         assert results(config, kind) == results(analysed_one_by_one, kind)
 
 
-def test_analysing_a_day_again_changes_nothing(tmp_path, raw_days):
-    config = processed(tmp_path, raw_days)
+def test_analysing_a_day_again_changes_nothing(tmp_path, processed_days):
+    config = copy_data_folder(processed_days, tmp_path)
     analyse(config, DAYS, local=True, **QUIET)
     before = {kind: results(config, kind) for kind in ("bots", "streamer_days", "profiles")}
     state = sorted((p.name, p.read_bytes()) for p in (config.lake_dir / "analysis" / "state")
@@ -129,8 +120,8 @@ def test_analysing_a_day_again_changes_nothing(tmp_path, raw_days):
                   .rglob("*.parquet")) == state
 
 
-def test_a_day_processed_again_is_taken_into_the_profiles(tmp_path, raw_days):
-    config = processed(tmp_path, raw_days)
+def test_a_day_processed_again_is_taken_into_the_profiles(tmp_path, processed_days, raw_days):
+    config = copy_data_folder(processed_days, tmp_path)
     analyse(config, DAYS, local=True, **QUIET)
     fewer = dict(raw_days)
     fewer[DAYS[1]] = raw_days[DAYS[1]][::2]
@@ -143,7 +134,8 @@ def test_a_day_processed_again_is_taken_into_the_profiles(tmp_path, raw_days):
     assert_same(results(config, "profiles"), reference_profiles(samples_of(fewer)))
 
 
-def test_a_killed_analyse_is_finished_by_the_next(tmp_path, raw_days):
+@pytest.mark.slow
+def test_a_killed_analyse_is_finished_by_the_next(tmp_path, processed_days, raw_days):
     """SIGKILL while the buckets merge: the state keeps the old buckets, nothing half-stored
     is taken for done, and the next run leaves exactly the reference's profiles."""
     import os
@@ -152,12 +144,11 @@ def test_a_killed_analyse_is_finished_by_the_next(tmp_path, raw_days):
     import sys
     import time
 
-    config = processed(tmp_path, raw_days)
-    root = Path(__file__).resolve().parent.parent
+    config = copy_data_folder(processed_days, tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tpdask", "--data_dir", str(config.data_dir), "analyse",
          "--since", DAYS[0], "--until", DAYS[2], "--local"],
-        env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not list(config.scratch_dir.glob("analyse-*/profiles-b*.parquet")):
@@ -172,6 +163,7 @@ def test_a_killed_analyse_is_finished_by_the_next(tmp_path, raw_days):
     assert sorted(p.name for p in state.iterdir()) == [f"bucket={b:03d}" for b in range(16)]
 
 
+@pytest.mark.slow
 def test_on_the_mongodb_store_too(tmp_path, raw_days, mongo_database_uri):
     config = processed(tmp_path, raw_days, store=mongo_database_uri)
     analyse(config, DAYS, workers=2, **QUIET)

@@ -17,6 +17,7 @@ from tests.support import (dead_pid, make_config, make_temp, sample, write_multi
 from tpdask.archive.manifest import manifest_path, read_manifest, verify_archive
 from tpdask.archive.members import archive_path, list_day, stream_archive
 from tpdask.archive.pack import ArchiveReport, archive_day, build_archive
+from tpdask.archive.sevenz import default_threads
 from tpdask.errors import ArchiveError
 from tpdask.files import temps_of
 from tpdask.settings import Config
@@ -186,16 +187,19 @@ def test_the_command_prints_its_report(tmp_path):
     assert_archived_exactly(config, raw(make_samples(0, 3)))
 
 
+@pytest.mark.parametrize("blocks", ["one", "several"])
 @pytest.mark.parametrize("late", [False, True], ids=["fresh", "late"])
 @pytest.mark.parametrize("step", STEPS)
-def test_a_crash_after_any_step_loses_nothing(tmp_path, step, late):
-    config = make_config(tmp_path)
+def test_a_crash_after_any_step_loses_nothing(tmp_path, step, late, blocks):
+    block_mb = 0.0001 if blocks == "several" else 32       # ~100-byte blocks: one per core
+    config = make_config(tmp_path, archive_block_mb=block_mb)
     samples = make_samples(0, 6)
     if late:
         write_samples(config, DAY, samples[:4])
         archive_day(config, DAY, **QUIET)
     write_samples(config, DAY, samples[4:] if late else samples)
-    crashed = tpdask(config, "archive", "--day", DAY, env={"TPDASK_FAULT_ARCHIVE_STEP": step})
+    crashed = tpdask(config, "archive", "--day", DAY, env={"TPDASK_FAULT_ARCHIVE_STEP": step,
+                                                            "TPDASK_ARCHIVE_BLOCK_MB": str(block_mb)})
     assert crashed.returncode == 137, crashed.stderr
 
     archive = archive_path(config.archive_dir, DAY)
@@ -203,6 +207,9 @@ def test_a_crash_after_any_step_loses_nothing(tmp_path, step, late):
     if archive.exists():             # whatever is at the final name is complete and verified
         verify_archive(archive, read_manifest(manifest_path(config.archive_dir, DAY)))
         archived = members(config)
+        with py7zr.SevenZipFile(archive, "r") as z:
+            folders = z.header.main_streams.unpackinfo.numfolders
+        assert folders == (1 if blocks == "one" else min(default_threads(), 6))
     raw_files = loose(config)
     for name, data in raw(samples).items():
         assert raw_files.get(name) == data or archived.get(name) == data, f"{name} was lost"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import re
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.support import day_digest
 from tpdask.errors import ConfigError
 from tpdask.simulator.audience import AudienceConfig, AudienceModel, viewer_logins, write_day
 
@@ -43,13 +43,6 @@ def dirty() -> AudienceModel:
 @pytest.fixture(scope="module")
 def dirty_samples(dirty) -> list[dict]:
     return list(dirty.samples())
-
-
-def day_digest(model: AudienceModel) -> str:
-    h = hashlib.sha256()
-    for s in model.samples():
-        h.update(orjson.dumps(s))
-    return h.hexdigest()
 
 
 def check_contract(sample: dict, with_ids: bool) -> None:
@@ -90,7 +83,7 @@ def test_determinism(clean):
 
 
 def test_determinism_across_processes(clean):
-    code = ("from tpdask.simulator.audience import *; from tests.test_audience import day_digest; "
+    code = ("from tpdask.simulator.audience import *; from tests.support import day_digest; "
             f"print(day_digest(AudienceModel(AudienceConfig(scale={SMALL}), {DAY!r})))")
     env = dict(os.environ, PYTHONHASHSEED="12345",
                PYTHONPATH=str(Path(__file__).resolve().parent.parent))

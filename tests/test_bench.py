@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import orjson
 
-from tests.test_cli import tpdask
+import pytest
+
+from tests.support import tpdask_process as tpdask
+
+pytestmark = pytest.mark.slow
 
 
 def test_bench_times_the_job_and_the_baseline_and_saves_the_figures(tmp_path):
@@ -79,7 +83,8 @@ def test_bench_nightly_times_the_chain_from_loose_samples(tmp_path):
     [saved] = (tmp_path / "bench").glob("bench-nightly-scale0.002-*.json")
     result = orjson.loads(saved.read_bytes())
     assert [(s, v["verdict"]) for s, v in result["stages"].items()] == [
-        ("archive", "done"), ("process", "done"), ("analyse", "done"), ("verify", "skipped")]
+        ("archive", "done"), ("process", "done"), ("prune", "skipped"), ("analyse", "done"),
+        ("verify", "skipped")]
     assert result["wall_seconds"] > 0 and result["peak_rss_mb"] > 0
     # the cached loose day survives: the run archived (deleted) only its hard links
     assert len(list((tmp_path / "bench" / "inputs").glob("scale-0.002-seed-1/*/*.json"))) == 288
@@ -91,3 +96,15 @@ def test_bench_insight_times_broadcasts_and_flows_after_the_analyser(tmp_path):
     assert "bench insight: scale 0.002, 2 days" in out
     assert "analyse (all days at once):" in out and "export broadcasts:" in out
     assert "export flows:" in out and "pairs" in out
+
+
+def test_bench_archive_times_the_archiver_and_the_read_back(tmp_path):
+    out = tpdask("--data_dir", str(tmp_path), "--archive_block_mb", "0.01", "bench", "--job",
+                 "archive", "--scale", "0.005").stdout
+    assert "tpdask archive:" in out and "read back in one pass" in out
+    [saved] = (tmp_path / "bench").glob("bench-archive-scale0.005-*.json")
+    result = orjson.loads(saved.read_bytes())
+    assert result["members"] == result["files"] == 288
+    assert result["folders"] > 1 and result["archive_mb"] > 0 and result["wall_seconds"] > 0
+    inputs = tmp_path / "bench" / "inputs" / "scale-0.005-seed-1" / "2022-08-01"
+    assert len(list(inputs.glob("*.json"))) == 288            # the inputs are kept

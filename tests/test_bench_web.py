@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import orjson
+import pytest
 
 
 def bench(data_dir, *extra: str) -> subprocess.CompletedProcess:
@@ -16,6 +17,7 @@ def bench(data_dir, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_bench_web_builds_the_data_set_once_and_times_every_page(tmp_path):
     first = bench(tmp_path, "--seconds", "2")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]

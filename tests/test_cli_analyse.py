@@ -1,4 +1,5 @@
-"""`tpdask analyse` and the analyser's exports, run as a user runs them."""
+"""`tpdask analyse` and the analyser's exports, run as a user runs them (in this process:
+tests/test_analysis.py kills a real `tpdask analyse` process)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ import sys
 import orjson
 import pytest
 
-from tests.support import error_line, make_config
-from tests.test_analysis import DAYS, processed, samples_of
-from tests.test_cli import ROOT, tpdask
+from tests.support import ANALYSIS_DAYS as DAYS
+from tests.support import ROOT, error_line, make_config, processed, samples_of, tpdask
 from tpdask.analysis.reference import (reference_bots, reference_overlap, reference_profiles,
                                        reference_streamer_days)
 from tpdask.simulator.audience import AudienceConfig, write_day

@@ -1,6 +1,7 @@
 """Read-only commands and exports (issue 7, items 10–13): they create nothing, say what is
 missing, write to stdout with `--out -`, stop quietly when the reader goes away, and hand on
-absolute paths."""
+absolute paths. Commands run in this process, except where a pipe to a real process is the
+point."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.support import error_line, make_config, sample, write_samples
-from tests.test_cli import ROOT, tpdask
+from tests.support import ROOT, error_line, make_config, sample, tpdask, write_samples
 from tpdask.settings import resolve
 
 DAY = "2022-08-01"

@@ -3,6 +3,7 @@
 Each command is run as a user runs it, on a prepared data folder (samples of two days, one
 of them yesterday, the default of archive and process, and an existing store), from an
 empty current folder; a refused or help-only command line must leave both untouched.
+The command lines run in this process (tests.support.tpdask); one runs as a real process.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import error_line, make_config, sample, write_samples
-from tests.test_cli import tpdask
+from tests.support import (error_line, make_config, sample, tpdask, tpdask_process,
+                           write_samples)
 from tpdask.cli.main import COMMANDS, Tpdask
 from tpdask.days import day_bounds, yesterday
 from tpdask.errors import UsageError
@@ -63,6 +64,17 @@ def run_untouched(args: list[str], data: Path, cwd: Path):
     assert snapshot(data) == before, f"tpdask {' '.join(args)} changed {data}"
     assert list(cwd.iterdir()) == [], f"tpdask {' '.join(args)} created {list(cwd.iterdir())}"
     return result
+
+
+def test_a_refused_command_line_is_exit_2_of_a_real_process_that_changes_nothing(prepared):
+    """What the tests below check in this process, once from a separate `python -m tpdask`."""
+    data, cwd = prepared
+    before = snapshot(data)
+    result = tpdask_process("process", "--bogus_flag", "1", env={"TPDASK_DATA_DIR": str(data)},
+                            cwd=cwd, check=False)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: unknown option") and len(result.stderr.splitlines()) == 1
+    assert snapshot(data) == before and list(cwd.iterdir()) == []
 
 
 def test_the_commands_are_the_public_methods():

@@ -3,6 +3,7 @@ The Twitch-facing sources are tested against the simulator in tests/test_sources
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -61,15 +62,32 @@ def test_sigterm_finishes_the_tick_and_exits_zero(tmp_path):
     assert b"collected" in out
 
 
+def written_since(folder: Path, started_ns: int) -> int:
+    """Sample files under folder written (renamed into place) at or after started_ns."""
+    count = 0
+    for path in folder.glob("samples/*/*.json"):
+        with contextlib.suppress(FileNotFoundError):      # replaced while we look
+            count += path.stat().st_mtime_ns >= started_ns
+    return count
+
+
 def test_a_collector_killed_mid_write_never_leaves_a_broken_sample(tmp_path):
+    """Four collectors (a tick every 50 ms), each SIGKILLed once it has written 5 to 10
+    samples: in the middle of its next ones."""
     rng = random.Random(7)
     for _ in range(4):
+        started = time.time_ns()
         proc = subprocess.Popen(collect_cmd(tmp_path, "--source", "sim", "--speed", "6000",
                                             "--start", str(T0)),
-                                env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(2.0, 3.5))
+                                env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wanted, deadline = rng.randint(5, 10), time.monotonic() + 60
+        while written_since(tmp_path, started) < wanted:
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, f"fewer than {wanted} samples in 60 s"
+            time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
+        proc.stderr.close()
     samples = list(tmp_path.glob("samples/*/*.json"))
     assert len(samples) > 4
     for path in samples:

@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
-import pyarrow.parquet as pq
 import pytest
 
 from jobs.process_day import lake_day_dir, process_day, process_command
-from tests.support import make_config, stop_processes, stored_records
+from tests.support import (free_port, lake_rows, make_config, shutdown_dask, start_dask,
+                           stored_records, wait_for_workers)
 from tpdask.executor import ThreadExecutor
 from tpdask.process.reference import reference_viewer_days
 from tpdask.running import running_dir, running_jobs
 from tpdask.simulator.audience import AudienceConfig, write_day
 from tpdask.stores.sqlite import SQLiteStore
 
-ROOT = Path(__file__).resolve().parent.parent
 DAY = "2022-08-01"
 QUIET = dict(log=lambda m: None)
 
@@ -44,11 +39,7 @@ def copy_day(source: Path, config) -> None:
         (target / f.name).write_bytes(f.read_bytes())
 
 
-def lake_rows(config) -> list[dict]:
-    files = sorted(lake_day_dir(config, DAY).glob("*.parquet"))
-    return [row for f in files for row in pq.read_table(f).to_pylist()]
-
-
+@pytest.mark.slow
 def test_local_cluster_of_two_worker_processes_matches_the_reference(tmp_path, dirty_day):
     source, expected = dirty_day
     config = make_config(tmp_path)
@@ -94,6 +85,7 @@ def test_the_cluster_closes_before_the_store_writer_stages_the_last_parts(
     assert running_jobs(running_dir(config.data_dir)) == []
 
 
+@pytest.mark.slow
 def test_processing_a_day_twice_leaves_store_and_lake_unchanged(tmp_path, dirty_day):
     source, expected = dirty_day
     config = make_config(tmp_path)
@@ -106,35 +98,25 @@ def test_processing_a_day_twice_leaves_store_and_lake_unchanged(tmp_path, dirty_
     assert sorted(p.name for p in lake_day_dir(config, DAY).parent.iterdir()) == [f"day={DAY}"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def dask_cluster(tmp_path_factory):
     """A `dask scheduler` and two `dask worker` processes, started as separate commands."""
     workdir = tmp_path_factory.mktemp("dask")
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    bindir = Path(sys.executable).parent
-    procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1",
-                               "--port", str(port), "--dashboard-address", ":0"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [start_dask("scheduler", "--host", "127.0.0.1", "--port", str(port),
+                        "--dashboard-address", ":0")]
     try:
         for _ in range(2):
-            procs.append(subprocess.Popen(
-                [str(bindir / "dask"), "worker", address, "--nthreads", "1",
-                 "--local-directory", str(workdir / "workers")],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            procs.append(start_dask("worker", address, "--nthreads", "1",
+                                    "--local-directory", str(workdir / "workers")))
         wait_for_workers(address, 2)
         yield address
     finally:
-        stop_processes(list(reversed(procs)))
+        shutdown_dask(address, list(reversed(procs)))
 
 
+@pytest.mark.slow
 def test_separate_dask_scheduler_and_two_dask_workers(tmp_path, dirty_day, dask_cluster):
     source, expected = dirty_day
     config = make_config(tmp_path)
@@ -144,6 +126,7 @@ def test_separate_dask_scheduler_and_two_dask_workers(tmp_path, dirty_day, dask_
     assert stored_records(config, DAY) == expected
 
 
+@pytest.mark.slow
 def test_two_jobs_at_once_on_one_cluster_each_get_their_own_records(
         tmp_path, dirty_day, dask_cluster):
     """The same day of two data folders (so the same plans), run from two threads of one
@@ -192,13 +175,3 @@ def run_in_daemon_threads(calls: list, timeout: float) -> list:
     if errors:
         raise errors[0]
     return results
-
-
-def wait_for_workers(address: str, n: int, timeout: float = 60) -> None:
-    from distributed import Client
-
-    deadline = time.time() + timeout
-    with Client(address, timeout="30s") as client:
-        while len(client.scheduler_info()["workers"]) < n:
-            assert time.time() < deadline, f"{n} dask workers did not join {address}"
-            time.sleep(0.2)

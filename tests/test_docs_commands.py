@@ -64,13 +64,14 @@ EXPECTED = {   # quoted command lines that name a command rather than run it, an
     "tpdask export overlap": (2, "a reference to the export: --since and --until are missing"),
     "tpdask export broadcasts": (2, "a reference to the export: --since and --until are missing"),
     "tpdask export flows": (2, "a reference to the export: --since and --until are missing"),
+    "tpdask export sessions": (2, "a reference to the export: --since, --until, --format missing"),
     "tpdask users add": (2, "a reference to the command: NAME and --role are missing"),
+    "tpdask erase": (2, "a reference to the command: LOGIN is missing"),
     "tpdask export status": (3, "no account is checked in the prepared folder (verify needs Helix)"),
     "tpdask status": (2, "failing: the prepared folder's newest sample is yesterday's (no collector)"),
     "tpdask status --json": (2, "failing, as `tpdask status`"),
 }
-NOT_BUILT = {"erase": "the Privacy contract",
-             "prune": "the Privacy contract", "export sessions": "the Privacy contract"}
+NOT_BUILT: dict[str, str] = {}
 NOT_COMMANDS = {"tpdask web: serving http://HOST:PORT/": "what `tpdask web` prints"}
 
 FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
@@ -190,14 +191,16 @@ def test_the_lists_of_this_module_are_still_true():
     assert len(lines_of("run")) >= 15 and len(EXPANDED) >= len(COMMAND_SPECS)
 
 
-@pytest.mark.parametrize("line", lines_of("not built"))
-def test_commands_not_built_are_refused_by_the_parser(line):
-    words = command_words(line)
-    if words[0] == "export":   # the export command exists: its WHAT is refused when it runs
-        assert words[1].split("|")[0] not in EXPORTS
-        return
-    with pytest.raises(UsageError, match="unknown command"):
-        cli_args.parse([words[0]], COMMAND_SPECS, GLOBAL_FLAGS)
+def test_commands_not_built_are_refused_by_the_parser():
+    """(One test over the lines, not one per line: with every contract built there are
+    none, and an empty parametrisation would be a skipped test.)"""
+    for line in lines_of("not built"):
+        words = command_words(line)
+        if words[0] == "export":   # the export command exists: its WHAT is refused when it runs
+            assert words[1].split("|")[0] not in EXPORTS
+            continue
+        with pytest.raises(UsageError, match="unknown command"):
+            cli_args.parse([words[0]], COMMAND_SPECS, GLOBAL_FLAGS)
 
 
 @pytest.mark.parametrize("line", lines_of("synopsis"))

@@ -79,7 +79,7 @@ def run(config: Config, sim: Simulator, *extra: str) -> tuple[int, str]:
 def kill_when(proc: subprocess.Popen, line_start: str, delay: float) -> None:
     """SIGKILL the nightly's whole process group ``delay`` s after it logs ``line_start``."""
     for line in proc.stderr:
-        if line.startswith(line_start):
+        if line_start in line:                # after the UTC time of a progress line
             time.sleep(delay)
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=60)

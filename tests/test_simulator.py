@@ -320,6 +320,7 @@ def test_irc_join_names_tagged_privmsg_and_membership_lines():
         irc.close()
 
 
+@pytest.mark.slow
 def test_irc_commands_bring_room_state_and_usernotices_authored_in_the_login_tag():
     with running(scale=0.03, speed=300, irc_batch=5) as sim:
         chans = [s["user_login"] for s in sim.world.live(sim.world.now())[:10]]

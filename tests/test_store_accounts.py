@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_store_contract import record
+from tests.support import record
 from tpdask.errors import StoreError
 from tpdask.stores import Store
 

@@ -11,30 +11,14 @@ timestamps past int32, logins outside ASCII).
 from __future__ import annotations
 
 import bson
-import numpy as np
-import pyarrow as pa
 import pytest
 
-from tpdask.process.bucket import invert_table
+from tests.support import bucket
 from tpdask.process.inversion import Inverted, records
 from tpdask.process.store_rows import MONGO_SCHEMA, mongo_rows
 from tpdask.stores.mongo_docs import to_doc
 
 DAY = "2022-08-01"
-T0 = 1659312000
-
-
-def bucket(viewers: int = 300, seed: int = 3, t0: int = T0, names: str = "v{:04d}") -> Inverted:
-    """A real inversion of random observations with a gap (several sessions per pair)."""
-    rng = np.random.default_rng(seed)
-    times = np.array([t0 + 300 * k + (1200 if k > 40 else 0) for k in range(96)], np.int64)
-    n = 20_000
-    table = pa.table({
-        "ts": pa.array(times[rng.integers(0, len(times), n)]),
-        "streamer": pa.array([f"s{i}" for i in rng.integers(0, 12, n)]).dictionary_encode(),
-        "viewer": pa.array([names.format(i) for i in rng.integers(0, viewers, n)]),
-    })
-    return invert_table(table, times, 900)
 
 
 def expected(inv: Inverted, interval: int, load: str) -> tuple[list[str], list[bytes]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_store_bson import DAY, bucket
+from tests.support import DAY, bucket
 from tpdask.process.inversion import records
 from tpdask.process.store_rows import mongo_rows
 from tpdask.stores import open_store, stage_mongo
@@ -23,6 +23,7 @@ def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stage_mongo, "INSERT_BATCH_BYTES", 4096)
 
 
+@pytest.mark.slow
 def test_many_batches_over_two_connections_stage_every_document_once(
         mongo_database_uri: str, small_batches: None) -> None:
     inv = bucket(viewers=400, seed=7)

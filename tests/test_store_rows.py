@@ -8,37 +8,21 @@ path, published, and read back: it must equal ``tpdask.process.inversion.records
 
 from __future__ import annotations
 
-import numpy as np
 import orjson
-import pyarrow as pa
 import pytest
 
-from tpdask.process.bucket import invert_table
+from tests.support import bucket
 from tpdask.process.inversion import records
 from tpdask.process.store_rows import sqlite_rows, write_store_part
 from tpdask.stores import Store, stage_sqlite
 from tpdask.stores.sqlite import SQLiteStore
 
 DAY = "2022-08-01"
-T0 = 1659312000
-
-
-def small_bucket(viewers: int = 300, seed: int = 3):
-    """A bucket of random observations with gaps (so several sessions per pair)."""
-    rng = np.random.default_rng(seed)
-    times = np.array([T0 + 300 * k + (1200 if k > 40 else 0) for k in range(96)], np.int64)
-    n = 20_000
-    table = pa.table({
-        "ts": pa.array(times[rng.integers(0, len(times), n)]),
-        "streamer": pa.array([f"s{i}" for i in rng.integers(0, 12, n)]).dictionary_encode(),
-        "viewer": pa.array([f"v{i:04d}" for i in rng.integers(0, viewers, n)]),
-    })
-    return invert_table(table, times, 900)
 
 
 @pytest.mark.parametrize("interval", [300, 7, 90])
 def test_sqlite_rows_hold_the_records_streamers_as_json(interval):
-    inv = small_bucket()
+    inv = bucket()
     rows = sqlite_rows(inv, interval).to_pylist()
     expected = list(records(inv, DAY, interval))
     assert len(rows) == len(expected) > 0
@@ -58,7 +42,7 @@ def uri_of(store: Store) -> str:
 
 @pytest.mark.parametrize("interval", [300, 7])
 def test_staged_encoded_rows_read_back_as_the_records(store: Store, tmp_path, interval):
-    inv = small_bucket()
+    inv = bucket()
     path = write_store_part(tmp_path, 3, inv, DAY, interval, uri_of(store), "L1")
     assert store.stage_part(DAY, "L1", path) == len(inv.viewers)
     assert store.count_viewer_days(DAY) == 0                    # staged: nobody sees it
@@ -70,7 +54,7 @@ def test_staged_encoded_rows_read_back_as_the_records(store: Store, tmp_path, in
 
 
 def test_staging_the_same_rows_twice_keeps_one_copy(store: Store, tmp_path):
-    inv = small_bucket()
+    inv = bucket()
     path = write_store_part(tmp_path, 3, inv, DAY, 300, uri_of(store), "L1")
     store.stage_part(DAY, "L1", path)
     store.stage_part(DAY, "L1", path)          # a re-run bucket
@@ -81,7 +65,7 @@ def test_staging_the_same_rows_twice_keeps_one_copy(store: Store, tmp_path):
 def test_a_sqlite_part_is_staged_in_batches_under_the_callers_day_and_load(
         tmp_path, monkeypatch):
     monkeypatch.setattr(stage_sqlite, "STAGE_BATCH", 7)
-    inv = small_bucket(viewers=50)
+    inv = bucket(viewers=50)
     path = write_store_part(tmp_path, 0, inv, DAY, 7, "sqlite:///x", "L1")
     with SQLiteStore(tmp_path / "store.sqlite") as store:
         assert store.stage_part(DAY, "L1", path) == len(inv.viewers)
@@ -91,7 +75,7 @@ def test_a_sqlite_part_is_staged_in_batches_under_the_callers_day_and_load(
 
 
 def test_a_published_day_stays_while_a_new_load_is_staged(store: Store, tmp_path):
-    old, new = small_bucket(seed=1), small_bucket(viewers=500, seed=2)
+    old, new = bucket(seed=1), bucket(viewers=500, seed=2)
     store.stage_part(DAY, "old", write_store_part(tmp_path / "old", 0, old, DAY, 300, uri_of(store),
                                             "old"))
     store.publish_day(DAY, "old")
@@ -110,7 +94,7 @@ def test_a_mongodb_store_from_before_load_counts_has_its_loads_counted_on_open(
 
     from tpdask.stores import open_store
 
-    old, new = small_bucket(seed=1), small_bucket(viewers=500, seed=2)
+    old, new = bucket(seed=1), bucket(viewers=500, seed=2)
     with open_store(mongo_database_uri) as store:
         store.write_viewer_days(list(records(old, DAY, 300)), load="old")
         store.publish_day(DAY, "old")

@@ -9,13 +9,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import orjson
 import pytest
 
 from jobs.process_day import process_command as process_day
-from tests.support import make_config
+from tests.support import (ACCOUNTS_DAY, ACCOUNTS_SCALE, ROOT, make_config, users_served,
+                           viewers)
 from tpdask.bench.verify import seed_day
 from tpdask.collect.credentials import Credentials
 from tpdask.collect.twitch import TwitchClient, retry_after_seconds
@@ -26,23 +26,22 @@ from tpdask.simulator.audience import AudienceConfig, write_day
 from tpdask.stores import open_store
 from tpdask.verify import account_history, export_status, verify
 
-ROOT = Path(__file__).resolve().parent.parent
-DAY, NEXT_DAY = "2022-08-01", "2022-08-02"
-SCALE = 0.002
+DAY, NEXT_DAY = ACCOUNTS_DAY, "2022-08-02"
+SCALE = ACCOUNTS_SCALE
 QUIET = dict(log=lambda m: None)
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with Simulator(DAY, AudienceConfig(scale=SCALE)) as s:
-        yield s
+@pytest.fixture
+def sim(accounts_sim):
+    """The module's simulator (conftest.accounts_sim)."""
+    return accounts_sim
 
 
 @pytest.fixture(autouse=True)
 def _no_faults_left(request):
     yield
     if "sim" in request.fixturenames:
-        request.getfixturevalue("sim").set_faults(reset=True)
+        request.getfixturevalue("accounts_sim").set_faults(reset=True)
 
 
 def client_of(sim) -> TwitchClient:
@@ -50,19 +49,9 @@ def client_of(sim) -> TwitchClient:
                         sim.urls["auth_url"], log=lambda m: None, sleep=time.sleep)
 
 
-def viewers(sim, count: int, skip: int = 0) -> list[str]:
-    """``count`` viewer logins of the model, every fate among them."""
-    protected = set(sim.world.streamer_logins) | set(sim.world.bot_logins)
-    return sorted(x for x in sim.world.accounts.original if x not in protected)[skip:skip + count]
-
-
 def statuses(config) -> dict[str, dict]:
     with open_store(config.store) as store:
         return {s["viewer"]: s for s in store.iter_statuses()}
-
-
-def users_served(sim) -> int:
-    return sim.state()["counters"].get("helix.users", 0)
 
 
 def check_truth(sim, got: dict[str, dict], without_ids: set[str] = frozenset()) -> None:

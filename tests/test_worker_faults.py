@@ -3,42 +3,33 @@ hold exactly the right records — nothing lost, nothing twice."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import orjson
+import pytest
 
 from jobs.process_day import process_command
-from tests.support import make_config, stop_processes, stored_records
-from tests.test_day_job import free_port, lake_rows, wait_for_workers
+from tests.support import (free_port, lake_rows, make_config, shutdown_dask, start_dask,
+                           stored_records, wait_for_workers)
 from tpdask.process.reference import reference_viewer_days
 from tpdask.simulator.audience import AudienceConfig, write_day
 
-ROOT = Path(__file__).resolve().parent.parent
 DAY = "2022-08-01"
 
 
-def start(cmd: list[str]) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
+@pytest.mark.slow
 def test_killing_a_worker_mid_job_loses_nothing_and_doubles_nothing(tmp_path):
     config = make_config(tmp_path)
     paths = write_day(config.samples_dir, DAY, AudienceConfig(seed=5, scale=0.03, dirty=True))
     expected = reference_viewer_days([orjson.loads(p.read_bytes()) for p in paths], DAY)
 
-    dask = str(Path(sys.executable).parent / "dask")
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    scheduler = start([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                       "--dashboard-address", ":0"])
+    scheduler = start_dask("scheduler", "--host", "127.0.0.1", "--port", str(port),
+                           "--dashboard-address", ":0")
     # --no-nanny: a killed worker stays dead, so its tasks must move to the other one
-    workers = [start([dask, "worker", address, "--nthreads", "1", "--no-nanny",
-                      "--local-directory", str(tmp_path / f"w{i}")]) for i in range(2)]
+    workers = [start_dask("worker", address, "--nthreads", "1", "--no-nanny",
+                          "--local-directory", str(tmp_path / f"w{i}")) for i in range(2)]
     victim = workers[1]
     killed = []
 
@@ -51,7 +42,7 @@ def test_killing_a_worker_mid_job_loses_nothing_and_doubles_nothing(tmp_path):
         wait_for_workers(address, 2)
         report = process_command(config, DAY, scheduler=address, log=log)
     finally:
-        stop_processes([*workers, scheduler])
+        shutdown_dask(address, [*workers, scheduler])
 
     assert killed and victim.returncode == -signal.SIGKILL
     assert report["buckets"] >= 4

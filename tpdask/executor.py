@@ -1,7 +1,9 @@
 """Where a job's tasks run: in this process (for debugging and small tests) or on Dask.
 
 Both executors take the same plan, a list of small frozen task objects and a function,
-so a job is written once and runs under either (the rechunker pattern).
+so a job is written once and runs under either (the rechunker pattern). Each ``map`` is
+a phase whose progress, one step per finished task, goes to the executor's log
+(:func:`tpdask.log.progress`: a bar, timestamped lines, or a few messages).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Callable, Iterator, Protocol, Sequence, TypeVar
 from urllib.parse import urlsplit
 
 from tpdask.errors import JobError, UsageError
-from tpdask.log import Log, print_log
+from tpdask.log import Log, print_log, progress
 from tpdask.running import announce, running_dir
 
 T = TypeVar("T")
@@ -100,9 +102,10 @@ class LocalExecutor:
 
     def map(self, fn: Callable[[T], R], tasks: Sequence[T], label: str) -> list[R]:
         results = []
-        for i, task in enumerate(tasks, 1):
-            results.append(fn(task))
-            self.log(f"  {label}: {i}/{len(tasks)}")
+        with progress(self.log, label, len(tasks)) as bar:
+            for task in tasks:
+                results.append(fn(task))
+                bar.update()
         return results
 
 
@@ -118,9 +121,12 @@ class ThreadExecutor:
     def map(self, fn: Callable[[T], R], tasks: Sequence[T], label: str) -> list[R]:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(self.workers) as pool:
-            results = list(pool.map(fn, tasks))
-        self.log(f"  {label}: {len(tasks)}/{len(tasks)}")
+        results = []
+        with ThreadPoolExecutor(self.workers) as pool, \
+                progress(self.log, label, len(tasks)) as bar:
+            for result in pool.map(fn, tasks):     # in task order, as each is ready
+                results.append(result)
+                bar.update()
         return results
 
 
@@ -145,18 +151,17 @@ class DaskExecutor:
                                   key=[f"{label}-{run}-{i}" for i in range(len(tasks))])
         index = {f.key: i for i, f in enumerate(futures)}
         results: list = [None] * len(tasks)
-        step = max(1, len(tasks) // 10)
         # loop= this job's client: as_completed otherwise follows the process's default
         # client, which is whichever Client was made last — with two jobs running in one
         # process (threads), one of them then waited for ever (dask/distributed#4357)
-        for done, future in enumerate(as_completed(futures, loop=self.client.loop), 1):
-            try:
-                results[index[future.key]] = future.result()
-            except Exception as exc:
-                self.client.cancel(futures)
-                raise JobError(f"{label} task {index[future.key]} failed: {exc!r}") from exc
-            if done % step == 0 or done == len(tasks):
-                self.log(f"  {label}: {done}/{len(tasks)}")
+        with progress(self.log, label, len(tasks)) as bar:
+            for future in as_completed(futures, loop=self.client.loop):
+                try:
+                    results[index[future.key]] = future.result()
+                except Exception as exc:
+                    self.client.cancel(futures)
+                    raise JobError(f"{label} task {index[future.key]} failed: {exc!r}") from exc
+                bar.update()
         return results
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
@@ -67,19 +67,27 @@ def write_lines(docs: Iterable[dict], out: str | None) -> int:
     """Write ``docs`` as JSON lines to the file ``out`` or, when None, standard output.
 
     To a file, the export is written to a temporary name, fsynced and renamed at the end,
-    so a reader never sees half an export (and a failed export leaves no file). The file's
-    folder must exist (:func:`check_out`); a write that fails (a full disk) is an
-    OutputError naming the file and the cause. ``docs`` come from a store, whose errors are
-    StoreErrors, so an OSError here is the file's.
+    so a reader never sees half an export (and a failed export leaves no file); only its
+    owner may read it (0600), since exports hold viewer data. The file's folder must exist
+    (:func:`check_out`); a write that fails (a full disk) is an OutputError naming the file
+    and the cause. ``docs`` come from a store, whose errors are StoreErrors, so an OSError
+    here is the file's.
     """
     path = check_out(out)
     if path is None:
         return _write(docs, sys.stdout.buffer)
+    return write_file(path, _write, docs)
+
+
+def write_file(path: Path, write: Callable[..., int], *args: object) -> int:
+    """``write(*args, f)`` into ``path`` atomically, readable by its owner only (0600);
+    its count. A write that fails is an OutputError naming the file and what to check."""
     try:
         with atomic_file(path, parents=False) as tmp, open(tmp, "wb") as f:
-            count = _write(docs, f)
+            os.chmod(tmp, 0o600)
+            count = write(*args, f)
     except OSError as exc:
-        raise OutputError(f"could not write the export to {out}: {exc.strerror or exc}; "
+        raise OutputError(f"could not write the export to {path}: {exc.strerror or exc}; "
                           "nothing was written — check free space and permissions there") \
             from None
     return count

@@ -1,17 +1,26 @@
 """Progress messages: every long-running piece takes a `log` callable; the default prints
-to standard error, tests pass one that collects or ignores."""
+to standard error, tests pass one that collects or ignores.
+
+The default, :data:`print_log`, writes as the ``progress`` setting says (a timestamp
+before each line when standard error is not a terminal; above the bars when it is), and
+:func:`progress` gives a phase's progress bar or lines through the same log (see
+:mod:`tpdask.progress`).
+"""
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Callable
 
+from tpdask.progress import Progress, StderrLog, progress
+
 Log = Callable[[str], None]
 
+#: The default log: standard error, as :func:`tpdask.progress.mode` says.
+print_log = StderrLog()
 
-def print_log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+__all__ = ["Log", "Progress", "print_log", "progress", "count_row", "StepTimer",
+           "sum_step_seconds"]
 
 
 def count_row(label: str, value: int, suffix: str = "") -> str:

@@ -33,7 +33,8 @@ def new_run_id(started: float) -> str:
 
 #: What each job that holds a day is doing to it, for the message the next one gets.
 _DOING = {"process": "processed by {pid}", "analyse": "analysed by {pid}",
-          "nightly": "run through `tpdask nightly` ({pid})"}
+          "nightly": "run through `tpdask nightly` ({pid})",
+          "erase": "cleaned by `tpdask erase` ({pid})", "prune": "pruned by {pid}"}
 
 #: Jobs whose stages run inside them: a day such a job holds in this thread is held for
 #: the stages it runs too (they would otherwise refuse the job's own lock).

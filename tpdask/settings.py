@@ -24,6 +24,8 @@ class Setting:
     env: str
     help: str
     kind: type = str
+    choices: tuple[str, ...] = ()     # the values a str setting may take (none: any)
+    zero: bool = False                # a number that may be 0 (retention: 0 = for ever)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -43,6 +45,9 @@ SETTINGS: tuple[Setting, ...] = (
             "address of the Twitch chat (IRC) server"),
     Setting("tmi_url", "https://tmi.twitch.tv", "TPDASK_TMI_URL",
             "base URL of an endpoint serving the old tmi chatters JSON"),
+    Setting("archive_block_mb", 32.0, "TPDASK_ARCHIVE_BLOCK_MB",
+            "archive: a day is cut into one block per core, each compressed on its own, "
+            "but no block smaller than this many MiB", float),
     Setting("dashboard_host", "127.0.0.1", "TPDASK_DASHBOARD_HOST",
             "address the local Dask cluster's dashboard listens on (0.0.0.0: every interface)"),
     Setting("bot_concurrent", 3, "TPDASK_BOT_CONCURRENT",
@@ -58,6 +63,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("health_ratio", 0.5, "TPDASK_HEALTH_RATIO",
             "stream health: a rated broadcast is suspect when its logged-in share is below "
             "this times its peers' median share", float),
+    Setting("retention_archive_days", 0, "TPDASK_RETENTION_ARCHIVE_DAYS",
+            "`tpdask prune`: days the raw samples, archives and quarantine of a day are kept "
+            "(0: for ever)", int, zero=True),
+    Setting("retention_lake_days", 0, "TPDASK_RETENTION_LAKE_DAYS",
+            "`tpdask prune`: days a day's lake (viewer-days, streams, chatter ids) and the "
+            "analyser's files of it are kept (0: for ever)", int, zero=True),
+    Setting("retention_store_days", 0, "TPDASK_RETENTION_STORE_DAYS",
+            "`tpdask prune`: days the store keeps a day's viewer-day records (0: for ever)",
+            int, zero=True),
     Setting("nightly_verify_limit", 100_000, "TPDASK_NIGHTLY_VERIFY_LIMIT",
             "accounts `tpdask nightly` checks at most per run (never-checked first, then "
             "those checked longest ago)", int),
@@ -88,6 +102,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web_secure_cookies", False, "TPDASK_WEB_SECURE_COOKIES",
             "mark the site's cookies Secure (set it when the site is served behind HTTPS)",
             bool),
+    Setting("progress", "auto", "TPDASK_PROGRESS",
+            "progress of long commands on standard error: auto (a bar on a terminal, "
+            "timestamped lines otherwise), bars, lines or off", choices=("auto", "bars",
+                                                                         "lines", "off")),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -105,12 +123,16 @@ class Config:
     auth_url: str = BY_NAME["auth_url"].default
     irc_url: str = BY_NAME["irc_url"].default
     tmi_url: str = BY_NAME["tmi_url"].default
+    archive_block_mb: float = 32.0
     dashboard_host: str = BY_NAME["dashboard_host"].default
     bot_concurrent: int = 3
     bot_hours: float = 20.0
     bot_list: str = BY_NAME["bot_list"].default
     health_min_viewers: int = 200
     health_ratio: float = 0.5
+    retention_archive_days: int = 0
+    retention_lake_days: int = 0
+    retention_store_days: int = 0
     nightly_verify_limit: int = 100_000
     status_missing_ticks: int = 12
     status_due_hours: float = 6.0
@@ -123,11 +145,32 @@ class Config:
     web_login_failures: int = 10
     web_login_window: int = 900
     web_secure_cookies: bool = False
+    progress: str = "auto"
     extra: dict = field(default_factory=dict)
 
-    def bot_rules(self) -> BotRules:
-        known = tuple(sorted({n.strip().lower() for n in self.bot_list.split(",") if n.strip()}))
-        return BotRules(concurrent=self.bot_concurrent, hours=self.bot_hours, known=known)
+    def bot_rules(self, plain: bool = False) -> BotRules:
+        """The bot settings as the analyser applies them; in pseudonymous mode the known
+        bots are listed by their pseudonyms, since that is how the data names them (so the
+        key is needed: ConfigError in a pseudonymous folder without it). ``plain``: the
+        names as configured (what results record they were computed with)."""
+        from tpdask.privacy.keys import KEY_ENV, pseudonym_key
+
+        known = {n.strip().lower() for n in self.bot_list.split(",") if n.strip()}
+        key = None if plain else pseudonym_key()
+        if key is None and not plain:
+            from tpdask.errors import ConfigError
+            from tpdask.privacy.policy import read_marker
+
+            if read_marker(self.data_dir) is not None:
+                raise ConfigError(f"this data folder holds pseudonyms: set {KEY_ENV} (or its "
+                                  "file) for this command too, so the known-bot rule can "
+                                  "find the bots by their pseudonyms")
+        if key is not None:
+            from tpdask.privacy.pseudonyms import Pseudonymizer
+
+            known = {Pseudonymizer(key).pseudonym(n) for n in known}
+        return BotRules(concurrent=self.bot_concurrent, hours=self.bot_hours,
+                        known=tuple(sorted(known)))
 
     @property
     def samples_dir(self) -> Path:
@@ -174,6 +217,8 @@ def resolve(**given: Any) -> Config:
             value = _switch(s, value)
         if s.kind is str and isinstance(value, (tuple, list)):   # fire reads a,b as a tuple
             value = ",".join(str(v) for v in value)
+        if s.choices:
+            value = _choice(s, value)
         values[s.name] = value
     data_dir = absolute(str(values.pop("data_dir")))
     store = values.pop("store") or f"sqlite:///{data_dir}/tpdask.sqlite"
@@ -188,9 +233,21 @@ def _positive(s: Setting, value: Any) -> int | float:
         number = s.kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"--{s.name} must be {what}, got {value!r}") from None
+    if s.zero and number == 0:
+        return number
     if not number > 0 or number == float("inf"):
-        raise ConfigError(f"--{s.name} must be positive, got {value}")
+        raise ConfigError(f"--{s.name} must be positive{' or 0' if s.zero else ''}, got {value}")
     return number
+
+
+def _choice(s: Setting, value: Any) -> str:
+    from tpdask.errors import ConfigError
+
+    word = str(value).strip().lower()
+    if word not in s.choices:
+        raise ConfigError(f"--{s.name} ({s.env}) must be one of {', '.join(s.choices)}, "
+                          f"got {value!r}")
+    return word
 
 
 def _switch(s: Setting, value: Any) -> bool:

@@ -96,14 +96,14 @@ def _basis(**parts: object) -> str:
 
 def inputs_of(config: Config, runs: dict[str, str]) -> Inputs:
     return Inputs(runs=dict(sorted(runs.items())),
-                  settings=settings_digest(config.bot_rules(), config.interval))
+                  settings=settings_digest(config.bot_rules(plain=True), config.interval))
 
 
 _WHY = {
     "settings": "the bot settings (or the interval) changed",
-    "day": "the day was processed again",
-    "earlier": "an earlier day was processed (or processed again)",
-    "runs": "days were processed (or processed again)",
+    "day": "the day was processed again (or a viewer erased from it)",
+    "earlier": "an earlier day was processed (or processed again, or a viewer erased from it)",
+    "runs": "days were processed (or processed again, or a viewer erased from them)",
     "health": "the stream health settings changed",
     "statuses": "the verifier ran since (account statuses changed)",
     "before": "the day before was processed (or processed again)",

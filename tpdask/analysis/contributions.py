@@ -120,6 +120,10 @@ def _union(flat: _Flat, n_times: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return distinct // max(n_times, 1), distinct % max(n_times, 1), counts
 
 
+#: The public name of :func:`_union` (the research export reads the same measures).
+union_of = _union
+
+
 def peak_streams(flat: _Flat, union: tuple) -> np.ndarray:
     """Per viewer row, the most streams that listed the viewer at one sample."""
     union_viewer, _, streams_at_k = union

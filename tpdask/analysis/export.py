@@ -16,6 +16,9 @@ from tpdask.analysis.basis import check_current, inputs_of
 from tpdask.analysis.plan import lake_runs
 from tpdask.errors import NoRecordsError, StaleResultsError
 from tpdask.export import write_lines
+from tpdask.privacy.keys import pseudonym_key
+from tpdask.privacy.pseudonyms import Pseudonymizer, is_pseudonym
+from tpdask.privacy.retention import pruned_lake_days
 from tpdask.samples import normalise_login
 from tpdask.settings import Config
 from tpdask.stores import Store, open_store
@@ -30,8 +33,14 @@ def _analysed(store: Store, kind: str, day: str) -> None:
 def export_day_results(config: Config, kind: str, day: str, out: str | None) -> int:
     """`bots` or `streamer_days` of an analysed day, by viewer or streamer."""
     with open_store(config.store, create=False) as store:
-        _analysed(store, kind, day)
         runs = lake_runs(config)
+        if day not in runs and day in pruned_lake_days(store):
+            if kind == "bots":
+                raise NoRecordsError(f"the bots of {day} were deleted with its lake "
+                                     "(retention_lake_days): they named viewers")
+            # a streamer's statistics outlive the records they were made from (docs/privacy.md)
+            return write_lines((doc for _, _, doc in store.iter_results(kind, day)), out)
+        _analysed(store, kind, day)
         if day not in runs:
             raise StaleResultsError(f"{day} is not in the lake any more: its {kind} describe "
                                     f"data that is gone; `tpdask process --day {day}` brings "
@@ -44,12 +53,16 @@ def export_day_results(config: Config, kind: str, day: str, out: str | None) -> 
 
 
 def export_profiles(config: Config, viewer: str | None, out: str | None) -> int:
-    """Every profile by viewer, or the one of ``viewer`` (normalised like a login)."""
+    """Every profile by viewer, or the one of ``viewer`` (normalised like a login; in
+    pseudonymous mode a login is looked up by its pseudonym)."""
     key = None
     if viewer is not None:
         key = normalise_login(str(viewer))
         if key is None:
             raise NoRecordsError(f"{viewer!r} is not a login (^[a-z0-9_]{{1,25}}$)")
+        secret = pseudonym_key()
+        if secret is not None and not is_pseudonym(key):
+            key = Pseudonymizer(secret).pseudonym(key)
     with open_store(config.store, create=False) as store:
         docs: Iterator = (doc for _, _, doc in store.iter_results("profiles", "", key))
         first = next(docs, None)

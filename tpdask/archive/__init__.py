@@ -6,7 +6,7 @@ Reads ``samples/<day>/`` (loose sample files); writes ``archive/<day>.7z`` and
 sample to ``quarantine/<day>/``. The day job reads the archive back through ``members``
 and ``unpack``.
 Open first: ``pack.py`` (``archive_day``: the order of the steps and why each is safe),
-then ``loose.py`` (deleting a raw file only when its very bytes are archived),
-``manifest.py`` (the checks), ``members.py`` (listing and streaming a day's samples) and
+``sevenz.py`` (the .7z written in blocks compressed on every core), then ``loose.py``
+(deleting a raw file only when its very bytes are archived), ``manifest.py`` (the checks), ``members.py`` (listing and streaming a day's samples) and
 ``unpack.py`` (the day job's one-pass decompression).
 """

@@ -17,8 +17,9 @@ from typing import Callable
 import orjson
 import py7zr
 
-from tpdask.archive.members import stream_archive
+from tpdask.archive.members import DayFiles, stream_archive
 from tpdask.errors import ArchiveError
+from tpdask.log import Progress
 
 MANIFEST_VERSION = 1
 _READ_ERRORS = (py7zr.exceptions.ArchiveError, OSError, EOFError, lzma.LZMAError, ValueError)
@@ -43,14 +44,22 @@ def read_manifest(path: Path) -> dict:
                            "archiver again to rebuild it from the archive") from None
 
 
-def verify_archive(archive: Path, manifest: dict, advice: str = RESTORE) -> None:
+def verify_archive(archive: Path, manifest: dict, advice: str = RESTORE,
+                   bar: Progress | None = None) -> None:
     """Re-read `archive` and check its size, sha256 and every member against `manifest`.
 
-    `advice`, ending the error's message, tells the operator what to do about a mismatch.
+    `advice`, ending the error's message, tells the operator what to do about a mismatch;
+    `bar`, when given, advances by each member's bytes as it is checked.
     """
     check_file(archive, manifest, advice)
     check = MemberCheck(archive, manifest, advice)
-    stream_checked(archive, check, advice)
+
+    def checked(name: str, data: bytes) -> None:
+        check(name, data)
+        if bar is not None:
+            bar.update(len(data))
+
+    stream_checked(archive, checked, advice)
     check.finish()
 
 
@@ -119,6 +128,17 @@ def _sha256(data: bytes) -> str:
 def file_sha256(path: Path) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def day_inputs(files: DayFiles) -> dict:
+    """What a run of the day job reads: the archive (by its manifest's sha256) and the loose
+    files beside it (by name and size). A run whose ledger entry has the same inputs has
+    nothing new to process (the nightly chain skips the day)."""
+    sha256 = None
+    if files.archive is not None:
+        manifest = manifest_path(Path(files.archive).parent, files.day)
+        sha256 = read_manifest(manifest).get("archive_sha256") if manifest.exists() else None
+    return {"archive_sha256": sha256, "loose": [list(f) for f in files.folder_files]}
 
 
 def dump(manifest: dict) -> bytes:

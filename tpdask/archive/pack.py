@@ -1,8 +1,9 @@
 """Day archives: data/archive/<day>.7z, the immutable raw record of a day, and the archiver.
 
-Members are `<day>/<ts>.json`. LZMA2 at preset 1: on this project's samples it packs to
-about 13 % of the JSON at ~24 MB/s and streams back at ~100 MB/s; presets above 3 cost
-4-10× the time for a few percent.
+Members are `<day>/<ts>.json`, sorted by name, compressed with :data:`FILTERS` (LZMA2) in
+one block per core, each block a 7z folder compressed on its own thread
+(:mod:`tpdask.archive.sevenz`): a scale-1 day (298 MB of JSON) packs to ~13 % and is read
+back in ~2 CPU-s by the day job (docs/benchmarks.md).
 
 Why the archiver is careful: the raw samples are the only record of a day that cannot be
 re-collected, and `archive_day` deletes them. So the archive and its manifest
@@ -45,20 +46,27 @@ from tpdask.archive.manifest import (DISCARDED, MemberCheck, check_file, dump, m
                                      member_entry, new_manifest, read_manifest, stream_checked,
                                      verify_archive)
 from tpdask.archive.members import archive_path
+from tpdask.archive.sevenz import MIN_BLOCK_BYTES, ParallelWriter
 from tpdask.errors import ArchiveError
 from tpdask.files import atomic_file, atomic_write, fsync_dir, fsync_file, temp_path, temps_of
-from tpdask.log import Log, count_row, print_log
-from tpdask.settings import Config
+from tpdask.log import Log, count_row, print_log, progress
+from tpdask.privacy.modes import secure_data_dir
+from tpdask.settings import Config, sqlite_path
 
-#: LZMA2 with 7-Zip's "normal" search (binary-tree match finder) and an 8 MiB dictionary.
-#: Consecutive samples of a channel list mostly the same logins, one sample (~1 MB) apart:
-#: preset 1 (1 MiB dictionary, fast hash-chain search) found few of those repeats. On the
-#: scale-1 bench day (297.9 MB of JSON, docs/benchmarks.md): 95.9 → 23.4 MB, decompressed
-#: in 2.3 instead of 7.5 CPU-s (the day job's unpacker is serial: its critical path), for
-#: 216 instead of 77 CPU-s of archiving, once a night. Any 7-Zip reads it: only the
-#: dictionary size is stored, the rest is how the encoder searches.
-FILTERS = [{"id": py7zr.FILTER_LZMA2, "preset": 1, "mode": lzma.MODE_NORMAL, "mf": lzma.MF_BT4,
-            "nice_len": 32, "depth": 8, "dict_size": 8 << 20}]
+#: LZMA2, fast mode, hash-chain match finder walking up to 24 candidates, 8 MiB dictionary.
+#: Consecutive samples of a channel list mostly the same logins, one sample (up to ~3 MB at
+#: the peak) apart. A binary tree (bt4, the settings before) finds those repeats best but
+#: updates its tree at every byte, also inside the long matches it skips; a hash chain
+#: only inserts a hash there, and must walk back through every other channel's logins of
+#: the same first bytes to reach the previous sample's. Whole scale-1 day, one stream,
+#: measured in one batch (docs/benchmarks.md): bt4 normal 23.4 MB in 96 CPU-s, read in
+#: 1.3 CPU-s; these 38.3 MB in 51, read in 1.9; depth 48 (nice_len 273) 28.9 MB in 77;
+#: preset 1 96 MB, read in 7.5. The archiver runs before the day job in the nightly chain
+#: (≤ 120 s on 2 cores for all of it), so its CPU-seconds count; the day is cut into one
+#: block per core (archive_block_mb). Any 7-Zip reads it: only the dictionary size is
+#: stored, the rest is how the encoder searches.
+FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 1, "mode": lzma.MODE_FAST, "mf": lzma.MF_HC4,
+            "nice_len": 128, "depth": 24, "dict_size": 8 << 20}]
 FAULT_ENV = "TPDASK_FAULT_ARCHIVE_STEP"
 
 
@@ -68,15 +76,35 @@ def filters_tag() -> str:
     return hashlib.sha256(repr(FILTERS).encode()).hexdigest()[:8]
 
 
-def build_archive(day: str, files: list[Path], target: Path) -> Path:
-    """Write `files` into a new archive at `target`, atomically (temp name, fsync, rename)."""
+def build_archive(day: str, files: list[Path], target: Path, threads: int | None = None,
+                  min_block: int = MIN_BLOCK_BYTES) -> Path:
+    """Write `files` into a new archive at `target`, atomically (temp name, fsync, rename),
+    with :data:`FILTERS`, on `threads` threads (default: every core), in blocks of at least
+    `min_block` bytes (as :func:`archive_day` writes its archives)."""
+    files = sorted(files, key=lambda p: p.name)
+    total = sum(p.stat().st_size for p in files)
     try:
-        with atomic_file(target) as tmp, py7zr.SevenZipFile(tmp, "w", filters=FILTERS) as z:
-            for path in sorted(files):
-                z.write(path, f"{day}/{path.name}")
-    except (py7zr.exceptions.ArchiveError, OSError) as exc:
+        with atomic_file(target) as tmp, archive_writer(tmp, total, threads, min_block) as writer:
+            for path in files:
+                writer.add(f"{day}/{path.name}", path, *_mtime_size(path))
+            writer.close()
+    except (OSError, lzma.LZMAError) as exc:
         raise ArchiveError(f"cannot write archive {target}: {exc}") from None
     return target
+
+
+@contextmanager
+def archive_writer(path: Path, total_bytes: int, threads: int | None = None,
+            min_block: int = MIN_BLOCK_BYTES) -> Iterator[ParallelWriter]:
+    """A :class:`ParallelWriter` with the archive's settings into a new file at `path`."""
+    with open(path, "wb") as fp, ParallelWriter(fp, FILTERS, total_bytes, threads,
+                                                min_block) as writer:
+        yield writer
+
+
+def _mtime_size(path: Path) -> tuple[float, int]:
+    st = path.stat()
+    return st.st_mtime, st.st_size
 
 
 @dataclass(frozen=True)
@@ -119,14 +147,14 @@ class ArchiveReport:
 
 
 @dataclass(frozen=True)
-class _Paths:
+class ArchivePaths:
     archive: Path
     manifest: Path
     tmp_archive: Path
     tmp_manifest: Path
 
     @classmethod
-    def of(cls, archive_dir: Path, day: str) -> "_Paths":
+    def of(cls, archive_dir: Path, day: str) -> "ArchivePaths":
         final = archive_path(archive_dir, day)
         manifest = manifest_path(archive_dir, day)
         return cls(final, manifest, temp_path(final), temp_path(manifest))
@@ -136,12 +164,13 @@ def archive_day(config: Config, day: str, log: Log = print_log) -> ArchiveReport
     """Move the day's loose samples into archive/<day>.7z, verified before any raw file goes."""
     started = time.time()
     folder = config.samples_dir / day
-    paths = _Paths.of(config.archive_dir, day)
+    paths = ArchivePaths.of(config.archive_dir, day)
     try:
+        secure_data_dir(config.data_dir, sqlite_path(config.store), log)
         config.archive_dir.mkdir(parents=True, exist_ok=True)
-        with _locked(config.archive_dir):
+        with archive_lock(config.archive_dir):
             try:
-                report = _archive(paths, day, folder, config.quarantine_dir, log)
+                report = _archive(paths, day, folder, config, log)
             finally:
                 if paths.tmp_archive.exists():    # not renamed into place: both temps are waste
                     paths.tmp_archive.unlink()
@@ -153,20 +182,22 @@ def archive_day(config: Config, day: str, log: Log = print_log) -> ArchiveReport
     return replace(report, seconds=round(time.time() - started, 2))
 
 
-def _archive(paths: _Paths, day: str, folder: Path, quarantine_dir: Path,
+def _archive(paths: ArchivePaths, day: str, folder: Path, config: Config,
              log: Log) -> ArchiveReport:
-    _recover(paths, log)
+    quarantine_dir = config.quarantine_dir
+    recover(paths, log)
     quarantined = tidy_folder(folder, quarantine_dir, day, log)
     loose = loose_names(folder)
-    old = _current_manifest(paths, day, log) if paths.archive.exists() else None
+    old = current_manifest(paths, day, log) if paths.archive.exists() else None
     archived = {f["name"] for f in old["files"]} if old is not None else set()
     new = [name for name in loose if name not in archived]
     manifest = old
     if new:
         log(f"archiving {len(new)} new sample files of {day} into {paths.archive}")
-        manifest = _write_verified(paths, day, folder, new, old)
+        manifest = _write_verified(paths, day, folder, new, old, config.archive_block_mb, log)
     elif loose and old:
-        verify_archive(paths.archive, old)             # before deleting its loose copies
+        with _checking(log, paths.archive, old) as bar:   # before deleting its loose copies
+            verify_archive(paths.archive, old, bar=bar)
     if manifest is None:
         log(f"no samples of {day} to archive in {folder}")
         remove_if_empty(folder)
@@ -191,7 +222,7 @@ def _archive(paths: _Paths, day: str, folder: Path, quarantine_dir: Path,
         bytes_archived=manifest["archive_size"])
 
 
-def _current_manifest(paths: _Paths, day: str, log: Log) -> dict:
+def current_manifest(paths: ArchivePaths, day: str, log: Log) -> dict:
     """The archive's manifest; rebuilt from the archive itself when it has none."""
     if paths.manifest.exists():
         manifest = read_manifest(paths.manifest)
@@ -208,7 +239,7 @@ def _current_manifest(paths: _Paths, day: str, log: Log) -> dict:
 
 # ---- the steps ----------------------------------------------------------------------------
 
-def _recover(paths: _Paths, log: Log) -> None:
+def recover(paths: ArchivePaths, log: Log) -> None:
     """Finish or undo what a crashed run left: temp files, or a manifest not yet renamed.
 
     A dead archiver's temps carry its pid; this one holds the archive lock, so every
@@ -228,42 +259,50 @@ def _recover(paths: _Paths, log: Log) -> None:
     fsync_dir(paths.archive.parent)
 
 
-def _write_verified(paths: _Paths, day: str, folder: Path, new: list[str],
-                    old: dict | None) -> dict:
-    """Old members (streamed, checked) plus the new files, sorted by name, into the archive."""
-    files: list[dict] = []
+def _write_verified(paths: ArchivePaths, day: str, folder: Path, new: list[str],
+                    old: dict | None, block_mb: float, log: Log) -> dict:
+    """Old members (streamed, checked) plus the new files, sorted by name, into the archive.
+
+    Progress: the bytes handed to the writer, then the bytes read back and checked."""
     pending = iter(sorted(new))
     next_new = next(pending, None)
-    with py7zr.SevenZipFile(paths.tmp_archive, "w", filters=FILTERS) as z:
-        def add(name: str, data: bytes) -> None:
-            z.writestr(data, f"{day}/{name}")
-            files.append(member_entry(name, data))
-
+    sizes = {name: _mtime_size(folder / name) for name in new}
+    total = sum(size for _, size in sizes.values())
+    if old is not None:
+        check_file(paths.archive, old)
+        mtimes = member_mtimes(paths.archive)
+        total += sum(f["size"] for f in old["files"])
+    with archive_writer(paths.tmp_archive, total, min_block=int(block_mb * 2**20)) as writer, \
+            progress(log, f"write {paths.archive.name}", total, "B") as bar:
         def add_new_before(name: str | None) -> None:
             nonlocal next_new
             while next_new is not None and (name is None or next_new < name):
-                add(next_new, (folder / next_new).read_bytes())
+                writer.add(f"{day}/{next_new}", folder / next_new, *sizes[next_new])
+                bar.update(sizes[next_new][1])
                 next_new = next(pending, None)
 
         if old is not None:
-            check_file(paths.archive, old)
             check = MemberCheck(paths.archive, old)
 
             def copy(name: str, data: bytes) -> None:
                 check(name, data)
                 add_new_before(name)
-                add(name, data)
+                writer.add(f"{day}/{name}", data, mtimes.get(name, time.time()))
+                bar.update(len(data))
 
             stream_checked(paths.archive, copy)
             check.finish()
         add_new_before(None)
+        files = [{"name": Path(w.name).name, "size": w.size, "sha256": w.sha256}
+                 for w in writer.close()]
     fsync_file(paths.tmp_archive)
     _step("written")
     manifest = new_manifest(day, paths.tmp_archive, files)
     paths.tmp_manifest.write_bytes(dump(manifest))
     fsync_file(paths.tmp_manifest)
     _step("manifest")
-    verify_archive(paths.tmp_archive, read_manifest(paths.tmp_manifest), DISCARDED)
+    with _checking(log, paths.archive, manifest) as bar:
+        verify_archive(paths.tmp_archive, read_manifest(paths.tmp_manifest), DISCARDED, bar)
     _step("verified")
     os.replace(paths.tmp_archive, paths.archive)
     os.replace(paths.tmp_manifest, paths.manifest)
@@ -274,6 +313,18 @@ def _write_verified(paths: _Paths, day: str, folder: Path, new: list[str],
 
 # ---- small helpers --------------------------------------------------------------------------
 
+def _checking(log: Log, archive: Path, manifest: dict):
+    """The progress of reading ``archive`` back against ``manifest``: its members' bytes."""
+    return progress(log, f"check {archive.name}", sum(f["size"] for f in manifest["files"]), "B")
+
+
+def member_mtimes(archive: Path) -> dict[str, float]:
+    """Each member's modification time in `archive`, by file name, to keep them."""
+    with py7zr.SevenZipFile(archive, "r") as z:
+        return {Path(i.filename).name: i.creationtime.timestamp() for i in z.list()
+                if i.creationtime is not None}
+
+
 def _step(name: str) -> None:
     """The test hook: die right after step `name` when TPDASK_FAULT_ARCHIVE_STEP says so."""
     if os.environ.get(FAULT_ENV) == name:
@@ -281,7 +332,7 @@ def _step(name: str) -> None:
 
 
 @contextmanager
-def _locked(directory: Path) -> Iterator[None]:
+def archive_lock(directory: Path) -> Iterator[None]:
     """One archiver at a time per data folder (they share fixed temp names)."""
     fd = os.open(directory, os.O_RDONLY)
     try:

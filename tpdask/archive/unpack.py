@@ -1,8 +1,9 @@
 """Phase 1 from a .7z: the archive decompressed once, by the job's client, while workers parse.
 
-A day's archive is one solid LZMA stream: a reader must decompress every member before the
-one it wants, so a reader per worker would decompress the whole day once per worker (2 ×
-6.7 s of a 17 s phase at scale 1 with 2 workers). Instead a thread of the job's client,
+A day's archive is a few solid LZMA2 streams (one 7z folder per core of the archiver): a
+reader must decompress every member of a folder before the one it wants, so a reader per
+worker would decompress much of the day once per worker (2 × 6.7 s of a 17 s phase at
+scale 1 with 2 workers, when archives were one preset-1 stream). Instead a thread of the job's client,
 idle otherwise, decompresses it once, checks each member against the manifest (size, sha256), and writes
 it under ``<scratch>/raw/`` (temp name, then rename); phase-1 tasks read those files as
 loose samples, waiting for each one to appear (:func:`wait_for_member`). A member read

@@ -24,7 +24,7 @@ from pathlib import Path
 from tpdask.archive.pack import build_archive, filters_tag
 from tpdask.bench.procmon import Measured, run_measured
 from tpdask.errors import JobError
-from tpdask.log import Log, print_log
+from tpdask.log import Log, Progress, print_log, progress
 from tpdask.settings import Config
 from tpdask.simulator.audience import AudienceConfig, write_day
 
@@ -52,10 +52,11 @@ def _tpdask(run_dir: Path, store: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "tpdask", "--data_dir", str(run_dir), "--store", store, *args]
 
 
-def _measured(cmd: list[str], what: str) -> Measured:
+def _measured(cmd: list[str], what: str, bar: Progress) -> Measured:
     m = run_measured(cmd)
     if m.returncode != 0:
         raise JobError(f"{what} failed (exit {m.returncode}):\n{m.stderr[-3000:]}")
+    bar.update()
     return m
 
 
@@ -66,7 +67,8 @@ def _figures(m: Measured) -> dict:
 
 def bench_analyse(config: Config, scale: float, n_days: int, workers: int | None = None,
                   store: str | None = None, log: Log = print_log) -> dict:
-    """Time analysing each of ``n_days`` days after the previous ones, then their overlap."""
+    """Time analysing each of ``n_days`` days after the previous ones, then their overlap.
+    Progress: the commands run (3 per day and 2, timed or not)."""
     inputs = config.data_dir / "bench" / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
     run_dir = config.data_dir / "bench" / "analyse-run"
@@ -75,20 +77,32 @@ def bench_analyse(config: Config, scale: float, n_days: int, workers: int | None
     store = store or f"sqlite:///{run_dir / 'tpdask.sqlite'}"
     extra = ["--workers", str(workers)] if workers else []
     days = bench_days(n_days)
+    with progress(log, "bench analyse", 3 * n_days + 2, "runs") as bar:
+        return _bench_days(config, scale, days, run_dir, store, extra, log, bar)
+
+
+def _bench_days(config: Config, scale: float, days: list[str], run_dir: Path, store: str,
+                extra: list[str], log: Log, bar: Progress) -> dict:
+    """Each day processed then analysed, the overlap, the backfill; ``bar`` counts runs."""
+    inputs = config.data_dir / "bench" / "inputs"
+    n_days = len(days)
     rows = []
     for day in days:
         archive = _input_archive(inputs, scale, day, SEED, log)
         os.link(archive, run_dir / "archive" / f"{day}.7z")
         log(f"processing {day} (not timed) ...")
-        _measured(_tpdask(run_dir, store, "process", "--day", day, *extra), "tpdask process")
+        _measured(_tpdask(run_dir, store, "process", "--day", day, *extra), "tpdask process",
+                  bar)
         log(f"timing `tpdask analyse --day {day}` ...")
-        m = _measured(_tpdask(run_dir, store, "analyse", "--day", day, *extra), "tpdask analyse")
+        m = _measured(_tpdask(run_dir, store, "analyse", "--day", day, *extra), "tpdask analyse",
+                      bar)
         rows.append({"day": day, **_figures(m), **_job_report(store, day)})
     log(f"timing `tpdask export overlap` over {n_days} days ...")
     m = _measured(_tpdask(run_dir, store, "export", "overlap", "--since", days[0], "--until",
-                          days[-1], "--out", str(run_dir / "overlap.jsonl")), "export overlap")
+                          days[-1], "--out", str(run_dir / "overlap.jsonl")), "export overlap",
+                  bar)
     pairs = sum(1 for _ in open(run_dir / "overlap.jsonl"))
-    backfill, scratch = _backfill(config, run_dir, days, extra, log)
+    backfill, scratch = _backfill(config, run_dir, days, extra, log, bar)
     return {"scale": scale, "days": rows, "store": store.split("://")[0],
             "overlap": {**_figures(m), "days": n_days, "pairs": pairs},
             "day_n_over_day_1": round(rows[-1]["wall_seconds"] / rows[0]["wall_seconds"], 2),
@@ -106,7 +120,7 @@ def _lake_copy(source: Path, target: Path, days: list[str]) -> None:
 
 
 def _backfill(config: Config, run_dir: Path, days: list[str], extra: list[str],
-              log: Log) -> tuple[dict, dict]:
+              log: Log, bar: Progress) -> tuple[dict, dict]:
     """The backfill of the first day into the others, and all days from scratch (SQLite)."""
     late = config.data_dir / "bench" / "analyse-backfill"
     scratch = config.data_dir / "bench" / "analyse-scratch"
@@ -116,17 +130,18 @@ def _backfill(config: Config, run_dir: Path, days: list[str], extra: list[str],
     _lake_copy(run_dir, late, days[1:])
     log(f"analysing {days[1]} … {days[-1]} one after the other (not timed) ...")
     for day in days[1:]:
-        _measured(_tpdask(late, store, "analyse", "--day", day, *extra), "tpdask analyse")
+        _measured(_tpdask(late, store, "analyse", "--day", day, *extra), "tpdask analyse", bar)
     _lake_copy(run_dir, late, days[:1])
     log(f"timing the backfill: `tpdask analyse --day {days[0]}` after {days[1]} … {days[-1]} ...")
-    m = _measured(_tpdask(late, store, "analyse", "--day", days[0], *extra), "tpdask analyse")
+    m = _measured(_tpdask(late, store, "analyse", "--day", days[0], *extra), "tpdask analyse",
+                  bar)
     backfill = {**_figures(m), **_job_report(store, days[0])}
     _lake_copy(run_dir, scratch, days)
     store = f"sqlite:///{scratch / 'tpdask.sqlite'}"
     scope = f"{days[0]}..{days[-1]}"
     log(f"timing `tpdask analyse --since {days[0]} --until {days[-1]}` from scratch ...")
     m = _measured(_tpdask(scratch, store, "analyse", "--since", days[0], "--until", days[-1],
-                          *extra), "tpdask analyse")
+                          *extra), "tpdask analyse", bar)
     return backfill, {**_figures(m), **_job_report(store, scope)}
 
 

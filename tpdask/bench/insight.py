@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 from tpdask.bench.analyse import SEED, _figures, _input_archive, _measured, _tpdask, bench_days
-from tpdask.log import Log, print_log
+from tpdask.log import Log, Progress, print_log, progress
 from tpdask.settings import Config
 
 
@@ -27,20 +28,31 @@ def bench_insight(config: Config, scale: float, n_days: int, workers: int | None
     store = store or f"sqlite:///{run_dir / 'tpdask.sqlite'}"
     extra = ["--workers", str(workers)] if workers else []
     days = bench_days(n_days)
+    with progress(log, "bench insight", n_days + 3, "runs") as bar:
+        return _bench_runs(run_dir, store, days, extra, scale, log, bar)
+
+
+def _bench_runs(run_dir: Path, store: str, days: list[str], extra: list[str], scale: float,
+                log: Log, bar: Progress) -> dict:
+    """Each day processed (not timed), the analysis of all days, then the two exports;
+    ``bar`` counts the runs."""
+    inputs = run_dir.parent / "inputs"
     for day in days:
         os.link(_input_archive(inputs, scale, day, SEED, log), run_dir / "archive" / f"{day}.7z")
         log(f"processing {day} (not timed) ...")
-        _measured(_tpdask(run_dir, store, "process", "--day", day, *extra), "tpdask process")
+        _measured(_tpdask(run_dir, store, "process", "--day", day, *extra), "tpdask process",
+                  bar)
     span = ["--since", days[0], "--until", days[-1]]
-    log(f"timing `tpdask analyse` of the {n_days} days ...")
-    analysed = _measured(_tpdask(run_dir, store, "analyse", *span, *extra), "tpdask analyse")
-    result = {"scale": scale, "days": n_days, "store": store.split("://")[0],
+    log(f"timing `tpdask analyse` of the {len(days)} days ...")
+    analysed = _measured(_tpdask(run_dir, store, "analyse", *span, *extra), "tpdask analyse",
+                         bar)
+    result = {"scale": scale, "days": len(days), "store": store.split("://")[0],
               "analyse": _figures(analysed)}
     for what in ("broadcasts", "flows"):
         out = run_dir / f"{what}.jsonl"
-        log(f"timing `tpdask export {what}` over the {n_days} days ...")
+        log(f"timing `tpdask export {what}` over the {len(days)} days ...")
         m = _measured(_tpdask(run_dir, store, "export", what, *span, "--out", str(out)),
-                      f"export {what}")
+                      f"export {what}", bar)
         lines = out.read_bytes().splitlines()
         result[what] = {**_figures(m), "records": len(lines)}
         if what == "broadcasts":

@@ -21,7 +21,7 @@ import psutil
 from tpdask.archive.pack import build_archive, filters_tag
 from tpdask.bench.procmon import Measured, run_measured
 from tpdask.errors import ConfigError, JobError
-from tpdask.log import Log, print_log
+from tpdask.log import Log, print_log, progress
 from tpdask.settings import Config
 from tpdask.simulator.audience import AudienceConfig, write_day
 
@@ -137,7 +137,8 @@ def machine() -> dict:
 
 
 def run_bench(config: Config, plan: BenchPlan, log: Log = print_log) -> dict:
-    """Generate (once), archive (once) and time the day job; then the baseline; save JSON."""
+    """Generate (once), archive (once) and time the day job; then the baseline; save JSON.
+    Progress: the measured runs (the job, the peer, the baseline)."""
     inputs = config.data_dir / "bench" / "inputs"
     archive = _input_archive(inputs, plan.scale, log)
     raw_bytes = sum(p.stat().st_size for p in _input_day(inputs, plan.scale, log).glob("*.json"))
@@ -147,11 +148,16 @@ def run_bench(config: Config, plan: BenchPlan, log: Log = print_log) -> dict:
         "at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine(),
         "load_average_before": [round(x, 2) for x in os.getloadavg()],
-        "tpdask": run_tpdask(config, plan, archive, log),
     }
-    result["peer"] = run_peer(config, plan, result["tpdask"], log) if plan.peer else None
-    result["baseline"] = (run_baseline(config, plan.baseline_scale, log)
-                          if plan.baseline_scale else None)
+    runs = 1 + bool(plan.peer) + bool(plan.baseline_scale)
+    with progress(log, "bench process", runs, "runs") as bar:
+        result["tpdask"] = run_tpdask(config, plan, archive, log)
+        bar.update()
+        result["peer"] = run_peer(config, plan, result["tpdask"], log) if plan.peer else None
+        bar.update(bool(plan.peer))
+        result["baseline"] = (run_baseline(config, plan.baseline_scale, log)
+                              if plan.baseline_scale else None)
+        bar.update(bool(plan.baseline_scale))
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     out = config.data_dir / "bench" / f"bench-scale{_fmt_scale(plan.scale)}-{result['at']}.json"
     out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

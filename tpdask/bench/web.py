@@ -41,7 +41,7 @@ import psutil
 import requests
 
 from tpdask.errors import JobError
-from tpdask.log import Log, print_log
+from tpdask.log import Log, Progress, print_log, progress
 from tpdask.settings import Config, resolve
 
 FIRST_DAY = dt.date(2022, 8, 1)
@@ -122,7 +122,8 @@ def _process_and_analyse(config: Config, the_days: list[str], scale: float,
     quiet: Log = lambda message: None  # noqa: E731
     model = AudienceConfig(seed=SEED, scale=scale, gaps=True, with_ids=True,
                            interval=config.interval, view_botted=2)
-    with dask_executor(None, workers, quiet, dashboard_host=config.dashboard_host) as executor:
+    with dask_executor(None, workers, quiet, dashboard_host=config.dashboard_host) as executor, \
+            progress(log, "bench web: days", len(the_days), "days") as bar:
         for i, day in enumerate(the_days, 1):
             t0 = time.time()
             write_day(config.samples_dir, day, model)
@@ -130,6 +131,7 @@ def _process_and_analyse(config: Config, the_days: list[str], scale: float,
             report = process_day(config, day, executor, quiet)
             log(f"  day {i}/{len(the_days)} {day}: {report['viewers']:,} viewers, "
                 f"generated, archived and processed in {time.time() - t0:.1f} s")
+            bar.update()
         log(f"analysing {len(the_days)} days ...")
         analyse(config, the_days, executor, quiet)
 
@@ -327,9 +329,10 @@ def _cpu_seconds(pid: int | None) -> float:
 
 
 def _phase(url: str, sessions: list[requests.Session], streamers: list[str],
-           seconds: float, server_pid: int | None = None) -> dict:
+           seconds: float, server_pid: int | None = None, bar: Progress | None = None) -> dict:
     """The clients' loops for ``seconds``; with the CPU seconds the clients (this
-    process) and the server used meanwhile, to see which one the machine spent itself on."""
+    process) and the server used meanwhile, to see which one the machine spent itself on.
+    ``bar`` advances by the seconds gone, once a second."""
     clients = [Client(url, s, streamers, seed=i) for i, s in enumerate(sessions)]
     client_cpu, server_cpu = time.process_time(), _cpu_seconds(server_pid)
     started = time.monotonic()
@@ -338,8 +341,14 @@ def _phase(url: str, sessions: list[requests.Session], streamers: list[str],
                for c in clients]
     for t in threads:
         t.start()
+    shown = 0.0
     for t in threads:
-        t.join()
+        while t.is_alive():
+            t.join(timeout=1.0)
+            gone = min(seconds, time.monotonic() - started)
+            if bar is not None:
+                bar.update(round(gone - shown, 3))
+            shown = gone
     result = summary(clients, time.monotonic() - started)
     result["client_cpu_seconds"] = round(time.process_time() - client_cpu, 2)
     result["server_cpu_seconds"] = round(_cpu_seconds(server_pid) - server_cpu, 2)
@@ -357,11 +366,12 @@ def measure(url: str, password: str, clients: int = 8, seconds: float = 30,
     if warm.errors:
         raise JobError(f"bench web: the site answers errors: {warm.errors[:5]}")
     log(f"first answers (cold caches), ms: {first}")
-    log(f"one client alone for {seconds:g} s ...")
-    alone = _phase(url, sessions[:1], streamers, seconds, server_pid)
-    log(f"{clients} clients at once for {seconds:g} s ...")
-    load_before = os.getloadavg()
-    together = _phase(url, sessions, streamers, seconds, server_pid)
+    with progress(log, "bench web: measured", 2 * seconds, "s") as bar:
+        log(f"one client alone for {seconds:g} s ...")
+        alone = _phase(url, sessions[:1], streamers, seconds, server_pid, bar)
+        log(f"{clients} clients at once for {seconds:g} s ...")
+        load_before = os.getloadavg()
+        together = _phase(url, sessions, streamers, seconds, server_pid, bar)
     return {"first_ms": first, "streamer_pages": len(streamers), "one_client": alone,
             "concurrent": together, "load_before": [round(x, 2) for x in load_before],
             "load_after": [round(x, 2) for x in os.getloadavg()]}

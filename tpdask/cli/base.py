@@ -7,6 +7,7 @@ import os
 
 from tpdask import settings
 from tpdask.errors import ConfigError
+from tpdask.progress import choose as choose_progress
 
 
 class ExitCode(Exception):
@@ -30,9 +31,13 @@ class Commands:
                  interval: int | None = None, max_gap: int | None = None,
                  helix_url: str | None = None, auth_url: str | None = None,
                  irc_url: str | None = None, tmi_url: str | None = None,
+                 archive_block_mb: float | None = None,
                  dashboard_host: str | None = None, bot_concurrent: int | None = None,
                  bot_hours: float | None = None, bot_list: str | tuple | None = None,
                  health_min_viewers: int | None = None, health_ratio: float | None = None,
+                 retention_archive_days: int | None = None,
+                 retention_lake_days: int | None = None,
+                 retention_store_days: int | None = None,
                  nightly_verify_limit: int | None = None,
                  status_missing_ticks: int | None = None,
                  status_due_hours: float | None = None,
@@ -42,13 +47,17 @@ class Commands:
                  status_disk_fail_percent: float | None = None,
                  web_workers: int | None = None, web_session_hours: float | None = None,
                  web_login_failures: int | None = None, web_login_window: int | None = None,
-                 web_secure_cookies: bool | None = None):
+                 web_secure_cookies: bool | None = None, progress: str | None = None):
         self._given = dict(data_dir=data_dir, store=store, interval=interval, max_gap=max_gap,
                            helix_url=helix_url, auth_url=auth_url, irc_url=irc_url,
-                           tmi_url=tmi_url, dashboard_host=dashboard_host,
+                           tmi_url=tmi_url, archive_block_mb=archive_block_mb,
+                           dashboard_host=dashboard_host,
                            bot_concurrent=bot_concurrent, bot_hours=bot_hours,
                            bot_list=bot_list, health_min_viewers=health_min_viewers,
                            health_ratio=health_ratio,
+                           retention_archive_days=retention_archive_days,
+                           retention_lake_days=retention_lake_days,
+                           retention_store_days=retention_store_days,
                            nightly_verify_limit=nightly_verify_limit,
                            status_missing_ticks=status_missing_ticks,
                            status_due_hours=status_due_hours,
@@ -60,10 +69,14 @@ class Commands:
                            web_session_hours=web_session_hours,
                            web_login_failures=web_login_failures,
                            web_login_window=web_login_window,
-                           web_secure_cookies=web_secure_cookies)
+                           web_secure_cookies=web_secure_cookies, progress=progress)
 
     def _config(self) -> settings.Config:
-        return settings.resolve(**self._given)
+        """The settings resolved; the progress setting from here on decides how this
+        command shows its progress (:func:`tpdask.progress.mode`)."""
+        config = settings.resolve(**self._given)
+        choose_progress(config.progress)
+        return config
 
     def _existing_config(self) -> settings.Config:
         """The config of a read-only command: a data folder that is named or holds the store

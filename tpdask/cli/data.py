@@ -15,8 +15,10 @@ class DataCommands(Commands):
     def export(self, what: str, day: str | int | None = None, since: str | int | None = None,
                until: str | int | None = None, min_minutes: float | None = None,
                bots: bool | None = None, viewer: str | None = None,
-               within: float | None = None, out: str | None = None) -> None:
-        """Export WHAT as JSON lines, to --out FILE (written atomically) or standard output (-).
+               within: float | None = None, format: str | None = None,
+               out: str | None = None) -> None:
+        """Export WHAT as JSON lines (sessions: CSV or Parquet), to --out FILE (written
+        atomically, 0600) or standard output (-).
 
         The folder of FILE must exist; --out naming a folder, a missing folder or a path
         that may not be written is an error before anything is done (exit 1).
@@ -24,7 +26,9 @@ class DataCommands(Commands):
         viewer_days --day D, bots --day D, streamer_days --day D, overlap --since D1 --until
         D2 [--min_minutes M (10 when not given)] [--bots], profiles [--viewer LOGIN], status
         (account statuses by viewer), broadcasts --since D1 --until D2 (with stream health),
-        flows --since D1 --until D2 [--within MINUTES (15 when not given, at most 60)]; a
+        flows --since D1 --until D2 [--within MINUTES (15 when not given, at most 60)],
+        sessions --since D1 --until D2 --format rappaz|parquet [--bots] (research data
+        without names: CSV without header, or Parquet); a
         flag WHAT does not take is refused (exit 2). Nothing
         to export (a day not processed or not analysed, an unknown viewer, no account
         checked) is an error (exit 3), and no file is written; so are results out of date
@@ -34,7 +38,7 @@ class DataCommands(Commands):
         target = None if out in (None, "-") else str(out)
         count = run_export(self._existing_config(), str(what), day=day, since=since,
                            until=until, min_minutes=min_minutes, bots=bots, viewer=viewer,
-                           within=within, out=target)
+                           within=within, out=target, fmt=format)
         if target:
             print(f"wrote {count} {what} records to {target}", file=sys.stderr)
 
@@ -78,13 +82,13 @@ class DataCommands(Commands):
 
 
 EXPORTS = ("viewer_days", "bots", "streamer_days", "overlap", "profiles", "status",
-           "broadcasts", "flows")
+           "broadcasts", "flows", "sessions")
 
 
 def run_export(config: settings.Config, what: str, day: str | int | None,
                since: str | int | None, until: str | int | None, min_minutes: float | None,
                bots: bool | None, viewer: str | None, out: str | None,
-               within: float | None = None) -> int:
+               within: float | None = None, fmt: str | None = None) -> int:
     """Check that WHAT gets the flags it needs (and no other), then export it.
 
     A flag is given when it is not None: a default value given explicitly is given too
@@ -96,17 +100,25 @@ def run_export(config: settings.Config, what: str, day: str | int | None,
     if what not in EXPORTS:
         raise UsageError(f"cannot export {what!r}; choose one of: {', '.join(EXPORTS)}")
     given = {"--day": day, "--since": since, "--until": until, "--viewer": viewer,
-             "--bots": bots, "--min_minutes": min_minutes, "--within": within}
+             "--bots": bots, "--min_minutes": min_minutes, "--within": within, "--format": fmt}
     wanted = {"overlap": {"--since", "--until", "--bots", "--min_minutes"},
               "broadcasts": {"--since", "--until"}, "flows": {"--since", "--until", "--within"},
+              "sessions": {"--since", "--until", "--bots", "--format"},
               "profiles": {"--viewer"}, "status": set()}.get(what, {"--day"})
     extra = sorted(flag for flag, value in given.items() if value is not None and flag not in wanted)
     if extra:
         raise UsageError(f"export {what} does not take {', '.join(extra)}")
-    if what in ("overlap", "broadcasts", "flows"):
+    if what in ("overlap", "broadcasts", "flows", "sessions"):
         if since is None or until is None:
             raise UsageError(f"export {what} needs --since YYYY-MM-DD --until YYYY-MM-DD")
         first, last = parse_period(since, until)
+    if what == "sessions":
+        from tpdask.privacy.sessions import export_sessions
+
+        if fmt is None:
+            raise UsageError("export sessions needs --format rappaz (CSV) or --format parquet")
+        check_out(out)
+        return export_sessions(config, first, last, str(fmt), bool(bots), out)
     if what == "broadcasts":
         from jobs.insight import export_broadcasts
 

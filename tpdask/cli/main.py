@@ -18,11 +18,12 @@ import sys
 
 import fire
 
-from tpdask import settings
+from tpdask import progress, settings
 from tpdask.cli import args as cli_args
 from tpdask.cli.base import ExitCode
 from tpdask.cli.data import DataCommands
 from tpdask.cli.pipeline import PipelineCommands
+from tpdask.cli.privacy import PrivacyCommands
 from tpdask.cli.site import SiteCommands
 from tpdask.cli.tools import ToolCommands
 from tpdask.errors import NoRecordsError, PartialError, TpdaskError, UsageError
@@ -37,10 +38,13 @@ COMMANDS = (
     ("process", "turn a day's samples into viewer-days in the lake and the store (Dask)"),
     ("analyse", "bots, streamer-day statistics and profiles from processed days (Dask)"),
     ("verify", "check the accounts seen in the chats through Helix users: active, renamed, gone"),
-    ("nightly", "the nightly chain for a day or a range: archive, process, analyse, verify"),
+    ("nightly", "the nightly chain for a day or a range: archive, process, prune, analyse, "
+                "verify"),
     ("export", "export viewer_days, bots, streamer_days, overlap, profiles, status, "
-               "broadcasts or flows as JSON lines"),
+               "broadcasts or flows as JSON lines; sessions as research data without names"),
     ("import_tmi", "turn old tmi chatters dumps (DIR/<channel>/…) into samples"),
+    ("erase", "remove a viewer from every copy (samples, lake, store; --archives), keep it out"),
+    ("prune", "apply the retention settings: delete the days they no longer keep (--dry_run)"),
     ("bench", "time a job (process, analyse, insight, verify, nightly) or the website (web)"),
     ("status", "the install's health: ok, warning or failing, with the reasons (exit 0/1/2)"),
     ("simulate", "serve the Twitch simulator (Helix, OAuth, IRC, tmi) driven by the audience model"),
@@ -61,7 +65,7 @@ def usage() -> str:
     return "\n".join(lines)
 
 
-class Tpdask(PipelineCommands, DataCommands, SiteCommands, ToolCommands):
+class Tpdask(PipelineCommands, DataCommands, PrivacyCommands, SiteCommands, ToolCommands):
     """Twitch audience measurement on Dask. Run `tpdask` alone for the list of commands."""
 
 
@@ -117,6 +121,8 @@ def run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        progress.choose(None)      # the command's --progress ends with it (tests run many)
     return 0
 
 

@@ -91,11 +91,11 @@ class PipelineCommands(Commands):
                 until: str | int | None = None, scheduler: str | None = None,
                 workers: int | None = None, local: bool = False) -> None:
         """Run the nightly chain for --day D (default yesterday UTC) or every day of --since
-        D1 --until D2: archive and process each day, then analyse and verify.
+        D1 --until D2: archive and process each day, then prune, analyse and verify.
 
         A stage with nothing to do is skipped, with the reason (a day already archived and
-        processed from the same archive, results current, no Twitch credentials for verify,
-        a day without samples), so a run after a failure or a kill resumes where the last
+        processed from the same archive, no retention set for prune, results current, no
+        Twitch credentials for verify, a day without samples), so a run after a failure or a kill resumes where the last
         stopped. One Dask cluster for the run (--workers N, or --scheduler tcp://host:8786;
         --local runs in this process). One nightly at a time, and it holds its days: a
         process or analyse of one of them refuses to start meanwhile. Exit 0 when no stage

@@ -21,6 +21,8 @@ class ToolCommands(Commands):
         JOB (or --job) process (default): `process` of the seeded day from its .7z, against
         the single-process baseline at --baseline_scale (0 skips it); --peer duckdb also
         times a DuckDB query doing the same inversion on the same day (bench extra).
+        archive: `archive` of the seeded day from its loose samples, the archive's size and
+        the CPU-seconds of reading it back in one pass, as the day job does.
         analyse: `analyse` of each of --days N (7) days after the ones before, then their
         overlap, then a backfill of the first day against all days from scratch. verify:
         `verify` of --accounts N accounts against the simulator. insight: `export
@@ -40,6 +42,12 @@ class ToolCommands(Commands):
             print(web_table(bench_web(self._config(), int(records), int(days or 30),
                                       clients=int(clients), seconds=float(seconds),
                                       workers=workers)))
+            return
+        if job == "archive":
+            from tpdask.bench.archive import bench_archive
+            from tpdask.bench.archive import table as archive_table
+
+            print(archive_table(bench_archive(self._config(), float(scale))))
             return
         store = self._given["store"] or os.environ.get("TPDASK_STORE")
         if job == "analyse":
@@ -69,8 +77,8 @@ class ToolCommands(Commands):
                                               store=store)))
             return
         if job != "process":
-            raise UsageError(f"bench --job {job!r}: choose process, analyse, insight, verify, "
-                             "nightly or web")
+            raise UsageError(f"bench --job {job!r}: choose process, archive, analyse, insight, "
+                             "verify, nightly or web")
         from tpdask.bench.process import BenchPlan, run_bench, table
 
         plan = BenchPlan(scale=float(scale), store=store, workers=workers,
@@ -116,7 +124,8 @@ class ToolCommands(Commands):
 
     def demo(self, day: str | int = "2022-08-01", scale: float = 0.02, workers: int = 2,
              speed: float = 800, port: int = 8000) -> None:
-        """A simulated day through every stage: collect, archive, process, analyse, verify.
+        """A simulated day through every stage: collect, archive, process, analyse, verify,
+        then the research export, one viewer erased everywhere, and the health check.
 
         --scale S of the audience model (0.02: ~18,000 viewers), --speed S simulated seconds
         per real second (800: a day in 108 s), --workers N for the Dask cluster. Then serves
@@ -148,9 +157,13 @@ class ToolCommands(Commands):
             print(f"  {pair['a']:<20} {pair['b']:<20} {pair['shared']:>7,} {pair['jaccard']:>8.3f}")
         print_insight(result)
         v = result.verify
-        print(f"Verified {v['checked']:,} accounts with {v['calls']:,} Helix users calls: "
-              f"{v['active']:,} active, {v['renamed']:,} renamed, {v['gone']:,} gone "
-              f"({result.wrong_statuses} unlike the simulator's truth)")
+        if v is None:
+            print("Verify skipped: pseudonymous mode (the viewers are keyed hashes of logins)")
+        else:
+            print(f"Verified {v['checked']:,} accounts with {v['calls']:,} Helix users calls: "
+                  f"{v['active']:,} active, {v['renamed']:,} renamed, {v['gone']:,} gone "
+                  f"({result.wrong_statuses} unlike the simulator's truth)")
+        print_privacy(result)
         print("\nWhere the data is:")
         print(f"  archive     {config.archive_dir / (result.day + '.7z')} (+ .manifest.json)")
         print(f"  quarantine  {config.quarantine_dir / result.day}/")
@@ -161,6 +174,22 @@ class ToolCommands(Commands):
         from jobs.demo import serve_demo_site
 
         serve_demo_site(config, int(port))
+
+
+def print_privacy(result) -> None:
+    """The demo's research export, its erasure and the health verdict of its data folder."""
+    s = result.sessions
+    print(f"\nResearch export (`tpdask export sessions --format rappaz`): {s['rows']:,} "
+          f"sessions of {s['users']:,} users numbered from 0, {s['streams']:,} streams, no login")
+    if result.erased:
+        print(result.erase_text)
+        print(f"  afterwards: {result.erased_left} lake rows or store records name it; the day "
+              "was analysed again")
+    health = result.health
+    print(f"\n`tpdask status` of the demo folder: {health.verdict} (a demo's collector ran for "
+          "one simulated day, long ago: the collector rule fails, as it should)")
+    for r in health.reasons:
+        print(f"  {r.level:<8} {r.text}")
 
 
 def print_insight(result) -> None:

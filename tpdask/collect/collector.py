@@ -24,6 +24,7 @@ from tpdask.days import day_of
 from tpdask.errors import TwitchAuthError, TwitchError
 from tpdask.files import remove_stale_temps
 from tpdask.log import Log, print_log
+from tpdask.privacy.policy import ChatterPolicy
 from tpdask.samples import write_sample_file
 
 Selector = Callable[[float], list[Channel]]
@@ -82,8 +83,16 @@ class TickResult:
 
 
 class Collector:
+    """Ticks: select the channels, observe them, apply the privacy policy, write the sample.
+
+    ``policy`` (suppression, pseudonymous mode: :mod:`tpdask.privacy.policy`) defaults to
+    the one of the data folder holding ``samples_dir`` and the environment, so every way
+    of building a collector honours them.
+    """
+
     def __init__(self, samples_dir: Path, select: Selector, source: Source, clock,
-                 interval: int = 300, log: Log = print_log):
+                 interval: int = 300, log: Log = print_log,
+                 policy: ChatterPolicy | None = None):
         self.samples_dir = samples_dir
         self.select = select
         self.source = source
@@ -91,14 +100,36 @@ class Collector:
         self.interval = interval
         self.log = log
         self.stop = threading.Event()
+        self.policy = policy if policy is not None else \
+            ChatterPolicy.for_data_dir(samples_dir.parent)
+
+    def private(self, ts: int, seen: dict[str, Observation]) -> dict[str, Observation]:
+        """The observations under the privacy policy (read again now: an erasure made
+        during the tick counts); logs what it left out, never a login."""
+        self.policy.refresh(self.samples_dir.parent)
+        if self.policy.plain:
+            return seen
+        filtered = self.policy.apply_all({login: (obs.chatters, obs.chatter_ids)
+                                          for login, obs in seen.items()})
+        suppressed = sum(f.suppressed for f in filtered.values())
+        if suppressed:
+            self.log(f"tick {ts}: {suppressed} entries of suppressed (erased) viewers left out")
+        for pseudonym in self.policy.collisions:
+            self.log(f"tick {ts}: pseudonym collision: {pseudonym} stands for two logins "
+                     "(counted as one viewer; see docs/privacy.md)")
+        return {login: Observation(chatters=filtered[login].chatters,
+                                   chatter_ids=filtered[login].chatter_ids,
+                                   observed_by=obs.observed_by, extra=obs.extra)
+                for login, obs in seen.items()}
 
     def tick(self, ts: int) -> TickResult:
         """Collect and write the sample of tick `ts`; a failed tick is logged, not raised."""
         started = time.monotonic()
         try:
             channels = self.select(ts)
-            seen = self.source.observe(channels)
+            seen = self.private(ts, self.source.observe(channels))
             sample = build_sample(ts, self.source.name, channels, seen)
+            sample.update(self.policy.sample_fields())
             path = write_sample_file(sample_path(self.samples_dir, ts), orjson.dumps(sample))
         except TwitchError as exc:
             self.log(f"tick {ts}: no sample ({exc})")
@@ -181,7 +212,11 @@ def make_collector(config, source: str = "helix", language: str = "fr", top: int
     """
     from tpdask.collect.clock import WallClock
     from tpdask.errors import ConfigError
+    from tpdask.privacy.modes import secure_data_dir
+    from tpdask.settings import sqlite_path
     from tpdask.simulator.clock import SimClock
+
+    secure_data_dir(config.data_dir, sqlite_path(config.store), log)
 
     if sim_clock:
         clock = SimClock.from_state(_fetch_json(sim_clock)["clock"])

@@ -38,15 +38,16 @@ import orjson
 from tpdask.days import day_of
 from tpdask.errors import ConfigError, SampleError
 from tpdask.files import remove_stale_temps
-from tpdask.log import Log, count_row, print_log
+from tpdask.log import Log, Progress, count_row, print_log, progress
+from tpdask.privacy.modes import secure_data_dir
+from tpdask.privacy.policy import ChatterPolicy
 from tpdask.samples import normalise_login, parse_sample, write_sample_file
-from tpdask.settings import Config
+from tpdask.settings import Config, sqlite_path
 
 ROLES = ("broadcaster", "vips", "moderators", "staff", "admins", "global_mods", "viewers")
 LOCAL_NAME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})-(\d{1,2})-(\d{1,2})_dump\.json")
 UNIX_NAME = re.compile(r"(\d+)\.json")
 TS_RANGE = (1104537600, 4102444800)      # 2005 to 2100: anything else is not a poll time
-PROGRESS_EVERY = 10_000
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ class ImportReport:
     samples_written: int = 0        # sample files created or changed
     samples_unchanged: int = 0      # already exactly what the dumps give (a re-run)
     samples_skipped: tuple[str, ...] = ()   # existing unusable samples, left alone
+    entries_suppressed: int = 0     # entries of erased viewers left out (suppression list)
+    pseudonymous: bool = False      # chatters written as pseudonyms (pseudonymous mode)
+    collisions: tuple[str, ...] = ()   # pseudonyms found to stand for two logins
     days: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
     seconds: float = 0.0
@@ -66,6 +70,11 @@ class ImportReport:
         lines = [f"tmi import done in {self.seconds} s"]
         for key in ("dumps_read", "dumps_quarantined", "samples_written", "samples_unchanged"):
             lines.append(count_row(key, getattr(self, key)))
+        if self.entries_suppressed:
+            lines.append(count_row("entries_suppressed", self.entries_suppressed))
+        if self.pseudonymous:
+            lines.append("  chatters written as pseudonyms (pseudonymous mode)")
+        lines += [f"  pseudonym collision: {p} stands for two logins" for p in self.collisions]
         lines.append(count_row("channels", len(self.channels)))
         span = f" ({self.days[0]} … {self.days[-1]})" if self.days else ""
         lines.append(count_row("days", len(self.days), span))
@@ -92,8 +101,10 @@ def import_tmi(config: Config, folder: Path, tz: str = "UTC", log: Log = print_l
     if not folder.is_dir():
         raise ConfigError(f"{folder} is not a folder; give the folder holding one folder of "
                           "dumps per channel")
+    secure_data_dir(config.data_dir, sqlite_path(config.store), log)
+    policy = ChatterPolicy.for_data_dir(config.data_dir)
     try:
-        report = _import(config, folder, zone, log)
+        report = _import(config, folder, zone, log, policy)
     except OSError as exc:
         raise SampleError(f"cannot import tmi dumps from {folder}: {exc}; fix the cause "
                           "(disk space, permissions) and run the import again: it is "
@@ -101,8 +112,10 @@ def import_tmi(config: Config, folder: Path, tz: str = "UTC", log: Log = print_l
     return replace(report, seconds=round(time.time() - started, 2))
 
 
-def _import(config: Config, folder: Path, zone: zoneinfo.ZoneInfo, log: Log) -> ImportReport:
+def _import(config: Config, folder: Path, zone: zoneinfo.ZoneInfo, log: Log,
+            policy: ChatterPolicy) -> ImportReport:
     dumps, quarantined = [], 0
+    keep_raw = not policy.pseudonymous         # a quarantined dump's bytes hold logins
     for channel_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         channel = normalise_login(channel_dir.name)
         for path in sorted(p for p in channel_dir.iterdir() if p.is_file()):
@@ -111,49 +124,70 @@ def _import(config: Config, folder: Path, zone: zoneinfo.ZoneInfo, log: Log) -> 
                     raise _BadDump(f"folder name {channel_dir.name!r} is not a channel login")
                 dumps.append(_Dump(_dump_ts(path.name, zone), channel, path))
             except _BadDump as exc:
-                _quarantine(config, channel_dir.name, path, str(exc))
+                _quarantine(config, channel_dir.name, path, str(exc), keep_raw)
                 quarantined += 1
     dumps.sort(key=lambda d: (d.ts, d.channel, d.path.name))
     log(f"importing {len(dumps)} tmi dumps from {folder}")
+    with progress(log, "import_tmi", len(dumps), "dumps") as bar:
+        return _import_dumps(config, dumps, quarantined, log, bar, policy)
+
+
+def _import_dumps(config: Config, dumps: list[_Dump], quarantined: int, log: Log,
+                  bar: Progress, policy: ChatterPolicy) -> ImportReport:
+    """The dumps, slot after slot, into samples, each chatter list through ``policy``
+    (pseudonyms, the suppression list); ``bar`` advances by the dumps of each slot once
+    its sample is written."""
+    keep_raw = not policy.pseudonymous         # a quarantined dump's bytes hold logins
+    suppressed, collisions = 0, []
     read, written, unchanged, skipped = 0, 0, 0, []
     days: set[str] = set()
     tidied: set[str] = set()
     channels: set[str] = set()
     interval = config.interval
-    for slot, group in itertools.groupby(dumps, key=lambda d: d.ts - d.ts % interval):
-        streams: dict[str, dict] = {}
-        for dump in group:
-            try:
-                chatters, count = _read_dump(dump.path)
-            except _BadDump as exc:
-                _quarantine(config, dump.path.parent.name, dump.path, str(exc))
-                quarantined += 1
+    for slot, of_slot in itertools.groupby(dumps, key=lambda d: d.ts - d.ts % interval):
+        group = list(of_slot)
+        try:
+            streams: dict[str, dict] = {}
+            for dump in group:
+                try:
+                    chatters, count = _read_dump(dump.path)
+                except _BadDump as exc:
+                    _quarantine(config, dump.path.parent.name, dump.path, str(exc), keep_raw)
+                    quarantined += 1
+                    continue
+                policy.refresh(config.data_dir)
+                filtered = policy.apply_all({dump.channel: (chatters, None)})[dump.channel]
+                suppressed += filtered.suppressed
+                collisions += policy.collisions
+                _merge_stream(streams.setdefault(dump.channel, {"chatters": []}),
+                              filtered.chatters, count)
+                channels.add(dump.channel)
+                read += 1
+            if not streams:
                 continue
-            _merge_stream(streams.setdefault(dump.channel, {"chatters": []}), chatters, count)
-            channels.add(dump.channel)
-            read += 1
-            if read % PROGRESS_EVERY == 0:
-                log(f"  {read:,}/{len(dumps):,} dumps read, {written:,} samples written")
-        if not streams:
-            continue
-        if day_of(slot) not in tidied:          # what a killed import or collector left there
-            tidied.add(day_of(slot))
-            if removed := remove_stale_temps(config.samples_dir / day_of(slot)):
-                log(f"  removed {len(removed)} temp file(s) a killed writer left in "
-                    f"{config.samples_dir / day_of(slot)}")
-        changed = _write_sample(config, slot, streams)
-        if changed is None:
-            skipped.append(str(_sample_path(config, slot)))
-            log(f"  {skipped[-1]} exists but is not a usable sample: left as it is, "
-                "the dumps of its slot were not imported")
-            continue
-        if changed:
-            written += 1
-        else:
-            unchanged += 1
-        days.add(day_of(slot))
+            if day_of(slot) not in tidied:      # what a killed import or collector left there
+                tidied.add(day_of(slot))
+                if removed := remove_stale_temps(config.samples_dir / day_of(slot)):
+                    log(f"  removed {len(removed)} temp file(s) a killed writer left in "
+                        f"{config.samples_dir / day_of(slot)}")
+            changed = _write_sample(config, slot, streams, policy.sample_fields())
+            if changed is None:
+                skipped.append(str(_sample_path(config, slot)))
+                log(f"  {skipped[-1]} exists but is not a usable sample: left as it is, "
+                    "the dumps of its slot were not imported")
+                continue
+            if changed:
+                written += 1
+            else:
+                unchanged += 1
+            days.add(day_of(slot))
+        finally:                                # the slot's dumps done, its sample written
+            bar.note(f"{written:,} samples written")
+            bar.update(len(group))
     return ImportReport(dumps_read=read, dumps_quarantined=quarantined, samples_written=written,
                         samples_unchanged=unchanged, samples_skipped=tuple(skipped),
+                        entries_suppressed=suppressed, pseudonymous=policy.pseudonymous,
+                        collisions=tuple(sorted(set(collisions))),
                         days=tuple(sorted(days)), channels=tuple(sorted(channels)))
 
 
@@ -223,10 +257,13 @@ def _sample_path(config: Config, slot: int) -> Path:
     return config.samples_dir / day_of(slot) / f"{slot}.json"
 
 
-def _write_sample(config: Config, slot: int, streams: dict[str, dict]) -> bool | None:
-    """Write (or merge into) the slot's sample; True if the file changed, None if unusable."""
+def _write_sample(config: Config, slot: int, streams: dict[str, dict],
+                  fields: dict | None = None) -> bool | None:
+    """Write (or merge into) the slot's sample; True if the file changed, None if unusable.
+
+    ``fields``: what the privacy policy adds to a sample (which key made its pseudonyms)."""
     path = _sample_path(config, slot)
-    doc = {"version": 1, "ts": slot, "source": "tmi", "streams": {}}
+    doc = {"version": 1, "ts": slot, "source": "tmi", "streams": {}, **(fields or {})}
     try:
         old = path.read_bytes()
     except FileNotFoundError:       # none yet, or the archiver just took it
@@ -247,9 +284,17 @@ def _write_sample(config: Config, slot: int, streams: dict[str, dict]) -> bool |
     return True
 
 
-def _quarantine(config: Config, channel_dir: str, path: Path, reason: str) -> None:
-    """Copy a bad dump to quarantine/import_tmi/<channel>/ with its reason (the source stays)."""
+def _quarantine(config: Config, channel_dir: str, path: Path, reason: str,
+                keep_raw: bool = True) -> None:
+    """Copy a bad dump to quarantine/import_tmi/<channel>/ with its reason (the source stays).
+
+    In pseudonymous mode (``keep_raw`` false) only the reason is kept, with the dump's path:
+    its bytes hold logins, which must not reach the data folder."""
     target = config.quarantine_dir / "import_tmi" / channel_dir / path.name
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, target)
+    if keep_raw:
+        shutil.copyfile(path, target)
+    else:
+        reason += (f"\nnot copied (pseudonymous mode: a dump holds logins); the dump is "
+                   f"{path}")
     target.with_name(f"{path.name}.reason").write_text(reason + "\n")

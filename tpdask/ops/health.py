@@ -138,6 +138,7 @@ def check_health(config: Config, store: Store | None = None, now: float | None =
                       guarded("store", lambda: check_store(opened, store_check)))
     checks.append(guarded("quarantine", lambda: check_quarantine(quarantined(config), now)))
     checks.append(guarded("disk", lambda: check_disk(*disk_usage(config.data_dir), config)))
+    checks.append(guarded("erasures", lambda: check_erasures(config)))
     checks.append(guarded("running", lambda: check_running(config)))
     return assemble(checks, now)
 
@@ -360,6 +361,19 @@ def check_disk(free: int, total: int, config: Config) -> Check:
         check.fail(f"disk nearly full: {said}")
     elif free < config.status_disk_warn_gib * GIB or percent < config.status_disk_warn_percent:
         check.warn(f"disk filling up: {said}")
+    return check
+
+
+def check_erasures(config: Config) -> Check:
+    """Erasures a killed `tpdask erase` left unfinished (their journals): failing, since
+    the person's data is still partly there until the erase is run again."""
+    from tpdask.privacy.journal import pending
+
+    check = Check("erasures")
+    for journal in pending(config.data_dir):
+        check.fail(f"erasure {journal['id']} unfinished (started "
+                   f"{plural(int(journal.get('runs', 1)), 'time')}): unless a `tpdask erase` is running now, run the same `tpdask "
+                   "erase LOGIN` again to finish it")
     return check
 
 

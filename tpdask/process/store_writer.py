@@ -12,6 +12,7 @@ killed while the writer works leaves only staged rows, which the next run drops.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -21,6 +22,9 @@ from tpdask.stores import Store
 
 #: How often the writer looks for new parts while phase 2 runs.
 POLL_S = 0.05
+#: The test hook: seconds the writer waits after staging its first part (until the job
+#: stops it), so a test can kill a run whose rows are staged but surely not published.
+HOLD_ENV = "TPDASK_TEST_HOLD_AFTER_FIRST_PART"
 
 
 class StoreWriter:
@@ -60,6 +64,8 @@ class StoreWriter:
                     self.parts += 1
                     self._done.add(path.name)
                     path.unlink()
+                    if self.parts == 1 and os.environ.get(HOLD_ENV):
+                        self._abort.wait(float(os.environ[HOLD_ENV]))
                 if last:
                     return
                 self._last.wait(POLL_S)

@@ -48,6 +48,9 @@ STATUS_KEYS = ("viewer", "user_id", "status", "login_now", "checked_at")
 #: What the verifier may find an account to be (see the account status contract).
 STATUSES = ("active", "renamed", "gone")
 
+#: Result kinds keyed by viewer login (the others hold streamers and aggregates only).
+VIEWER_KINDS = ("bots", "profiles")
+
 
 @dataclass
 class Publication:
@@ -308,6 +311,35 @@ class Store(ABC):
         Each entry is ``{"job", "day", "status", "report", "started_at", "finished_at"}``;
         ``job`` and ``day`` filter when given.
         """
+
+    # -- privacy: erasure and retention (privacy_sqlite.py, privacy_mongo.py) -------------
+
+    @abstractmethod
+    def erase_viewer(self, identifiers: list[str]) -> dict[str, Any]:
+        """Remove every trace of a viewer known by ``identifiers`` (its login, and its
+        pseudonym): its viewer-day records of every load, its results of
+        :data:`VIEWER_KINDS`, its account and account history, and the ``login_now`` of
+        other accounts that point to it. Safe to repeat. Returns the count per place and
+        ``linked``: the other logins its user id was seen under (the same person's other
+        names, for the operator to judge)."""
+
+    @abstractmethod
+    def forget_accounts(self, viewers: Iterable[str]) -> dict[str, int]:
+        """Delete the accounts (and their history) among ``viewers`` that no viewer-day
+        record names any more (after a pruned day); counts per place."""
+
+    @abstractmethod
+    def drop_results(self, kind: str, scope: str) -> int:
+        """Delete ``(kind, scope)``'s documents and its basis; how many documents."""
+
+    @abstractmethod
+    def day_viewers(self, day: str) -> list[str]:
+        """The distinct viewers of ``day``'s records, published or not."""
+
+    @abstractmethod
+    def compact(self, vacuum: bool = False) -> None:
+        """Leave no copy of deleted data readable where the backend can (SQLite: the
+        write-ahead log truncated, and with ``vacuum`` the file rebuilt)."""
 
     @abstractmethod
     def close(self) -> None:

@@ -50,6 +50,7 @@ from tpdask.errors import ConfigError, StoreError
 from tpdask.stores.accounts_mongo import AccountsMongoMixin
 from tpdask.stores.base import Store, batched, check_records, redact_uri
 from tpdask.stores.mongo_docs import from_doc, to_doc
+from tpdask.stores.privacy_mongo import PrivacyMongoMixin
 from tpdask.stores.results_mongo import ResultsMongoMixin
 from tpdask.stores.site_mongo import SiteMongoMixin
 from tpdask.stores.stage_mongo import StageMongoMixin
@@ -74,7 +75,7 @@ SERVER_SELECTION_TIMEOUT_MS = 5000
 
 
 class MongoStore(AccountsMongoMixin, ResultsMongoMixin, SiteMongoMixin, StageMongoMixin,
-                 Store):
+                 PrivacyMongoMixin, Store):
     """The store in the database named by ``uri`` (``mongodb://host:port/dbname``)."""
 
     def __init__(self, uri: str, create: bool = True) -> None:

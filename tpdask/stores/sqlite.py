@@ -26,8 +26,10 @@ from typing import Any
 import orjson
 
 from tpdask.errors import StoreError
+from tpdask.privacy.modes import private_file
 from tpdask.stores.accounts_sqlite import ACCOUNT_MIGRATION, AccountsSQLiteMixin
 from tpdask.stores.base import RECORD_KEYS, Store, batched, check_records
+from tpdask.stores.privacy_sqlite import PrivacySQLiteMixin
 from tpdask.stores.results_sqlite import BASES_MIGRATION, RESULTS_MIGRATION, ResultsSQLiteMixin
 from tpdask.stores.site_sqlite import SiteSQLiteMixin
 from tpdask.stores.stage_sqlite import StageSQLiteMixin
@@ -147,7 +149,7 @@ def switch_to_wal(conn: sqlite3.Connection) -> None:
 
 
 class SQLiteStore(AccountsSQLiteMixin, ResultsSQLiteMixin, SiteSQLiteMixin, StageSQLiteMixin,
-                  Store):
+                  PrivacySQLiteMixin, Store):
     """The store in one SQLite file at ``path`` (its folder is created when missing)."""
 
     def __init__(self, path: str | Path) -> None:
@@ -157,8 +159,11 @@ class SQLiteStore(AccountsSQLiteMixin, ResultsSQLiteMixin, SiteSQLiteMixin, Stag
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         with self._errors("create the folder of"):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        new = not self.path.exists()
         self._migrate()
+        if new:                   # personal data: the owner's alone, whatever the umask
+            private_file(self.path)
 
     # -- connections -------------------------------------------------------------------
 
@@ -180,6 +185,9 @@ class SQLiteStore(AccountsSQLiteMixin, ResultsSQLiteMixin, SiteSQLiteMixin, Stag
                     conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
                     switch_to_wal(conn)
                     conn.execute("PRAGMA synchronous = NORMAL")
+                    # what is deleted (an erased viewer, a pruned day, a replaced row) is
+                    # overwritten with zeros, not left readable in free pages
+                    conn.execute("PRAGMA secure_delete = ON")
                     conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
                 except BaseException:
                     conn.close()

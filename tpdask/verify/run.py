@@ -23,14 +23,12 @@ import pyarrow.parquet as pq
 from tpdask.collect.twitch import TwitchClient
 from tpdask.errors import JobError, TpdaskError, UsageError
 from tpdask.files import try_lock
-from tpdask.log import Log, print_log
+from tpdask.log import Log, Progress, print_log, progress
+from tpdask.privacy.policy import refuse_if_pseudonymous
 from tpdask.process import lake
 from tpdask.settings import Config
 from tpdask.stores import Store, open_store
 from tpdask.verify.resolve import KEYS_PER_CALL, Call, Candidate, decide
-
-#: A progress line every this many calls (5,000 accounts or so).
-PROGRESS_EVERY = 50
 
 #: Candidates read from the store at once (a read-ahead; the store stays the truth).
 READ_AHEAD = 1000
@@ -101,10 +99,12 @@ class Tally:
         for s in statuses:
             setattr(self, s["status"], getattr(self, s["status"]) + 1)
 
+    def counts(self) -> str:
+        return f"{self.active:,} active, {self.renamed:,} renamed, {self.gone:,} gone"
+
     def line(self, started: float) -> str:
-        return (f"verify: {self.checked:,} accounts checked ({self.active:,} active, "
-                f"{self.renamed:,} renamed, {self.gone:,} gone), {self.calls:,} calls, "
-                f"{time.time() - started:.1f} s")
+        return (f"verify: {self.checked:,} accounts checked ({self.counts()}), "
+                f"{self.calls:,} calls, {time.time() - started:.1f} s")
 
 
 def verify(config: Config, limit: int | None = None, log: Log = print_log, *,
@@ -119,6 +119,7 @@ def verify(config: Config, limit: int | None = None, log: Log = print_log, *,
     new_accounts, limit, store (accounts per status afterwards), seconds.
     """
     limit = check_limit(limit)
+    refuse_if_pseudonymous(config.data_dir, "verify")
     if client is None:
         from tpdask.collect.credentials import load_credentials
 
@@ -142,7 +143,10 @@ def verify(config: Config, limit: int | None = None, log: Log = print_log, *,
     with open_store(config.store, create=False) as store, verify_lock(config):
         try:
             sync(config, store, tally, log)
-            check(store, client, limit, started, tally, log)
+            to_check = sum(store.status_counts().values())   # every account, checked before
+            to_check = to_check if limit is None else min(limit, to_check)   # this run or not
+            with progress(log, "verify", to_check, "accounts") as bar:
+                check(store, client, limit, started, tally, bar)
             done = report(store)
         except BaseException as exc:
             _record_failure(store, report(None), exc, started)
@@ -183,9 +187,10 @@ def _newer(a: str, b: str) -> bool:
 
 
 def check(store: Store, client: TwitchClient, limit: int | None, started: float,
-          tally: Tally, log: Log) -> None:
+          tally: Tally, bar: Progress) -> None:
     """Check never-checked accounts, then those checked before ``started``, oldest first,
-    until none is left or ``limit`` accounts were taken."""
+    until none is left or ``limit`` accounts were taken; ``bar`` advances by each call's
+    accounts."""
     queue: deque[Candidate] = deque()
     carried: list[Candidate] = []      # not found by login, user id known: ask by id next
     left = limit
@@ -210,8 +215,8 @@ def check(store: Store, client: TwitchClient, limit: int | None, started: float,
         statuses, carried = decide(call, users, time.time())
         tally.changed += store.write_statuses(statuses)  # before the next call
         tally.add(statuses)
-        if tally.calls % PROGRESS_EVERY == 0:
-            log(tally.line(started))
+        bar.update(len(statuses))
+        bar.note(tally.counts())
 
 
 def _record_failure(store: Store, report: dict, exc: BaseException, started: float) -> None:
