@@ -46,11 +46,13 @@ class FlowPart:
 
 
 def flow_counts(task: FlowTask) -> FlowPart:
+    if not task.ending:
+        return FlowPart({}, {})         # nothing ends (a join on an empty list has no types)
     ends = read_kind(task.contrib_dirs, "ends", task.bucket, ENDS_SCHEMA)
     flagged = period_bots(task.contrib_dirs, task.bucket, task.rules, task.interval)
     ends = ends.filter(pc.invert(pc.is_in(ends.column("viewer"), value_set=flagged)))
-    ending = pa.table({"streamer": [e[0] for e in task.ending],
-                       "started_at": [e[1] for e in task.ending],
+    ending = pa.table({"streamer": pa.array([e[0] for e in task.ending], pa.string()),
+                       "started_at": pa.array([e[1] for e in task.ending], pa.string()),
                        "end_ts": pa.array([e[2] for e in task.ending], pa.int64())})
     ends = ends.join(ending, ["streamer", "started_at", "end_ts"], join_type="inner")
     leavers: dict[tuple[str, str, int], set] = {}
