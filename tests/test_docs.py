@@ -23,6 +23,8 @@ def test_every_setting_is_in_docs_settings_with_its_default():
             default = str(default).lower()
         elif isinstance(default, float) and default.is_integer():
             default = int(default)
+        elif default == "":
+            default = '""'                    # empty: written as the empty string
         assert row[1].strip() == f"`{default}`", f"docs/settings.md: --{s.name} defaults to {default}"
 
 

@@ -149,21 +149,32 @@ def add_user(data_dir: Path, name: str, role: str, password: str) -> None:
 
 @contextmanager
 def running_site(data_dir: Path, store_uri: str | None = None, args: tuple[str, ...] = (),
-                 env: dict[str, str] | None = None) -> Iterator[str]:
-    """A real `tpdask web` on a free loopback port; yields its base URL (no trailing /)."""
+                 env: dict[str, str] | None = None, log: Path | None = None,
+                 max_files: int | None = None) -> Iterator[str]:
+    """A real `tpdask web` on a free loopback port; yields its base URL (no trailing /).
+    ``log``: a file that receives the server's standard error (else a pipe, read only
+    when it fails to start); ``max_files``: the server's file descriptor limit (soft and
+    hard, as a default Linux install gives 1024)."""
     command = [sys.executable, "-m", "tpdask", "--data_dir", str(data_dir)]
     if store_uri:
         command += ["--store", store_uri]
     command += [*args, "web", "--port", "0"]
+    errors = open(log, "w") if log else subprocess.PIPE  # noqa: SIM115 - closed below
+    limit = None
+    if max_files:
+        import resource
+
+        def limit() -> None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max_files, max_files))
     proc = subprocess.Popen(command, env=cli_env(env), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=errors, text=True, preexec_fn=limit)
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         found = re.search(r"serving (http://\S+?)/? ", line)
         if not found:
             proc.kill()
             raise AssertionError(f"tpdask web did not start: {line!r} "
-                                 f"{proc.communicate(timeout=30)[1][-3000:]}")
+                                 f"{(proc.communicate(timeout=30)[1] or '')[-3000:]}")
         base = found.group(1).rstrip("/")
         deadline = time.monotonic() + 60
         while True:
@@ -174,7 +185,7 @@ def running_site(data_dir: Path, store_uri: str | None = None, args: tuple[str, 
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"tpdask web at {base} does not answer: "
-                                     f"{proc.communicate(timeout=30)[1][-3000:]}")
+                                     f"{(proc.communicate(timeout=30)[1] or '')[-3000:]}")
             time.sleep(0.1)
         yield base
     finally:
@@ -188,6 +199,8 @@ def running_site(data_dir: Path, store_uri: str | None = None, args: tuple[str, 
         for stream in (proc.stdout, proc.stderr):
             if stream:
                 stream.close()
+        if log:
+            errors.close()
 
 
 def csrf_of(html: str) -> str:

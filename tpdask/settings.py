@@ -102,6 +102,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web_secure_cookies", False, "TPDASK_WEB_SECURE_COOKIES",
             "mark the site's cookies Secure (set it when the site is served behind HTTPS)",
             bool),
+    Setting("web_allowed_hosts", "", "TPDASK_WEB_ALLOWED_HOSTS",
+            "host names the site answers to (Host header), comma-separated; *.example.org "
+            "for subdomains, * for any; empty: localhost and the --host of `tpdask web`"),
+    Setting("web_request_timeout", 10.0, "TPDASK_WEB_REQUEST_TIMEOUT",
+            "seconds a connection has to send a whole request before the site closes it",
+            float),
+    Setting("web_max_connections", 1000, "TPDASK_WEB_MAX_CONNECTIONS",
+            "open connections per server process; past it the oldest idle one is closed",
+            int),
+    Setting("web_min_group", 5, "TPDASK_WEB_MIN_GROUP",
+            "a figure a visitor sees that counts fewer viewers than this is shown as "
+            "\"fewer than N\"", int),
     Setting("progress", "auto", "TPDASK_PROGRESS",
             "progress of long commands on standard error: auto (a bar on a terminal, "
             "timestamped lines otherwise), bars, lines or off", choices=("auto", "bars",
@@ -145,6 +157,10 @@ class Config:
     web_login_failures: int = 10
     web_login_window: int = 900
     web_secure_cookies: bool = False
+    web_allowed_hosts: str = ""
+    web_request_timeout: float = 10.0
+    web_max_connections: int = 1000
+    web_min_group: int = 5
     progress: str = "auto"
     extra: dict = field(default_factory=dict)
 

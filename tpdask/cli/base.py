@@ -47,7 +47,10 @@ class Commands:
                  status_disk_fail_percent: float | None = None,
                  web_workers: int | None = None, web_session_hours: float | None = None,
                  web_login_failures: int | None = None, web_login_window: int | None = None,
-                 web_secure_cookies: bool | None = None, progress: str | None = None):
+                 web_secure_cookies: bool | None = None, web_allowed_hosts: str | None = None,
+                 web_request_timeout: float | None = None,
+                 web_max_connections: int | None = None, web_min_group: int | None = None,
+                 progress: str | None = None):
         self._given = dict(data_dir=data_dir, store=store, interval=interval, max_gap=max_gap,
                            helix_url=helix_url, auth_url=auth_url, irc_url=irc_url,
                            tmi_url=tmi_url, archive_block_mb=archive_block_mb,
@@ -69,7 +72,11 @@ class Commands:
                            web_session_hours=web_session_hours,
                            web_login_failures=web_login_failures,
                            web_login_window=web_login_window,
-                           web_secure_cookies=web_secure_cookies, progress=progress)
+                           web_secure_cookies=web_secure_cookies,
+                           web_allowed_hosts=web_allowed_hosts,
+                           web_request_timeout=web_request_timeout,
+                           web_max_connections=web_max_connections,
+                           web_min_group=web_min_group, progress=progress)
 
     def _config(self) -> settings.Config:
         """The settings resolved; the progress setting from here on decides how this

@@ -3,7 +3,8 @@
 :func:`build_asgi_app` makes the site's state (:class:`tpdask.web.site.Site`) once per
 server process and keeps it as ``app.state.site``, builds the routes from
 :data:`tpdask.web.routes.ROUTES`, answers errors with :mod:`tpdask.web.views.errors` and
-wraps the whole in :class:`tpdask.web.middleware.SecurityHeaders`. While the server starts,
+wraps the whole in the Host header check (:mod:`tpdask.web.hosts`) inside
+:class:`tpdask.web.middleware.SecurityHeaders`. While the server starts,
 a thread fills the page data's caches; when it stops, the store and the site database
 are closed.
 """
@@ -18,17 +19,21 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from tpdask.settings import Config
+from tpdask.web.hosts import HostCheck, allowed_hosts
 from tpdask.web.middleware import SecurityHeaders
 from tpdask.web.routes import starlette_routes
 from tpdask.web.site import Site
 from tpdask.web.views.errors import HANDLERS
 
 
-def build_asgi_app(config: Config) -> ASGIApp:
-    """The site for ``config``: a Starlette application inside the security headers."""
+def build_asgi_app(config: Config, bind_host: str = "127.0.0.1") -> ASGIApp:
+    """The site for ``config``: a Starlette application behind the Host check, inside
+    the security headers. ``bind_host``: the address the server listens on, which the
+    default allowed hosts include (`tpdask web` has resolved them into the setting)."""
     app = Starlette(routes=starlette_routes(), exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.site = Site(config)
-    return SecurityHeaders(app)
+    hosts = allowed_hosts(config.web_allowed_hosts, bind_host)
+    return SecurityHeaders(HostCheck(app, hosts))
 
 
 @contextlib.asynccontextmanager

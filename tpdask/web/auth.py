@@ -136,7 +136,7 @@ def log_in(site: Site, client: str, name: str, password: str) -> str | None:
     if check_password(site.db, name, password) is None:
         sessions.record_failure(site.db, client, name, site.config.web_login_window)
         return None
-    sessions.clear_account_failures(site.db, name)
+    sessions.clear_account_failures(site.db, name, client)
     return sessions.create_session(site.db, name, site.config.web_session_hours)
 
 

@@ -16,6 +16,8 @@ import jinja2
 import orjson
 from markupsafe import Markup
 
+from tpdask.web.static_files import static_url
+
 HERE = Path(__file__).parent
 
 
@@ -57,6 +59,7 @@ ENV = jinja2.Environment(
     auto_reload=False,
 )
 ENV.filters.update(json_block=json_block, when=when, number=number, size=size)
+ENV.globals.update(static_url=static_url)
 
 
 def render(name: str, **context: Any) -> str:

@@ -21,11 +21,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from tpdask.web.answers import Answer, error, page
 from tpdask.web.auth import ADMIN, ANONYMOUS, VISITOR, Access, refusal, signed_in
 from tpdask.web.render import HERE
+from tpdask.web.static_files import CachedStatic
 from tpdask.web.views import bots, dashboard, login, overlap, reports, streamers, viewers
 
 
@@ -108,9 +108,9 @@ def endpoint(row: Endpoint) -> Callable[[Request], Any]:
 
 def static_mounts() -> list[BaseRoute]:
     """``/static/bokeh/``: BokehJS of the installed bokeh package; ``/static/``: the site's
-    own scripts, styles and icon."""
-    return [Mount("/static/bokeh", StaticFiles(directory=bokeh_static()), name="bokeh"),
-            Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
+    own scripts, styles and icon; cached and compressed (:mod:`tpdask.web.static_files`)."""
+    return [Mount("/static/bokeh", CachedStatic(bokeh_static()), name="bokeh"),
+            Mount("/static", CachedStatic(HERE / "static"), name="static")]
 
 
 def bokeh_static() -> str:

@@ -4,8 +4,15 @@ The listening socket is bound here, before uvicorn starts, so the address printe
 that already accepts connections (``--port 0`` picks a free port and prints it). With the
 ``web_workers`` setting above 1, uvicorn runs that many server processes on the socket;
 each builds the application from the import string ``tpdask.web.server:app_from_env``
-and the settings passed in ``TPDASK_WEB_CONFIG``. The access log is off: an admin's
-lookup URL carries a login, and logins are never logged.
+and the settings passed in ``TPDASK_WEB_CONFIG`` (the allowed hosts already resolved from
+``--host``, :mod:`tpdask.web.hosts`). The access log is off: an admin's lookup URL
+carries a login, and logins are never logged.
+
+Connections are served by :class:`tpdask.web.protocol.GuardedProtocol`, uvicorn's h11
+protocol with a request timeout (``web_request_timeout``) and a bound on open
+connections (``web_max_connections``, lowered to fit the file descriptor limit), so idle
+or slow clients cannot take the site down; between requests uvicorn's own keep-alive
+timeout (5 s) closes an idle connection.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from starlette.types import ASGIApp
 from tpdask.errors import ConfigError
 from tpdask.settings import Config
 from tpdask.stores import open_store
+from tpdask.web.hosts import allowed_hosts
+from tpdask.web.protocol import BACKLOG, GuardedProtocol, connection_limit
 
 ENV = "TPDASK_WEB_CONFIG"
 
@@ -49,7 +58,7 @@ def bind(host: str, port: int) -> socket.socket:
         sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror} — choose another "
                           "--port (or --host)") from None
-    sock.listen(2048)
+    sock.listen(BACKLOG)
     sock.set_inheritable(True)
     return sock
 
@@ -72,12 +81,19 @@ def serve(config: Config, host: str = "127.0.0.1", port: int = 8000,
     server_secret(config.data_dir)
     values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
     values["data_dir"] = str(config.data_dir)
+    values["web_allowed_hosts"] = ",".join(allowed_hosts(config.web_allowed_hosts, host))
     os.environ[ENV] = json.dumps(values)
     sock = bind(host, port)
     uvicorn_config = uvicorn.Config("tpdask.web.server:app_from_env", factory=True,
                                     fd=sock.fileno(), workers=config.web_workers,
                                     access_log=False, log_level="warning",
-                                    server_header=False, proxy_headers=False)
+                                    server_header=False, proxy_headers=False,
+                                    http=GuardedProtocol, timeout_keep_alive=5,
+                                    backlog=BACKLOG)
+    # read by GuardedProtocol in every server process (uvicorn hands them this Config)
+    uvicorn_config.request_timeout = config.web_request_timeout  # type: ignore[attr-defined]
+    uvicorn_config.max_connections = connection_limit(  # type: ignore[attr-defined]
+        config.web_max_connections)
     # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal again
     # with the handler it found: both end here, so stopping the site is a normal exit,
     # also when the signal comes before uvicorn has taken them over

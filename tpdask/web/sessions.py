@@ -7,8 +7,9 @@ read with the session on every request, so removing a user or changing its role 
 effect at once.
 
 The throttle counts failed logins per client address and per account name over a
-sliding window; at the limit, logins are refused (429) until the oldest failure of the
-window is older than the window.
+sliding window (:func:`retry_after` says who is refused, 429, and for how long): a client
+at the limit is refused; an account at the limit refuses only the clients that failed on
+it, so nobody can lock the owner out by failing on purpose.
 """
 
 from __future__ import annotations
@@ -64,14 +65,30 @@ def end_session(db: SiteDB, token: str) -> None:
 
 
 def retry_after(db: SiteDB, client: str, account: str, limit: int, window: float) -> int:
-    """Seconds until this client may try this account again; 0 when it may now."""
+    """Seconds until this client may try this account again; 0 when it may now.
+
+    Two limits, each ``limit`` failures within ``window`` seconds: the client's failures
+    (on any account) stop that client; the account's failures (from anywhere) stop only
+    the clients that have themselves failed on it within the window. So a flood of wrong
+    passwords from one address, or from many, never keeps the account's owner out when
+    the owner's address has not failed too; and once an account is under attack, each
+    attacking address gets one guess at it before it waits."""
     now = time.time()
+    since = now - window
     wait = 0.0
-    for kind, key in (("client", client), ("account", account)):
-        rows = db.read("SELECT at FROM failures WHERE kind = ? AND key = ? AND at > ? "
-                       "ORDER BY at DESC LIMIT ?", (kind, key, now - window, limit))
-        if len(rows) >= limit:
-            wait = max(wait, rows[-1][0] + window - now)
+    mine = db.read("SELECT at FROM failures WHERE kind = 'client' AND key = ? AND at > ? "
+                   "ORDER BY at DESC LIMIT ?", (client, since, limit))
+    if len(mine) >= limit:
+        wait = mine[-1][0] + window - now
+    tried = db.read("SELECT at FROM failures WHERE kind = 'pair' AND key = ? AND at > ? "
+                    "ORDER BY at DESC LIMIT 1", (_pair(client, account), since))
+    if tried:
+        theirs = db.read("SELECT at FROM failures WHERE kind = 'account' AND key = ? "
+                         "AND at > ? ORDER BY at DESC LIMIT ?", (account, since, limit))
+        if len(theirs) >= limit:
+            # until the account's count falls below the limit, or this client's last
+            # failure on it leaves the window, whichever comes first
+            wait = max(wait, min(theirs[-1][0], tried[0][0]) + window - now)
     return int(wait) + 1 if wait > 0 else 0
 
 
@@ -80,10 +97,18 @@ def record_failure(db: SiteDB, client: str, account: str, window: float) -> None
     with db.write() as conn:
         conn.execute("DELETE FROM failures WHERE at < ?", (now - max(window, 86400),))
         conn.executemany("INSERT INTO failures (kind, key, at) VALUES (?, ?, ?)",
-                         [("client", client, now), ("account", account, now)])
+                         [("client", client, now), ("account", account, now),
+                          ("pair", _pair(client, account), now)])
 
 
-def clear_account_failures(db: SiteDB, account: str) -> None:
-    """A right password ends the account's failure count (not the client's)."""
+def clear_account_failures(db: SiteDB, account: str, client: str) -> None:
+    """A right password ends the account's failure count (not the client's, which also
+    counts its failures on other accounts)."""
     with db.write() as conn:
         conn.execute("DELETE FROM failures WHERE kind = 'account' AND key = ?", (account,))
+        conn.execute("DELETE FROM failures WHERE kind = 'pair' AND key = ?",
+                     (_pair(client, account),))
+
+
+def _pair(client: str, account: str) -> str:
+    return f"{client}\n{account}"

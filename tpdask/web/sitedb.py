@@ -7,7 +7,8 @@ owner may read (0600), never in the analytics store. Tables:
 - ``users``: name, role, password hash (scrypt, its parameters and salt stored with it);
 - ``sessions``: the SHA-256 of each session token (the cookie holds the token itself, so
   a copy of this file opens no session), its user, its CSRF token and expiry;
-- ``failures``: failed logins by client address and by account name, for the throttle.
+- ``failures``: failed logins by client address, by account name and by both, for the
+  throttle.
 
 The server secret keys pseudonyms and the login form's CSRF token: ``TPDASK_WEB_SECRET``
 when set, else ``<data_dir>/web/secret`` (32 random bytes, 0600), created on first use.
@@ -45,7 +46,7 @@ SCHEMA = (
     )""",
     "CREATE INDEX IF NOT EXISTS sessions_name ON sessions (name)",
     """CREATE TABLE IF NOT EXISTS failures (
-        kind TEXT NOT NULL,          -- 'client' or 'account'
+        kind TEXT NOT NULL,          -- 'client', 'account' or 'pair' (client and account)
         key TEXT NOT NULL,
         at REAL NOT NULL
     )""",
