@@ -42,7 +42,7 @@ class DataCommands(Commands):
         if target:
             print(f"wrote {count} {what} records to {target}", file=sys.stderr)
 
-    def status(self, json: bool = False) -> None:
+    def status(self, json: bool = False, access_log: bool = False, limit: int = 100) -> None:
         """The install's health at a glance, and one verdict: ok, warning or failing.
 
         Collector: the newest sample (loose or archived) older than two intervals is
@@ -55,8 +55,22 @@ class DataCommands(Commands):
         (status_disk_* settings); jobs running now. --json prints one JSON object.
         Exit 0 ok, 1 warning, 2 failing, also when it cannot judge (a wrong command
         line or setting). The rules: docs/operations.md.
+
+        --access_log shows instead which website account opened which viewer's page or
+        lookup, and when, newest first (the last --limit, 100), with the viewers' logins:
+        an operator's view, as the data folder is (docs/web.md). Exit 0.
         """
         import orjson
+
+        if access_log:
+            from tpdask.web.access_log import access_text, read_access_log
+
+            if int(limit) < 1:
+                raise UsageError("--limit must be at least 1")
+            rows = read_access_log(self._config().data_dir, int(limit))
+            print(orjson.dumps({"access_log": [r.to_json() for r in rows]}).decode()
+                  if json else access_text(rows))
+            return
 
         from tpdask.ops import check_health, health_text
         from tpdask.ops.health import unjudged

@@ -28,6 +28,7 @@ from tpdask.executor import report_name
 from tpdask.running import running_dir, running_jobs
 from tpdask.settings import Config
 from tpdask.stores.base import Store
+from tpdask.web.exposure import report_key_shown
 from tpdask.web.pseudonyms import Pseudonyms, display_name
 
 #: Seconds the data version is trusted before it is read again.
@@ -399,15 +400,22 @@ def collection_gaps(times: list[int], day: str, interval: int) -> dict[str, Any]
 
 def flat_report(report: Any, admin: bool, prefix: str = "", depth: int = 0) -> list[list]:
     """A job report as [key, value] rows: numbers, list lengths, days; other text only
-    for admins (a report may one day name a viewer; a visitor never sees one)."""
+    for admins (a report may one day name a viewer; a visitor never sees one), and for
+    visitors only the rows whose key is made of report words
+    (:func:`tpdask.web.exposure.report_key_shown`: a key may hold a login too)."""
+    rows = _flat_report(report, admin, prefix, depth)
+    return rows if admin else [r for r in rows if report_key_shown(r[0])]
+
+
+def _flat_report(report: Any, admin: bool, prefix: str = "", depth: int = 0) -> list[list]:
     rows: list[list] = []
     if isinstance(report, dict):
         if depth >= 3:
             return [[prefix.rstrip("."), f"{len(report)} entries"]]
         for key, value in report.items():
             name = f"{prefix}{key}"
-            rows += flat_report(value, admin, name + "." if isinstance(value, dict) else name,
-                                depth + 1)
+            rows += _flat_report(value, admin, name + "." if isinstance(value, dict) else name,
+                                 depth + 1)
         return rows
     if isinstance(report, bool) or report is None:
         return [[prefix, str(report).lower()]]

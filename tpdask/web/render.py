@@ -44,6 +44,15 @@ def number(value: Any, digits: int = 0) -> str:
         return str(value)
 
 
+def percent(value: Any, digits: int = 1) -> str:
+    """A fraction as a percentage ("5.1 %"); text (a blurred "fewer than 5") as it is."""
+    if value is None:
+        return "–"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value * 100:,.{digits}f} %"
+    return str(value)
+
+
 def size(nbytes: float) -> str:
     for unit in ("B", "KB", "MB"):
         if nbytes < 1024:
@@ -58,7 +67,8 @@ ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     auto_reload=False,
 )
-ENV.filters.update(json_block=json_block, when=when, number=number, size=size)
+ENV.filters.update(json_block=json_block, when=when, number=number, size=size,
+                   percent=percent)
 ENV.globals.update(static_url=static_url)
 
 

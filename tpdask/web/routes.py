@@ -6,7 +6,8 @@ tests iterate over it. A page and its data answer are two rows with the same vie
 but the ``anonymous`` ones goes through the same checks before its view runs, in this
 order: the session and the role (:func:`tpdask.web.auth.refusal`), then the query
 parameters (a parameter the row does not list answers 400 and is never read: so
-``?login[$ne]=x`` reaches no store). Order matters where paths overlap:
+``?login[$ne]=x`` reaches no store). A visitor's data then has its small groups blurred
+(:func:`tpdask.web.exposure.mask_small`). Order matters where paths overlap:
 ``/viewers/random`` comes before ``/viewers/{token}``. Static files are mounted after the
 table (:func:`static_mounts`).
 """
@@ -24,7 +25,9 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from tpdask.web.answers import Answer, error, page
 from tpdask.web.auth import ADMIN, ANONYMOUS, VISITOR, Access, refusal, signed_in
+from tpdask.web.exposure import mask_small
 from tpdask.web.render import HERE
+from tpdask.web.site import site_of
 from tpdask.web.static_files import CachedStatic
 from tpdask.web.views import bots, dashboard, login, overlap, reports, streamers, viewers
 
@@ -98,6 +101,8 @@ def endpoint(row: Endpoint) -> Callable[[Request], Any]:
         template, data = result
         if data is None:
             return error(request, 404, "nothing here", session)
+        if not session.admin:      # small groups blurred for visitors (exposure.py)
+            data = mask_small(data, site_of(request).config.web_min_group)
         if row.api:
             return JSONResponse(data)
         return page(template, session, data=data)

@@ -9,6 +9,8 @@ owner may read (0600), never in the analytics store. Tables:
   a copy of this file opens no session), its user, its CSRF token and expiry;
 - ``failures``: failed logins by client address, by account name and by both, for the
   throttle.
+- ``access_log``: which account opened which viewer's page or lookup, and when
+  (:mod:`tpdask.web.access_log`).
 
 The server secret keys pseudonyms and the login form's CSRF token: ``TPDASK_WEB_SECRET``
 when set, else ``<data_dir>/web/secret`` (32 random bytes, 0600), created on first use.
@@ -51,6 +53,14 @@ SCHEMA = (
         at REAL NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS failures_key ON failures (kind, key, at)",
+    """CREATE TABLE IF NOT EXISTS access_log (
+        at REAL NOT NULL,
+        account TEXT NOT NULL,       -- the site account that opened the page
+        role TEXT NOT NULL,
+        page TEXT NOT NULL,          -- 'viewer' (a pseudonym's page) or 'lookup' (by login)
+        viewer TEXT NOT NULL         -- the viewer's pseudonym token (tpdask/web/pseudonyms.py)
+    )""",
+    "CREATE INDEX IF NOT EXISTS access_log_at ON access_log (at)",
 )
 
 

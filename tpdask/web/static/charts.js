@@ -21,7 +21,9 @@
     }, extra));
   }
   function hover(p, tooltips) { p.add_tools(new Bokeh.HoverTool({ tooltips: tooltips })); }
-  function col(rows, key) { return rows.map((r) => (r[key] === null ? NaN : r[key])); }
+  // a count a visitor may not see exactly arrives as "fewer than N": no bar, no point
+  function hidden(v) { return v === null || (typeof v === "string" && v.startsWith("fewer than")); }
+  function col(rows, key) { return rows.map((r) => (hidden(r[key]) ? NaN : r[key])); }
 
   const draw = {
     line(el, rows) {
@@ -113,12 +115,13 @@
         line_alpha: { field: "alpha" }, line_color: "#888", line_width: 1,
         source: new Bokeh.ColumnDataSource({ data: { x0: col(e, "x0"), y0: col(e, "y0"),
           x1: col(e, "x1"), y1: col(e, "y1"),
-          alpha: e.map((x) => Math.min(0.9, 0.1 + 3 * x.jaccard)) } }) });
+          alpha: e.map((x) => (typeof x.jaccard === "number" ? Math.min(0.9, 0.1 + 3 * x.jaccard) : 0.1)) } }) });
       const n = graph.nodes;
-      const big = Math.max(1, ...n.map((x) => x.audience));
+      const audience = (x) => (typeof x.audience === "number" ? x.audience : 1);
+      const big = Math.max(1, ...n.map(audience));
       const nodes = new Bokeh.ColumnDataSource({ data: { x: col(n, "x"), y: col(n, "y"),
         name: col(n, "streamer"), audience: col(n, "audience"), community: col(n, "community"),
-        size: n.map((x) => 8 + 22 * Math.sqrt(x.audience / big)),
+        size: n.map((x) => 8 + 22 * Math.sqrt(audience(x) / big)),
         color: n.map((x) => (x.community < 0 ? "#bbbbbb" : PALETTE[x.community % 20])) } });
       p.scatter({ x: { field: "x" }, y: { field: "y" }, size: { field: "size" }, source: nodes,
         fill_color: { field: "color" }, line_color: "#333", fill_alpha: 0.9 });

@@ -2,7 +2,8 @@
 ``/lookup?login=…`` (the same profile found by login and showing it).
 
 A viewer's token is its pseudonym (:mod:`tpdask.web.pseudonyms`); a token this server did
-not make answers 404.
+not make answers 404. Every profile shown is written to the access log
+(:mod:`tpdask.web.access_log`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from tpdask.samples import LOGIN_RE
+from tpdask.web.access_log import record_access
 from tpdask.web.answers import Answer, error, is_api, one, page
 from tpdask.web.auth import signed_in
+from tpdask.web.exposure import hour_sessions
 from tpdask.web.profile import viewer_profile
 from tpdask.web.site import site_of
 
@@ -31,12 +34,21 @@ def random_viewer(request: Request) -> Response:
 
 
 def viewer(request: Request) -> Answer:
-    """The anonymised profile of the viewer of a token."""
+    """The anonymised profile of the viewer of a token; for a visitor, its sessions to
+    the hour (:func:`tpdask.web.exposure.hour_sessions`)."""
     site = site_of(request)
     login = site.pseudonyms.login(request.path_params["token"])
     if login is None:
         return "viewer.html", None
-    return "viewer.html", viewer_profile(site.store, site.pseudonyms, login)
+    data = viewer_profile(site.store, site.pseudonyms, login)
+    session = signed_in(request)
+    if data is not None:
+        record_access(site.db, session.name, session.role, "viewer", data["token"])
+    if data is not None and not session.admin:
+        # the exact 5-minute timeline could be matched with what someone saw in a chat
+        data["sessions"] = hour_sessions(data["sessions"])
+        data["resolution"] = "hour"
+    return "viewer.html", data
 
 
 def lookup(request: Request) -> Answer:
@@ -51,7 +63,11 @@ def lookup(request: Request) -> Answer:
     login = given.strip().lower()
     if not LOGIN_RE.fullmatch(login):
         raise HTTPException(400, "a login is 1 to 25 of a-z, 0-9 and _")
-    return "viewer.html", viewer_profile(site.store, site.pseudonyms, login, login_shown=True)
+    data = viewer_profile(site.store, site.pseudonyms, login, login_shown=True)
+    if data is not None:
+        session = signed_in(request)
+        record_access(site.db, session.name, session.role, "lookup", data["token"])
+    return "viewer.html", data
 
 
 def random_start() -> str:
