@@ -32,7 +32,7 @@ FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
          "--disable-default-apps", "--disable-extensions", "--no-default-browser-check",
          "--disable-features=Translate,OptimizationHints,MediaRouter",
          "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost",
-         "--window-size=1280,900", "--hide-scrollbars", "--force-device-scale-factor=1",
+         "--window-size=1366,900", "--hide-scrollbars", "--force-device-scale-factor=1",
          "--lang=en-GB")
 PAGE_SECONDS = 20.0          # the longest a page and its charts may take to appear
 
@@ -78,6 +78,7 @@ class Browser:
     base_url: str
     profile: Path
     console: list[dict] = field(default_factory=list)
+    width: int = 1366                   # the window's CSS width (set_width changes it)
 
     # --- navigation -------------------------------------------------------------
     def open(self, path: str) -> None:
@@ -174,12 +175,25 @@ class Browser:
     def text(self) -> str:
         return self.driver.execute_script("return document.body.innerText")
 
+    def set_width(self, width: int) -> None:
+        """Lay pages out as a screen ``width`` CSS pixels wide (390: a phone), from the
+        next page opened on (a narrow width is emulated as a mobile viewport)."""
+        self.width = width
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+
+    def sideways_scroll(self) -> int:
+        """How many pixels the page is wider than the window (0: no sideways scrolling)."""
+        return int(self.driver.execute_script(
+            "return Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+            " - document.documentElement.clientWidth"))
+
     def screenshot(self, target: Path, max_height: int = 2400) -> Path:
         """A PNG of the whole page (up to ``max_height`` pixels tall)."""
         height = min(int(self.driver.execute_script(_FULL_HEIGHT_JS)), max_height)
         shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
             "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1}})
+            "clip": {"x": 0, "y": 0, "width": self.width, "height": height, "scale": 1}})
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(base64.b64decode(shot["data"]))
         return target

@@ -3,9 +3,10 @@ tests/browser_support.py), as a visitor and as an admin would see it.
 
 One site on one small analysed data folder; one browser per role. Each logs in through
 the real /login form with an account made by `tpdask users add`, then crawls the nav
-links, several streamer pages, a random viewer's profile, and /lookup. On every page:
-every chart container gets ``data-drawn="true"`` and holds a drawn canvas, the console
-has no error, and nothing was loaded from anywhere but the site. A screenshot of each
+links, several streamer pages and a broadcast, a random viewer's profile, and /lookup,
+1,366 and 390 px wide. On every page: every chart container gets ``data-drawn="true"``
+and holds a drawn canvas, the console has no error, nothing was loaded from anywhere but
+the site, and the page does not scroll sideways. A screenshot of each
 page goes to $TPDASK_SCREENSHOTS (docs/web/ for the docs) or a temporary folder.
 """
 
@@ -41,15 +42,21 @@ def shots(tmp_path_factory) -> Path:
     return screenshot_dir(tmp_path_factory.mktemp("screenshots"))
 
 
+WIDTHS = (1366, 390)               # a laptop, a phone
+
+
 def check_page(browser: Browser, shots: Path, name: str,
                allow: tuple[str, ...] = ()) -> list[str]:
-    """Charts drawn, console clean, nothing from outside; then the screenshot."""
+    """Charts drawn, console clean, nothing from outside, no sideways scrolling; then
+    the screenshot (named with the width)."""
     drawn = browser.wait_charts_drawn(CHARTS)
     errors = browser.console_errors(allow)
     assert not errors, f"console errors on {browser.path()}: {errors}"
     foreign = browser.foreign_requests()
     assert not foreign, f"{browser.path()} loaded from outside the site: {foreign}"
-    browser.screenshot(shots / f"{name}.png")
+    wider = browser.sideways_scroll()
+    assert wider <= 0, f"{browser.path()} scrolls sideways by {wider} px at {browser.width} px"
+    browser.screenshot(shots / f"{name}-{browser.width}.png")
     return drawn
 
 
@@ -83,7 +90,8 @@ def crawl(browser: Browser, role: str, shots: Path,
     browser.open("/streamers")
     streamers = [p for p in dict.fromkeys(browser.links("a[href^='/streamers/']"))]
     assert len(streamers) >= STREAMER_PAGES, f"/streamers lists {streamers}"
-    for i, path in enumerate(streamers[:STREAMER_PAGES]):
+    pages = STREAMER_PAGES if browser.width > 600 else 1
+    for i, path in enumerate(streamers[:pages]):
         browser.open(path)
         if i == 0:
             seen[path] = check_page(browser, shots, f"{role}-streamer")
@@ -92,6 +100,13 @@ def crawl(browser: Browser, role: str, shots: Path,
             assert not browser.console_errors() and not browser.foreign_requests()
         no_login_shown(browser, private)
         assert seen[path], f"{path} draws no chart"
+        if i == 0:
+            broadcasts = browser.links("a[href^='/broadcasts/']")
+            assert broadcasts, f"{path} lists no broadcast"
+            browser.open(broadcasts[0])
+            seen[broadcasts[0]] = check_page(browser, shots, f"{role}-broadcast")
+            no_login_shown(browser, private)
+            assert seen[broadcasts[0]], "the broadcast page draws no chart"
 
     browser.open("/viewers/random")
     viewer = browser.path()
@@ -109,8 +124,10 @@ def test_a_visitor_sees_every_page_drawn_and_no_viewer_login(site, shots):
     try:
         browser.login(USERS["visitor"], PASSWORDS["visitor"])
         assert browser.path() == "/"
-        seen = crawl(browser, "visitor", shots, private=logins)
-        assert "/lookup" not in seen, "the visitor's nav offers the login look-up"
+        for width in WIDTHS:
+            browser.set_width(width)
+            seen = crawl(browser, "visitor", shots, private=logins)
+            assert "/lookup" not in seen, "the visitor's nav offers the login look-up"
         for _ in range(3):            # a few more random profiles, none showing a login
             browser.open("/viewers/random")
             assert browser.wait_charts_drawn(CHARTS) and not browser.console_errors()
@@ -130,7 +147,9 @@ def test_an_admin_sees_every_page_and_looks_a_login_up(site, shots):
     browser = start_browser(url)
     try:
         browser.login(USERS["admin"], PASSWORDS["admin"])
-        crawl(browser, "admin", shots)
+        for width in WIDTHS:
+            browser.set_width(width)
+            crawl(browser, "admin", shots)
         login = viewers[len(viewers) // 2]
         browser.open(f"/lookup?login={login}")
         assert login in browser.text()
@@ -151,7 +170,7 @@ def test_logging_out_ends_the_session(site, shots):
         browser.wait(lambda: browser.path().startswith("/login"), "the logout to reach /login")
         browser.open("/")
         assert browser.path().startswith("/login")
-        browser.screenshot(shots / "login.png")
+        browser.screenshot(shots / "login-1366.png")
         assert not browser.console_errors()
     finally:
         browser.close()

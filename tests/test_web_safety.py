@@ -108,6 +108,8 @@ def test_a_visitor_never_sees_a_viewer_login(site):
     answers = crawl(base, visitor)
     pages = {urlsplit(a.url).path for a in answers}
     assert {"/", "/streamers", "/overlap", "/bots", "/api/dashboard", "/api/bots"} <= pages
+    assert any(p.startswith("/broadcasts/") for p in pages), "no broadcast page crawled"
+    assert any(p.startswith("/api/broadcasts/") for p in pages)
     assert sum(p.startswith("/viewers/") for p in pages) >= 10
     assert sum(p.startswith("/api/viewers/") for p in pages) >= 10
     assert len([p for p in pages if p.startswith("/streamers/")]) == len(fixture.streamers)

@@ -44,6 +44,24 @@ def number(value: Any, digits: int = 0) -> str:
         return str(value)
 
 
+def duration(minutes: Any) -> str:
+    """Minutes as hours and minutes ("3 h 05 min", "45 min")."""
+    if not isinstance(minutes, (int, float)) or isinstance(minutes, bool):
+        return "–" if minutes is None else str(minutes)
+    h, m = divmod(round(minutes), 60)
+    return f"{h:,} h {m:02d} min" if h else f"{m} min"
+
+
+def human(value: Any) -> str:
+    """A count in human units: 950, 12.3 k, 1.2 M (text as it is)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return "–" if value is None else str(value)
+    for unit, scale in (("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:,.1f} {unit}"
+    return f"{value:,.0f}"
+
+
 def percent(value: Any, digits: int = 1) -> str:
     """A fraction as a percentage ("5.1 %"); text (a blurred "fewer than 5") as it is."""
     if value is None:
@@ -68,7 +86,7 @@ ENV = jinja2.Environment(
     auto_reload=False,
 )
 ENV.filters.update(json_block=json_block, when=when, number=number, size=size,
-                   percent=percent)
+                   percent=percent, duration=duration, human=human)
 ENV.globals.update(static_url=static_url)
 
 
