@@ -53,7 +53,7 @@ def api_of(path_and_query: str) -> str | None:
     path, _, query = path_and_query.partition("?")
     if path == "/":
         path = "/api/dashboard"
-    elif path.split("/")[1] in ("streamers", "overlap", "bots", "viewers") and \
+    elif path.split("/")[1] in ("streamers", "broadcasts", "overlap", "bots", "viewers") and \
             path != "/viewers/random":
         path = "/api" + path
     else:

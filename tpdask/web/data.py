@@ -256,8 +256,9 @@ class SiteData:
         found = self.overlap(period) if period else {"by_streamer": {}, "communities": {}}
         neighbours = found["by_streamer"].get(login, [])
         community = found["communities"].get(login)
+        hours = {g: round(n * self.config.interval / 3600, 2) for g, n in games.items()}
         return {"streamer": login, "days": series,
-                "games": sorted(games.items(), key=lambda g: (-g[1], g[0]))[:15],
+                "games": sorted(hours.items(), key=lambda g: (-g[1], g[0]))[:15],
                 "period": period, "community": community, "neighbours": neighbours[:20]}
 
     # -- overlap -------------------------------------------------------------------------
@@ -358,11 +359,13 @@ class SiteData:
 
     # -- viewers -------------------------------------------------------------------------
 
-    def random_viewer(self, start: str) -> str | None:
-        """One of the first profile keys at or after ``start`` (wrapping around): logins
-        cluster, so one of the next 16 rather than always the first after a gap."""
-        keys = self.store.result_keys("profiles", "", start, 16) or \
-            self.store.result_keys("profiles", "", "", 16)
+    def random_viewer(self) -> str | None:
+        """A viewer drawn uniformly among the profiles (None when there is none). The
+        profile keys are read once per data version (about 20 bytes a viewer); picking
+        the first key after a random string instead favoured the viewers after the big
+        gaps between logins: 16 viewers got a third of the draws."""
+        keys = self.cached("profile_keys", lambda: self.store.result_keys(
+            "profiles", "", "", max(1, self.store.count_results("profiles", ""))))
         return secrets.choice(keys) if keys else None
 
 

@@ -62,6 +62,25 @@ def human(value: Any) -> str:
     return f"{value:,.0f}"
 
 
+def period(scope: Any) -> str:
+    """An overlap period's scope in words: "1 Aug 2022 – 3 Aug 2022, viewers with 10+
+    minutes with a streamer" (", bots included" when they are)."""
+    from tpdask.analysis.overlap import parse_period_scope
+
+    parsed = parse_period_scope(str(scope)) if scope else None
+    if parsed is None:
+        return "–" if not scope else str(scope)
+    since, until, min_minutes, bots = parsed
+    days = _day(since) if since == until else f"{_day(since)} – {_day(until)}"
+    return (f"{days}, viewers with {min_minutes:g}+ minutes with a streamer"
+            + (", bots included" if bots else ""))
+
+
+def _day(day: str) -> str:
+    d = datetime.date.fromisoformat(day)
+    return f"{d.day} {d.strftime('%b %Y')}"
+
+
 def percent(value: Any, digits: int = 1) -> str:
     """A fraction as a percentage ("5.1 %"); text (a blurred "fewer than 5") as it is."""
     if value is None:
@@ -86,7 +105,7 @@ ENV = jinja2.Environment(
     auto_reload=False,
 )
 ENV.filters.update(json_block=json_block, when=when, number=number, size=size,
-                   percent=percent, duration=duration, human=human)
+                   percent=percent, duration=duration, human=human, period=period)
 ENV.globals.update(static_url=static_url)
 
 

@@ -8,8 +8,6 @@ not make answers 404. Every profile shown is written to the access log
 
 from __future__ import annotations
 
-import secrets
-
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -24,9 +22,9 @@ from tpdask.web.site import site_of
 
 
 def random_viewer(request: Request) -> Response:
-    """303 to a random viewer's page (404 when no profile exists yet)."""
+    """303 to a viewer's page drawn uniformly (404 when no profile exists yet)."""
     site = site_of(request)
-    login = site.data.random_viewer(random_start())
+    login = site.data.random_viewer()
     if login is None:
         return error(request, 404, "no viewer profile yet: run `tpdask analyse`",
                      signed_in(request))
@@ -68,10 +66,3 @@ def lookup(request: Request) -> Answer:
         session = signed_in(request)
         record_access(site.db, session.name, session.role, "lookup", data["token"])
     return "viewer.html", data
-
-
-def random_start() -> str:
-    """A random string in the space of logins: the first profile key after it is a viewer
-    drawn about uniformly (keys are spread over the alphabet of logins)."""
-    alphabet = "0123456789_abcdefghijklmnopqrstuvwxyz"
-    return "".join(secrets.choice(alphabet) for _ in range(4))
