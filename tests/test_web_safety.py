@@ -109,6 +109,7 @@ def test_a_visitor_never_sees_a_viewer_login(site):
     pages = {urlsplit(a.url).path for a in answers}
     assert {"/", "/streamers", "/overlap", "/bots", "/api/dashboard", "/api/bots"} <= pages
     assert any(p.startswith("/broadcasts/") for p in pages), "no broadcast page crawled"
+    assert sum("csv=" in a.url for a in answers) >= 10, "the CSV downloads are crawled too"
     assert any(p.startswith("/api/broadcasts/") for p in pages)
     assert sum(p.startswith("/viewers/") for p in pages) >= 10
     assert sum(p.startswith("/api/viewers/") for p in pages) >= 10

@@ -7,7 +7,8 @@ but the ``anonymous`` ones goes through the same checks before its view runs, in
 order: the session and the role (:func:`tpdask.web.auth.refusal`), then the query
 parameters (a parameter the row does not list answers 400 and is never read: so
 ``?login[$ne]=x`` reaches no store). A visitor's data then has its small groups blurred
-(:func:`tpdask.web.exposure.mask_small`). Order matters where paths overlap:
+(:func:`tpdask.web.exposure.mask_small`); ``?csv=<table>`` on a page with ``tables``
+answers that table of the same data as CSV (:mod:`tpdask.web.tables`). Order matters where paths overlap:
 ``/viewers/random`` comes before ``/viewers/{token}``. Static files are mounted after the
 table (:func:`static_mounts`).
 """
@@ -23,12 +24,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from tpdask.web.answers import Answer, error, page
+from tpdask.web.answers import Answer, error, one, page
 from tpdask.web.auth import ADMIN, ANONYMOUS, VISITOR, Access, refusal, signed_in
 from tpdask.web.exposure import mask_small
 from tpdask.web.render import HERE
 from tpdask.web.site import site_of
 from tpdask.web.static_files import CachedStatic
+from tpdask.web.tables import csv_answer, file_stem
 from tpdask.web.views import bots, dashboard, login, overlap, reports, streamers, viewers
 
 
@@ -43,6 +45,7 @@ class Endpoint:
     access: Access                      # who may see it: anonymous, visitor (any session), admin
     methods: tuple[str, ...] = ("GET",)  # GET also answers HEAD
     params: tuple[str, ...] = ()        # the query parameters it takes
+    tables: tuple[str, ...] = ()        # its data's tables, each downloadable: ?csv=NAME
 
     @property
     def api(self) -> bool:
@@ -54,23 +57,29 @@ ROUTES: list[Endpoint] = [
     Endpoint("/login", login.login_form, "login_form", ANONYMOUS),
     Endpoint("/login", login.login_post, "login_post", ANONYMOUS, methods=("POST",)),
     Endpoint("/logout", login.logout, "logout", ANONYMOUS, methods=("POST",)),
-    Endpoint("/", dashboard.dashboard, "dashboard", VISITOR),
+    Endpoint("/", dashboard.dashboard, "dashboard", VISITOR, tables=("daily", "archives")),
     Endpoint("/api/dashboard", dashboard.dashboard, "dashboard_api", VISITOR),
-    Endpoint("/streamers", streamers.streamers, "streamers", VISITOR),
+    Endpoint("/streamers", streamers.streamers, "streamers", VISITOR, tables=("streamers",)),
     Endpoint("/api/streamers", streamers.streamers, "streamers_api", VISITOR),
-    Endpoint("/streamers/{login}", streamers.streamer, "streamer", VISITOR),
+    Endpoint("/streamers/{login}", streamers.streamer, "streamer", VISITOR,
+             tables=("broadcasts", "days", "games", "neighbours")),
     Endpoint("/api/streamers/{login}", streamers.streamer, "streamer_api", VISITOR),
-    Endpoint("/broadcasts/{login}/{started}", streamers.broadcast, "broadcast", VISITOR),
+    Endpoint("/broadcasts/{login}/{started}", streamers.broadcast, "broadcast", VISITOR,
+             tables=("curve", "games", "came", "went")),
     Endpoint("/api/broadcasts/{login}/{started}", streamers.broadcast, "broadcast_api",
              VISITOR),
-    Endpoint("/overlap", overlap.overlap, "overlap", VISITOR, params=("period",)),
+    Endpoint("/overlap", overlap.overlap, "overlap", VISITOR, params=("period",),
+             tables=("top_pairs", "community_members")),
     Endpoint("/api/overlap", overlap.overlap, "overlap_api", VISITOR, params=("period",)),
-    Endpoint("/bots", bots.bots, "bots", VISITOR, params=("day",)),
+    Endpoint("/bots", bots.bots, "bots", VISITOR, params=("day",),
+             tables=("bots", "per_day", "account_list")),
     Endpoint("/api/bots", bots.bots, "bots_api", VISITOR, params=("day",)),
     Endpoint("/viewers/random", viewers.random_viewer, "random_viewer", VISITOR),
-    Endpoint("/viewers/{token}", viewers.viewer, "viewer", VISITOR),
+    Endpoint("/viewers/{token}", viewers.viewer, "viewer", VISITOR,
+             tables=("streamers", "days", "sessions")),
     Endpoint("/api/viewers/{token}", viewers.viewer, "viewer_api", VISITOR),
-    Endpoint("/lookup", viewers.lookup, "lookup", ADMIN, params=("login",)),
+    Endpoint("/lookup", viewers.lookup, "lookup", ADMIN, params=("login",),
+             tables=("streamers", "days", "sessions")),
     Endpoint("/api/lookup", viewers.lookup, "lookup_api", ADMIN, params=("login",)),
     Endpoint("/reports/{name}", reports.report, "report", ADMIN),
 ]
@@ -95,9 +104,14 @@ def endpoint(row: Endpoint) -> Callable[[Request], Any]:
         if refused is not None:
             return refused
         session = signed_in(request)
-        if set(request.query_params) - set(row.params):
+        takes = row.params + (("csv",) if row.tables else ())
+        if set(request.query_params) - set(takes):
             return error(request, 400, "unknown parameter: this page takes "
-                         + (", ".join(row.params) or "none"), session)
+                         + (", ".join(takes) or "none"), session)
+        table = one(request, "csv") if row.tables else None
+        if table is not None and table not in row.tables:
+            return error(request, 404, "no such table: this page has "
+                         + ", ".join(row.tables), session)
         result: Answer = row.view(request)
         if isinstance(result, Response):
             return result
@@ -106,6 +120,8 @@ def endpoint(row: Endpoint) -> Callable[[Request], Any]:
             return error(request, 404, "nothing here", session)
         if not session.admin:      # small groups blurred for visitors (exposure.py)
             data = mask_small(data, site_of(request).config.web_min_group)
+        if table is not None:
+            return csv_answer(data.get(table) or [], table, file_stem(request.url.path))
         if row.api:
             return JSONResponse(data)
         return page(template, session, data=data)
