@@ -31,7 +31,8 @@ from tpdask.web.render import HERE
 from tpdask.web.site import site_of
 from tpdask.web.static_files import CachedStatic
 from tpdask.web.tables import csv_answer, file_stem
-from tpdask.web.views import bots, dashboard, login, overlap, reports, streamers, viewers
+from tpdask.web.views import (bots, dashboard, login, overlap, rankings, reports, streamers,
+                              viewers)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,10 @@ ROUTES: list[Endpoint] = [
              tables=("curve", "games", "came", "went")),
     Endpoint("/api/broadcasts/{login}/{started}", streamers.broadcast, "broadcast_api",
              VISITOR),
+    Endpoint("/rankings", rankings.ranking, "rankings", VISITOR,
+             params=("kind", "days", "since", "until", "sort", "order", "page"), tables=("rows",)),
+    Endpoint("/api/rankings", rankings.ranking, "rankings_api", VISITOR,
+             params=("kind", "days", "since", "until", "sort", "order", "page")),
     Endpoint("/overlap", overlap.overlap, "overlap", VISITOR, params=("period",),
              tables=("top_pairs", "community_members")),
     Endpoint("/api/overlap", overlap.overlap, "overlap_api", VISITOR, params=("period",)),
