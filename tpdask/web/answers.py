@@ -21,7 +21,7 @@ from tpdask.web.sessions import Session
 
 #: The navigation bar of every page, and what admins see in it besides.
 NAV = (("/", "Dashboard"), ("/streamers", "Streamers"), ("/rankings", "Rankings"),
-       ("/overlap", "Overlap"),
+       ("/stream-health", "Stream health"), ("/overlap", "Overlap"),
        ("/bots", "Bots & accounts"), ("/viewers/random", "Random viewer"))
 ADMIN_NAV = (("/lookup", "Look a login up"),)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

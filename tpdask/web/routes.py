@@ -31,8 +31,8 @@ from tpdask.web.render import HERE
 from tpdask.web.site import site_of
 from tpdask.web.static_files import CachedStatic
 from tpdask.web.tables import csv_answer, file_stem
-from tpdask.web.views import (bots, dashboard, login, overlap, rankings, reports, streamers,
-                              viewers)
+from tpdask.web.views import (bots, dashboard, login, overlap, rankings, reports,
+                              stream_health, streamers, viewers)
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,10 @@ ROUTES: list[Endpoint] = [
              params=("kind", "days", "since", "until", "sort", "order", "page"), tables=("rows",)),
     Endpoint("/api/rankings", rankings.ranking, "rankings_api", VISITOR,
              params=("kind", "days", "since", "until", "sort", "order", "page")),
+    Endpoint("/stream-health", stream_health.stream_health, "stream_health", VISITOR,
+             params=("days", "since", "until"), tables=("suspects", "points")),
+    Endpoint("/api/stream-health", stream_health.stream_health, "stream_health_api", VISITOR,
+             params=("days", "since", "until")),
     Endpoint("/overlap", overlap.overlap, "overlap", VISITOR, params=("period",),
              tables=("top_pairs", "community_members")),
     Endpoint("/api/overlap", overlap.overlap, "overlap_api", VISITOR, params=("period",)),

@@ -181,6 +181,27 @@
         { formatters: { "@x": "datetime" }, mode: "vline" });
       return p;
     },
+    // stream health: each rated broadcast's share of chatters against its viewer count
+    scatter(el, points) {
+      const source = new Bokeh.ColumnDataSource({ data: {
+        x: col(points, "avg_viewer_count"), y: points.map((q) => 100 * q.share),
+        name: points.map((q) => q.streamer + " " + q.started_at),
+        color: points.map((q) => (q.suspect ? PALETTE[3] : PALETTE[0])),
+        kind: points.map((q) => (q.suspect ? "suspect" : "normal")) } });
+      const p = figure(el, { x_axis_type: "log" });
+      const normal = new Bokeh.CDSView({ filter: new Bokeh.BooleanFilter({ booleans: points.map((q) => !q.suspect) }) });
+      const suspect = new Bokeh.CDSView({ filter: new Bokeh.BooleanFilter({ booleans: points.map((q) => q.suspect) }) });
+      const r1 = p.scatter({ x: { field: "x" }, y: { field: "y" }, source: source, view: normal, size: 7,
+        fill_color: PALETTE[0], line_color: null, fill_alpha: 0.7 });
+      const r2 = p.scatter({ x: { field: "x" }, y: { field: "y" }, source: source, view: suspect, size: 9,
+        marker: "triangle", fill_color: PALETTE[3], line_color: null });
+      legendBelow(p, [["normal", r1], ["suspect", r2]]);
+      titles(p, "average Twitch viewer count (log scale)", "logged-in chatters, % of the count");
+      p.xaxis.formatter = new Bokeh.NumeralTickFormatter({ format: "0,0" });
+      fromZero(p.y_range);
+      hover(p, [["broadcast", "@name"], ["viewers", "@x{0,0}"], ["chatters' share", "@y{0.0} %"]]);
+      return p;
+    },
     network(el, graph) {
       const p = figure(el, { match_aspect: true });
       p.xaxis.visible = false; p.yaxis.visible = false;

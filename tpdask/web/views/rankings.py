@@ -23,7 +23,7 @@ def ranking(request: Request) -> Answer:
     if kind not in rankings.COLUMNS:
         raise HTTPException(400, "kind is streamers or games")
     days = sorted(rankings.day_docs(data))
-    since, until = _range(request, days)
+    since, until = date_range(request, days)
     sort = one(request, "sort") or "hours_watched"
     if sort not in rankings.COLUMNS[kind]:
         raise HTTPException(400, "sort by one of " + ", ".join(rankings.COLUMNS[kind]))
@@ -41,7 +41,9 @@ def ranking(request: Request) -> Answer:
                              "last_day": days[-1]}
 
 
-def _range(request: Request, days: list[str]) -> tuple[str | None, str | None]:
+def date_range(request: Request, days: list[str]) -> tuple[str | None, str | None]:
+    """The asked range: ``?since=&until=``, else the ``?days=`` (7) ending on the last of
+    ``days``; (None, None) when there is no day."""
     since, until, preset = one(request, "since"), one(request, "until"), one(request, "days")
     if since or until:
         if not since or not until:
