@@ -31,7 +31,7 @@ from tpdask.web.render import HERE
 from tpdask.web.site import site_of
 from tpdask.web.static_files import CachedStatic
 from tpdask.web.tables import csv_answer, file_stem
-from tpdask.web.views import (bots, dashboard, login, overlap, rankings, reports,
+from tpdask.web.views import (bots, dashboard, games, login, overlap, rankings, reports,
                               stream_health, streamers, viewers)
 
 
@@ -73,6 +73,9 @@ ROUTES: list[Endpoint] = [
              params=("kind", "days", "since", "until", "sort", "order", "page"), tables=("rows",)),
     Endpoint("/api/rankings", rankings.ranking, "rankings_api", VISITOR,
              params=("kind", "days", "since", "until", "sort", "order", "page")),
+    Endpoint("/games/{name:path}", games.game, "game", VISITOR,
+             tables=("days", "channels", "neighbours")),
+    Endpoint("/api/games/{name:path}", games.game, "game_api", VISITOR),
     Endpoint("/stream-health", stream_health.stream_health, "stream_health", VISITOR,
              params=("days", "since", "until"), tables=("suspects", "points")),
     Endpoint("/api/stream-health", stream_health.stream_health, "stream_health_api", VISITOR,
