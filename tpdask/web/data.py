@@ -253,9 +253,12 @@ class SiteData:
             for game, samples in (d.get("games") or {}).items():
                 games[game] = games.get(game, 0) + samples
         period = self.default_period()
-        found = self.overlap(period) if period else {"by_streamer": {}, "communities": {}}
+        found = self.overlap(period) if period else {"by_streamer": {}, "communities": {},
+                                                      "community_names": {}}
         neighbours = found["by_streamer"].get(login, [])
         community = found["communities"].get(login)
+        if community is not None:
+            community = found.get("community_names", {}).get(community)
         hours = {g: round(n * self.config.interval / 3600, 2) for g, n in games.items()}
         return {"streamer": login, "days": series,
                 "games": sorted(hours.items(), key=lambda g: (-g[1], g[0]))[:15],
@@ -301,7 +304,7 @@ class SiteData:
                                      (p["b"], p["a"], p["share_b"])):
                 by_streamer.setdefault(me, []).append(
                     {"streamer": other, "shared": p["shared"], "jaccard": round(p["jaccard"], 4),
-                     "share": round(share, 4)})
+                     "share": round(share, 4), "lift": p.get("lift")})
         for rows in by_streamer.values():
             rows.sort(key=lambda r: (-r["jaccard"], r["streamer"]))
         strongest = sorted(pairs, key=lambda p: (-p["jaccard"], p["a"], p["b"]))[:400]
@@ -320,11 +323,19 @@ class SiteData:
         members: dict[int, list[str]] = {}
         for s, k in groups.items():
             members.setdefault(k, []).append(s)
+        # a community is named after its biggest channel (its largest audience)
+        names = {k: max(v, key=lambda s: (audience.get(s, 0), s)) + "'s community"
+                 for k, v in members.items()}
+        for node in nodes:
+            node["community_name"] = names.get(node["community"], "no community")
         return {"period": period, "pairs": len(pairs), "nodes": nodes, "edges": edges,
-                "communities": groups,
-                "community_members": [{"community": k, "streamers": sorted(v)}
+                "communities": groups, "community_names": names,
+                "community_members": [{"community": k, "name": names[k],
+                                       "streamers": sorted(v, key=lambda s: (
+                                           -audience.get(s, 0), s))}
                                       for k, v in sorted(members.items())],
-                "top_pairs": [{k: p[k] for k in ("a", "b", "shared", "jaccard")}
+                "top_pairs": [{k: p.get(k) for k in ("a", "b", "shared", "jaccard", "share_a",
+                                                     "share_b", "lift")}
                               for p in strongest[:30]],
                 "by_streamer": by_streamer}
 

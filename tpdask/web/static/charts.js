@@ -49,15 +49,17 @@
     const format = kind === "bytes" ? "0.0 b" : top >= 10000 ? "0.[0]a" : "0,0.[00]";
     axis.formatter = new Bokeh.NumeralTickFormatter({ format: format });
   }
-  function fromZero(range) { range.start = 0; }
+  // counts start at zero: a range made with start 0 (set on the figure's own range after
+  // it is made, BokehJS keeps computing the start from the data)
+  function zeroRange() { return new Bokeh.DataRange1d({ start: 0 }); }
   function slanted(p, days) { p.xaxis.major_label_orientation = days.length > 8 ? 0.9 : 0; }
   function hover(p, tooltips, extra) {
     p.add_tools(new Bokeh.HoverTool(Object.assign({ tooltips: tooltips }, extra || {})));
   }
-  function legendBelow(p, items) {
+  function legendBelow(p, items, orientation) {
     const legend = new Bokeh.Legend({
       items: items.map(([label, r]) => new Bokeh.LegendItem({ label: { value: label }, renderers: [r] })),
-      orientation: "horizontal", label_text_color: INK,
+      orientation: orientation || "horizontal", label_text_color: INK,
       background_fill_alpha: 0, border_line_alpha: 0 });
     p.add_layout(legend, "below");
   }
@@ -69,10 +71,10 @@
       const days = rows.map((r) => String(r[d.x]));
       const y = col(rows, d.y);
       const source = new Bokeh.ColumnDataSource({ data: { x: days, y: y } });
-      const p = figure(el, { x_range: days.length ? days : ["–"] });
+      const p = figure(el, { x_range: days.length ? days : ["–"], y_range: zeroRange() });
       p.line({ x: { field: "x" }, y: { field: "y" }, source: source, line_width: 2, line_color: PALETTE[0] });
       p.scatter({ x: { field: "x" }, y: { field: "y" }, source: source, size: 7, fill_color: PALETTE[0], line_color: PALETTE[0] });
-      titles(p, "day", d.label); formatted(p.yaxis, y, d.format); fromZero(p.y_range); slanted(p, days);
+      titles(p, "day", d.label); formatted(p.yaxis, y, d.format); slanted(p, days);
       hover(p, [["day", "@x"], [d.label, "@y{0,0}"]]);
       return p;
     },
@@ -80,11 +82,11 @@
       const d = el.dataset;
       const days = rows.map((r) => String(r[d.x]));
       const y = col(rows, d.y);
-      const p = figure(el, { x_range: days.length ? days : ["–"] });
+      const p = figure(el, { x_range: days.length ? days : ["–"], y_range: zeroRange() });
       p.vbar({ x: { field: "x" }, top: { field: "y" }, width: 0.7,
         source: new Bokeh.ColumnDataSource({ data: { x: days, y: y } }),
         fill_color: PALETTE[0], line_color: null });
-      titles(p, d.xlabel || d.x, d.label); formatted(p.yaxis, y, d.format); fromZero(p.y_range); slanted(p, days);
+      titles(p, d.xlabel || d.x, d.label); formatted(p.yaxis, y, d.format); slanted(p, days);
       hover(p, [[d.xlabel || d.x, "@x"], [d.label, d.format === "bytes" ? "@y{0.0 b}" : "@y{0,0}"]]);
       return p;
     },
@@ -95,14 +97,14 @@
       const source = new Bokeh.ColumnDataSource({ data: {
         x: days, a: a, b: b, top_a: a, top_b: a.map((v, i) => v + b[i]) } });
       const colors = [PALETTE[0], PALETTE[1]];
-      const p = figure(el, { x_range: days.length ? days : ["–"] });
+      const p = figure(el, { x_range: days.length ? days : ["–"], y_range: zeroRange() });
       const ra = p.vbar({ x: { field: "x" }, bottom: 0, top: { field: "top_a" }, width: 0.7, source: source,
         fill_color: colors[0], line_color: null });
       const rb = p.vbar({ x: { field: "x" }, bottom: { field: "top_a" }, top: { field: "top_b" }, width: 0.7,
         source: source, fill_color: colors[1], line_color: null });
       legendBelow(p, [[d.label, ra], [d.label2, rb]]);
       titles(p, "day", d.ylabel || d.label); formatted(p.yaxis, a.map((v, i) => v + b[i]));
-      fromZero(p.y_range); slanted(p, days);
+      slanted(p, days);
       hover(p, [["day", "@x"], [d.label, "@a{0,0}"], [d.label2, "@b{0,0}"]]);
       return p;
     },
@@ -111,32 +113,29 @@
       const names = rows.map((r) => String(r[d.y]));
       const x = col(rows, d.x);
       const p = figure(el, { y_range: names.length ? names.slice().reverse() : ["–"],
-        height: Math.max(200, 22 * names.length + 80) });
+        x_range: zeroRange(), height: Math.max(200, 22 * names.length + 80) });
       p.hbar({ y: { field: "y" }, right: { field: "x" }, height: 0.7, fill_color: PALETTE[0],
         line_color: null, source: new Bokeh.ColumnDataSource({ data: { y: names, x: x } }) });
-      titles(p, d.label, ""); formatted(p.xaxis, x); fromZero(p.x_range);
-      hover(p, [["", "@y"], [d.label, "@x{0,0}"]]);
+      titles(p, d.label, ""); formatted(p.xaxis, x); hover(p, [["", "@y"], [d.label, "@x{0,0}"]]);
       return p;
     },
     hours(el, values) {
       const hours = values.map((_, i) => String(i).padStart(2, "0") + "h");
-      const p = figure(el, { x_range: hours.length ? hours : ["–"] });
+      const p = figure(el, { x_range: hours.length ? hours : ["–"], y_range: zeroRange() });
       p.vbar({ x: { field: "x" }, top: { field: "y" }, width: 0.8, fill_color: PALETTE[4], line_color: null,
         source: new Bokeh.ColumnDataSource({ data: { x: hours, y: values } }) });
-      titles(p, "hour of day (UTC)", el.dataset.label); formatted(p.yaxis, values); fromZero(p.y_range);
-      p.xaxis.major_label_orientation = 0.9;
+      titles(p, "hour of day (UTC)", el.dataset.label); formatted(p.yaxis, values); p.xaxis.major_label_orientation = 0.9;
       hover(p, [["hour (UTC)", "@x"], [el.dataset.label, "@y{0,0}"]]);
       return p;
     },
     pairs(el, pairs) {
       const names = pairs.map((x) => String(x[0]));
       const y = pairs.map((x) => (hidden(x[1]) ? NaN : x[1]));
-      const p = figure(el, { x_range: names.length ? names : ["–"] });
+      const p = figure(el, { x_range: names.length ? names : ["–"], y_range: zeroRange() });
       p.vbar({ x: { field: "x" }, top: { field: "y" }, width: 0.6, line_color: null,
         fill_color: { field: "color" }, source: new Bokeh.ColumnDataSource({ data: {
           x: names, y: y, color: names.map((_, i) => PALETTE[i % PALETTE.length]) } }) });
-      titles(p, "", el.dataset.label); formatted(p.yaxis, y); fromZero(p.y_range);
-      hover(p, [["", "@x"], [el.dataset.label, "@y{0,0}"]]);
+      titles(p, "", el.dataset.label); formatted(p.yaxis, y); hover(p, [["", "@x"], [el.dataset.label, "@y{0,0}"]]);
       return p;
     },
     timeline(el, sessions) {
@@ -161,7 +160,7 @@
       const source = new Bokeh.ColumnDataSource({ data: {
         x: points.map((q) => q.ts * 1000), twitch: col(points, "twitch"),
         chatters: col(points, "chatters") } });
-      const p = figure(el, { x_axis_type: "datetime" });
+      const p = figure(el, { x_axis_type: "datetime", y_range: zeroRange() });
       const r1 = p.line({ x: { field: "x" }, y: { field: "twitch" }, source: source, line_width: 2,
         line_color: PALETTE[0] });
       const r2 = p.line({ x: { field: "x" }, y: { field: "chatters" }, source: source, line_width: 2,
@@ -176,8 +175,7 @@
       }
       legendBelow(p, [["Twitch viewer count", r1], ["logged-in chatters", r2]]);
       titles(p, "time (UTC)", "viewers");
-      formatted(p.yaxis, col(points, "twitch").concat(col(points, "chatters"))); fromZero(p.y_range);
-      hover(p, [["time", "@x{%H:%M}"], ["Twitch", "@twitch{0,0}"], ["chatters", "@chatters{0,0}"]],
+      formatted(p.yaxis, col(points, "twitch").concat(col(points, "chatters"))); hover(p, [["time", "@x{%H:%M}"], ["Twitch", "@twitch{0,0}"], ["chatters", "@chatters{0,0}"]],
         { formatters: { "@x": "datetime" }, mode: "vline" });
       return p;
     },
@@ -188,7 +186,7 @@
         name: points.map((q) => q.streamer + " " + q.started_at),
         color: points.map((q) => (q.suspect ? PALETTE[3] : PALETTE[0])),
         kind: points.map((q) => (q.suspect ? "suspect" : "normal")) } });
-      const p = figure(el, { x_axis_type: "log" });
+      const p = figure(el, { x_axis_type: "log", y_range: zeroRange() });
       const normal = new Bokeh.CDSView({ filter: new Bokeh.BooleanFilter({ booleans: points.map((q) => !q.suspect) }) });
       const suspect = new Bokeh.CDSView({ filter: new Bokeh.BooleanFilter({ booleans: points.map((q) => q.suspect) }) });
       const r1 = p.scatter({ x: { field: "x" }, y: { field: "y" }, source: source, view: normal, size: 7,
@@ -198,7 +196,6 @@
       legendBelow(p, [["normal", r1], ["suspect", r2]]);
       titles(p, "average Twitch viewer count (log scale)", "logged-in chatters, % of the count");
       p.xaxis.formatter = new Bokeh.NumeralTickFormatter({ format: "0,0" });
-      fromZero(p.y_range);
       hover(p, [["broadcast", "@name"], ["viewers", "@x{0,0}"], ["chatters' share", "@y{0.0} %"]]);
       return p;
     },
@@ -216,11 +213,22 @@
       const audience = (x) => (typeof x.audience === "number" ? x.audience : 1);
       const big = Math.max(1, ...n.map(audience));
       const nodes = new Bokeh.ColumnDataSource({ data: { x: col(n, "x"), y: col(n, "y"),
-        name: col(n, "streamer"), audience: col(n, "audience"), community: col(n, "community"),
+        name: col(n, "streamer"), audience: col(n, "audience"),
+        community: n.map((x) => x.community_name || "no community"),
         size: n.map((x) => 8 + 22 * Math.sqrt(audience(x) / big)),
         color: n.map((x) => (x.community < 0 ? "#bbbbbb" : PALETTE[x.community % PALETTE.length])) } });
-      p.scatter({ x: { field: "x" }, y: { field: "y" }, size: { field: "size" }, source: nodes,
-        fill_color: { field: "color" }, line_color: INK, fill_alpha: 0.9 });
+      // one renderer per community (the biggest first), so the legend names each colour
+      const order = Array.from(new Set(n.map((x) => x.community)));
+      const items = order.map((k) => {
+        const view = new Bokeh.CDSView({ filter: new Bokeh.BooleanFilter({
+          booleans: n.map((x) => x.community === k) }) });
+        const r = p.scatter({ x: { field: "x" }, y: { field: "y" }, size: { field: "size" },
+          source: nodes, view: view, fill_color: { field: "color" }, line_color: INK,
+          fill_alpha: 0.9 });
+        const named = n.find((x) => x.community === k);
+        return [named && named.community_name ? named.community_name : "no community", r];
+      });
+      if (items.length) { legendBelow(p, items.slice(0, 16), "vertical"); }
       p.text({ x: { field: "x" }, y: { field: "y" }, text: { field: "name" }, source: nodes,
         text_font_size: "12px", text_color: INK, x_offset: 7, y_offset: -7 });
       hover(p, [["streamer", "@name"], ["audience", "@audience{0,0}"], ["community", "@community"]]);
