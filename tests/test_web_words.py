@@ -54,6 +54,8 @@ def test_pages_speak_words_and_errors_keep_the_nav(fixture):
         assert "min_minutes=" not in page and "Aug 2022" in page
         overlap = visitor.get(base + "/overlap").text
         assert "min_minutes=" not in overlap and " %</td>" in overlap
+        assert "s community</b>" in overlap and "Community 0" not in overlap
+        assert "×</td>" in overlap                                   # lift
         for path in ("/no/such/page", "/streamers/NOT-A-LOGIN", "/viewers/forged-token"):
             answer = visitor.get(base + path)
             assert answer.status_code == 404, path
