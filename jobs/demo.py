@@ -2,7 +2,8 @@
 
 The Twitch simulator serves a day of the audience model with its clock running fast; the
 real collector (helix source: the moderator token's chats, in full) collects that day
-over HTTP, the archiver packs and verifies it, the day processor turns it into viewer-days
+over HTTP, the days after it (a week in all by default) are written straight from the
+same model (:func:`generate_days`), the archiver packs and verifies it, the day processor turns it into viewer-days
 on a local Dask cluster, the analyser finds bots, streamer statistics, profiles and the
 day's audience overlap, and the verifier checks every account seen against the
 simulator's Helix `users` (whose renamed, suspended and deleted accounts are known, so the
@@ -13,6 +14,7 @@ data, with a `visitor` account whose password is made anew each time
 
 from __future__ import annotations
 
+import datetime
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -41,13 +43,13 @@ from tpdask.privacy.keys import pseudonym_key
 from tpdask.privacy.sessions import sessions_table
 from tpdask.settings import Config
 from tpdask.simulator import SimOptions, Simulator
-from tpdask.simulator.audience import AudienceConfig
+from tpdask.simulator.audience import AudienceConfig, write_day
 from tpdask.verify import verify
 
 
 @dataclass
 class DemoResult:
-    day: str
+    day: str                        # the day collected over HTTP
     ticks: int
     samples: int
     missed: list[int]
@@ -67,6 +69,13 @@ class DemoResult:
     erase_text: str                 # what the erasure removed where
     erased_left: int                # lake rows and store records still naming it (0)
     health: Health                  # `tpdask status` of the demo's data folder
+    days: list[str]                 # every day of the demo: the collected one, then the
+                                    # generated ones
+
+    @property
+    def period(self) -> str:
+        """The demo's days in words: ``2022-08-01`` or ``2022-08-01 to 2022-08-07``."""
+        return self.days[0] if len(self.days) == 1 else f"{self.days[0]} to {self.days[-1]}"
 
 
 def collect_simulated_day(config: Config, sim: Simulator, client: TwitchClient,
@@ -103,8 +112,29 @@ def _fresh_demo_day(config: Config, day: str) -> None:
     marker.touch()
 
 
+def generate_days(config: Config, model: AudienceConfig, first: str, count: int,
+                  workers: int, log: Log) -> list[str]:
+    """The ``count - 1`` days after ``first``, written straight from the audience model the
+    simulator serves (the same seed: the same streamers, viewers, favourites and
+    view-botted channels, on other days), then archived and processed: a week's trends,
+    flows and suspects to find without collecting every day over HTTP, which takes a few
+    minutes a day at the demo's speed while writing a day takes seconds."""
+    days = [(datetime.date.fromisoformat(first) + datetime.timedelta(days=i)).isoformat()
+            for i in range(1, count)]
+    for n, day in enumerate(days, 2):
+        _fresh_demo_day(config, day)
+        write_day(config.samples_dir, day, model)
+        archive_day(config, day, lambda m: None)
+        process_command(config, day, workers=workers, log=lambda m: None)
+        log(f"    {day} generated, archived and processed ({n}/{count})")
+    return days
+
+
 def run_demo(config: Config, day: str, scale: float = 0.02, workers: int = 2,
-             speed: float = 800, moderated: int = 10, log: Log = print_log) -> DemoResult:
+             speed: float = 800, moderated: int = 10, days: int = 7,
+             log: Log = print_log) -> DemoResult:
+    if pseudonym_key() is not None:
+        days = 1              # generated days would hold plain logins: collected days only
     _fresh_demo_day(config, day)
     # the demo compresses a day into about a minute, so it lifts the real-time rate limit
     options = SimOptions(mod_top=moderated, rate_limit=1_000_000)
@@ -122,12 +152,19 @@ def run_demo(config: Config, day: str, scale: float = 0.02, workers: int = 2,
         archive = archive_day(config, day, log)
         log(f"3/7 processing the archive on a local Dask cluster of {workers} workers ...")
         report = process_command(config, day, workers=workers, log=log)
-        log("4/7 analysing it: bots, streamer statistics, profiles ...")
-        analysis = analyse_command(config, [day], workers=workers, log=log)
-        log("5/7 the day's audience overlap, its broadcasts and their health, the flows ...")
-        pairs, groups = overlap(config, day, day, log=log)
-        found = broadcasts(config, day, day, log=log)
-        moves = flows(config, day, day, log=log)
+        if days > 1:
+            log(f"    and the {days - 1} days after it, written straight from the audience "
+                "model (seconds a day, where collecting one takes minutes) ...")
+        all_days = [day] + (generate_days(config, model, day, days, workers, log)
+                            if days > 1 else [])
+        log(f"4/7 analysing {len(all_days)} day(s): bots, streamer statistics, profiles, the "
+            "per-day broadcasts ...")
+        analysis = analyse_command(config, all_days, workers=workers, log=log)
+        log("5/7 the audience overlap, the broadcasts and their health, the flows of "
+            f"{all_days[0]} to {all_days[-1]} ...")
+        pairs, groups = overlap(config, all_days[0], all_days[-1], log=log)
+        found = broadcasts(config, all_days[0], all_days[-1], log=log)
+        moves = flows(config, all_days[0], all_days[-1], log=log)
         if pseudonym_key() is None:
             log("6/7 verifying every account seen through the simulator's Helix users ...")
             checked: dict | None = verify(config, log=log, client=client)
@@ -144,8 +181,8 @@ def run_demo(config: Config, day: str, scale: float = 0.02, workers: int = 2,
                 "streams": len(pc.unique(export.column("stream_id")))}
     erased = str(pc.min(table.column("viewer")).as_py()) if table is not None else ""
     erase_text = erase(config, erased, archives=True, log=log).text(erased) if erased else ""
-    if erased:                          # results read the rewritten lake day
-        analyse_command(config, [day], workers=workers, log=log)
+    if erased:                          # results read the rewritten lake days
+        analyse_command(config, all_days, workers=workers, log=log)
     left = _still_naming(config, day, erased)
     return DemoResult(day=day, ticks=samples + len(missed), samples=samples, missed=missed,
                       archive=archive, report=report, top=top, analysis=analysis,
@@ -155,7 +192,7 @@ def run_demo(config: Config, day: str, scale: float = 0.02, workers: int = 2,
                       flows=sorted(moves, key=lambda f: (-f["viewers"], f["from"], f["to"])),
                       view_botted=sim.world.model(day).view_botted, sessions=sessions,
                       erased=erased, erase_text=erase_text, erased_left=left,
-                      health=check_health(config))
+                      health=check_health(config), days=all_days)
 
 
 def _still_naming(config: Config, day: str, login: str) -> int:

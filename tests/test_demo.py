@@ -17,7 +17,8 @@ def test_the_demo_refuses_a_data_folder_holding_real_data_for_its_day(tmp_path):
 
 @pytest.mark.slow
 def test_the_demo_ends_with_the_site_serving_its_data_until_ctrl_c(tmp_path):
-    """The whole demo, small and fast, as `make demo` runs it; then its site over HTTP.
+    """The whole demo, small and fast, as `make demo` runs it (a week: one day collected,
+    six generated); then its site over HTTP.
     At 16000x the simulated day takes ~5 s of collecting (ticks that overrun skip slots, as
     the demo reports) instead of 22 s at 4000x."""
     import re
@@ -59,6 +60,13 @@ def test_the_demo_ends_with_the_site_serving_its_data_until_ctrl_c(tmp_path):
         top = session.get(address + "/api/streamers").json()["streamers"][0]["streamer"]
         assert session.get(address + f"/streamers/{top}").status_code == 200
         assert session.get(address + "/viewers/random").status_code == 200
+        # a week: the collected day and six generated ones, analysed together
+        assert session.get(address + "/api/dashboard").json()["days_analysed"] == 7
+        week = session.get(address + "/api/rankings", params={"days": "7"}).json()
+        assert week["since"] == "2022-08-01" and week["until"] == "2022-08-07"
+        assert sum(r["hours_watched_change"] is not None for r in session.get(
+            address + "/api/rankings", params={"since": "2022-08-07",
+                                               "until": "2022-08-07"}).json()["rows"]) > 0
         assert erased not in session.get(address + "/").text
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0

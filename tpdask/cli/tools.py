@@ -123,9 +123,14 @@ class ToolCommands(Commands):
         sim.serve_forever()
 
     def demo(self, day: str | int = "2022-08-01", scale: float = 0.02, workers: int = 2,
-             speed: float = 800, port: int = 8000) -> None:
-        """A simulated day through every stage: collect, archive, process, analyse, verify,
+             speed: float = 800, port: int = 8000, days: int = 7) -> None:
+        """A simulated week through every stage: collect, archive, process, analyse, verify,
         then the research export, one viewer erased everywhere, and the health check.
+
+        The first day is collected from the simulator over HTTP; the --days - 1 days after
+        it (7 in all by default) are written straight from the same audience model, which
+        takes seconds a day instead of minutes, so the site's trends, rankings, flows and
+        suspect broadcasts span a week (in pseudonymous mode: the collected day only).
 
         --scale S of the audience model (0.02: ~18,000 viewers), --speed S simulated seconds
         per real second (800: a day in 108 s), --workers N for the Dask cluster. Then serves
@@ -137,8 +142,10 @@ class ToolCommands(Commands):
 
         check_workers(workers)
         config = self._config()
+        if int(days) < 1 or int(days) > 31:
+            raise UsageError("--days is 1 to 31")
         result = run_demo(config, parse_day(day), scale=float(scale), workers=int(workers),
-                          speed=float(speed))
+                          speed=float(speed), days=int(days))
         print(f"\ncollector: {result.samples} of {result.ticks} ticks written")
         print(f"archive:   {result.archive.text()}")
         print_report(result.report)
@@ -150,7 +157,7 @@ class ToolCommands(Commands):
         reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(counts["bot_reasons"].items()))
         print(f"\nAnalysed: {counts['viewers']:,} viewers, {counts['streamers']} streamers, "
               f"{counts['bots']:,} bots ({reasons or 'none'})")
-        print(f"Top overlapping pairs of {result.day} ({len(result.overlap):,} pairs, "
+        print(f"Top overlapping pairs of {result.period} ({len(result.overlap):,} pairs, "
               f"{result.communities} communities):")
         print(f"  {'a':<20} {'b':<20} {'shared':>7} {'jaccard':>8}")
         for pair in result.overlap[:5]:
@@ -196,11 +203,11 @@ def print_insight(result) -> None:
     """The demo day's suspect broadcasts (the view-bot signal) and its top audience flows."""
     suspect = [b for b in result.broadcasts if b["suspect"]]
     rated = sum(b["baseline"] is not None for b in result.broadcasts)
-    print(f"\nStream health of {result.day}: {len(result.broadcasts)} broadcasts, {rated} rated, "
+    print(f"\nStream health of {result.period}: {len(result.broadcasts)} broadcasts, {rated} rated, "
           f"{len(suspect)} suspect (the simulator view-bots {', '.join(result.view_botted)}):")
     for b in suspect:
         print(f"  {b['streamer']:<20} {b['avg_viewer_count']:>9,.0f} avg viewers, "
               f"{b['share']:.0%} logged in against {b['baseline']:.0%} for its peers")
-    print(f"Top audience flows of {result.day} (where a chat goes within 15 minutes of the end):")
+    print(f"Top audience flows of {result.period} (where a chat goes within 15 minutes of the end):")
     for f in result.flows[:5]:
         print(f"  {f['from']:<20} → {f['to']:<20} {f['viewers']:>6,} viewers ({f['share']:.0%})")
