@@ -35,9 +35,10 @@ chromium:
 	fi
 
 # Builds FerretDB once (cached in .cache/bin), starts it on a free loopback port, runs
-# pytest against it and stops it afterwards, also when tests fail; prints the 20 slowest tests.
+# pytest against it (2 processes, each taking whole test files, so a module's shared fixtures
+# are built once) and stops it afterwards, also when tests fail; prints the 20 slowest tests.
 test: install chromium
-	$(PY) scripts/ferretdb.py --bin $(FERRETDB) -- $(PY) -m pytest -v -p no:cacheprovider --durations=20 tests
+	$(PY) scripts/ferretdb.py --bin $(FERRETDB) -- $(PY) -m pytest -v -p no:cacheprovider --durations=20 -n 2 --dist loadfile tests
 
 bench: install
 	$(BIN)/tpdask --data_dir data/bench-run bench

@@ -9,10 +9,10 @@ import pytest
 
 from jobs.analyse import analyse_command
 from jobs.overlap import export_overlap
+from tests.erase_support import DAYS, LOGIN, QUIET, WHO, build
 from tests.privacy_support import store_naming
+from tests.results_support import exports, from_scratch
 from tests.support import make_config
-from tests.test_erase import DAYS, LOGIN, QUIET, WHO, build
-from tests.test_results_stay_true import exports, from_scratch
 from tpdask.analysis.export import export_day_results, export_profiles
 from tpdask.errors import StaleResultsError
 from tpdask.privacy.erase import erase

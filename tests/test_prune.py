@@ -16,8 +16,8 @@ import pytest
 from jobs.analyse import analyse_command
 from jobs.nightly import nightly
 from jobs.process_day import process_command
+from tests.results_support import exports, from_scratch
 from tests.support import make_config, sample, write_samples
-from tests.test_results_stay_true import exports, from_scratch
 from tpdask.analysis.export import export_day_results
 from tpdask.archive.pack import archive_day
 from tpdask.days import day_bounds, days_between

@@ -14,9 +14,9 @@ from jobs.analyse import analyse_command
 from jobs.insight import broadcasts
 from jobs.overlap import overlap
 from jobs.process_day import process_command
+from tests.crawl_support import crawl, leak_finder
 from tests.privacy_support import files_naming, store_naming
 from tests.support import make_config
-from tests.test_web_safety import crawl, leak_finder
 from tests.web_support import PASSWORDS, add_user, login, running_site
 from tpdask.archive.pack import archive_day
 from tpdask.collect.collector import Collector, helix_selector

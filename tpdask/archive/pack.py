@@ -95,7 +95,7 @@ def build_archive(day: str, files: list[Path], target: Path, threads: int | None
 
 @contextmanager
 def archive_writer(path: Path, total_bytes: int, threads: int | None = None,
-            min_block: int = MIN_BLOCK_BYTES) -> Iterator[ParallelWriter]:
+                   min_block: int = MIN_BLOCK_BYTES) -> Iterator[ParallelWriter]:
     """A :class:`ParallelWriter` with the archive's settings into a new file at `path`."""
     with open(path, "wb") as fp, ParallelWriter(fp, FILTERS, total_bytes, threads,
                                                 min_block) as writer:

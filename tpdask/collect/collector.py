@@ -216,8 +216,6 @@ def make_collector(config, source: str = "helix", language: str = "fr", top: int
     from tpdask.settings import sqlite_path
     from tpdask.simulator.clock import SimClock
 
-    secure_data_dir(config.data_dir, sqlite_path(config.store), log)
-
     if sim_clock:
         clock = SimClock.from_state(_fetch_json(sim_clock)["clock"])
     elif speed:
@@ -230,6 +228,7 @@ def make_collector(config, source: str = "helix", language: str = "fr", top: int
         from tpdask.simulator.audience import AudienceConfig
 
         sim = SimSource(AudienceConfig(scale=0.01, interval=config.interval))
+        secure_data_dir(config.data_dir, sqlite_path(config.store), log)
         return Collector(config.samples_dir, sim.select(top, always), sim, clock,
                          config.interval, log)
     if source not in ("helix", "irc", "tmi"):
@@ -252,6 +251,9 @@ def make_collector(config, source: str = "helix", language: str = "fr", top: int
         from tpdask.collect.sources.tmi import TmiSource
 
         presence = TmiSource(config.tmi_url, log=log)
+    # only once the settings and credentials are known good: a refused command line
+    # leaves the data folder as it was
+    secure_data_dir(config.data_dir, sqlite_path(config.store), log)
     return Collector(config.samples_dir, helix_selector(client, language, top, always),
                      presence, clock, config.interval, log)
 
