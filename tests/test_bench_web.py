@@ -32,7 +32,8 @@ def test_bench_web_builds_the_data_set_once_and_times_every_page(tmp_path):
     for phase, clients in (("one_client", 1), ("concurrent", 2)):
         figures = result[phase]
         assert figures["clients"] == clients and figures["errors"] == 0, figures
-        assert set(figures["pages"]) == {"dashboard", "streamer", "viewer_random", "viewer"}
+        assert set(figures["pages"]) == {"dashboard", "streamer", "broadcast", "rankings",
+                                         "stream_health", "viewer_random", "viewer"}
         for page in figures["pages"].values():
             assert page["requests"] > 0
             assert 0 < page["p50_ms"] <= page["p95_ms"] <= page["max_ms"]

@@ -11,8 +11,9 @@ SQLite one.
 The measurement starts the real server (``tpdask web``, a subprocess), makes a visitor
 account with ``tpdask users add``, and logs in ``clients`` HTTP clients through /login,
 each its own ``requests.Session`` on its own thread. Each client loops over the dashboard,
-a streamer page (a random one of /streamers) and a viewer profile (``/viewers/random``,
-then the page it redirects to, timed apart). One client alone is measured first, for
+a streamer page (a random one of /streamers), one of its broadcasts, a rankings page (one
+of :data:`RANKINGS`), the stream health of 30 days and a viewer profile
+(``/viewers/random``, then the page it redirects to, timed apart). One client alone is measured first, for
 as long, so that the client's own cost shows: if one client's times are close to the
 concurrent ones, the clients are not the bottleneck. Figures per page: requests, p50,
 p95, max (ms), requests/s; the machine's load average before and after; saved as JSON
@@ -49,7 +50,11 @@ SEED = 1
 VIEWERS_AT_SCALE_1 = 900_000     # the audience model's population at scale 1 (all watch daily)
 DAILY_SHORTFALL = 1.01           # ~0.4 % of them miss a day (collection gaps): aim a bit higher
 BENCH_USER = "bench_visitor"
-PAGES = ("dashboard", "streamer", "viewer_random", "viewer")
+PAGES = ("dashboard", "streamer", "broadcast", "rankings", "stream_health", "viewer_random",
+         "viewer")
+_BROADCAST_LINK = re.compile(r'href="(/broadcasts/[a-z0-9_]{1,25}/[0-9A-Za-z%:-]+)"')
+RANKINGS = ("/rankings?days=30", "/rankings?days=7&sort=avg_viewers",
+            "/rankings?kind=games&days=30", "/rankings?days=30&sort=name&page=2")
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 _STREAMER_LINK = re.compile(r'href="/streamers/([a-z0-9_]{1,25})"')
 
@@ -279,7 +284,12 @@ class Client:
 
     def one_round(self) -> None:
         self._get("dashboard", "/")
-        self._get("streamer", self.rng.choice(self.streamers))
+        page = self._get("streamer", self.rng.choice(self.streamers))
+        links = _BROADCAST_LINK.findall(page.text) if page is not None else []
+        if links:
+            self._get("broadcast", self.rng.choice(links))
+        self._get("rankings", self.rng.choice(RANKINGS))
+        self._get("stream_health", "/stream-health?days=30")
         answer = self._get("viewer_random", "/viewers/random", redirect=False)
         where = answer.headers.get("location", "") if answer is not None else ""
         if where:
