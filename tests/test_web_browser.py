@@ -76,7 +76,8 @@ def crawl(browser: Browser, role: str, shots: Path,
     nav = browser.links("nav a")
     todo = ["/"] + [p for p in nav if p != "/"]
     names = {"/": "dashboard", "/streamers": "streamers", "/overlap": "overlap",
-             "/bots": "bots", "/lookup": "lookup-form"}
+             "/bots": "bots", "/lookup": "lookup-form", "/rankings": "rankings",
+             "/stream-health": "stream-health"}
     for path in todo:
         if path in seen or path.startswith("/viewers/random"):
             continue
@@ -84,7 +85,7 @@ def crawl(browser: Browser, role: str, shots: Path,
         seen[path] = check_page(browser, shots, f"{role}-{names.get(path, path.strip('/'))}")
         assert browser.links("nav a") == nav, f"{path} has another nav"
         no_login_shown(browser, private)
-    assert {"/", "/streamers", "/overlap", "/bots"} <= set(seen), \
+    assert {"/", "/streamers", "/rankings", "/stream-health", "/overlap", "/bots"} <= set(seen), \
         f"the nav of {role} does not reach every page: {sorted(seen)}"
 
     browser.open("/streamers")
@@ -107,6 +108,12 @@ def crawl(browser: Browser, role: str, shots: Path,
             seen[broadcasts[0]] = check_page(browser, shots, f"{role}-broadcast")
             no_login_shown(browser, private)
             assert seen[broadcasts[0]], "the broadcast page draws no chart"
+            games = browser.links("a[href^='/games/']")
+            assert games, f"{broadcasts[0]} links no game"
+            browser.open(games[0])
+            seen[games[0]] = check_page(browser, shots, f"{role}-game")
+            no_login_shown(browser, private)
+            assert seen[games[0]], "the game page draws no chart"
 
     browser.open("/viewers/random")
     viewer = browser.path()
