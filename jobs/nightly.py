@@ -35,7 +35,7 @@ from tpdask.analysis.basis import inputs_of
 from tpdask.analysis.plan import lake_runs, plan_analysis
 from tpdask.archive.pack import archive_day
 from tpdask.errors import ConfigError, JobError, TpdaskError
-from tpdask.executor import Executor, LocalExecutor, dask_executor
+from tpdask.executor import Executor, LocalExecutor, dask_executor, release_memory
 from tpdask.files import try_lock
 from tpdask.log import Log, print_log
 from tpdask.process import lake
@@ -95,6 +95,16 @@ class _Cluster:
                     dashboard_host=self.config.dashboard_host, data_dir=self.config.data_dir,
                     job="nightly"))
         return self._executor
+
+    def fresh_workers(self) -> None:
+        """Restart the workers of the local cluster this run started (never those of a
+        --scheduler, which other jobs may share): the analysis then starts from fresh
+        processes instead of on the day jobs' leftovers (a scale-1 nightly peaked at
+        1,512 MiB that way, its workers at ~610 MiB each in the merge)."""
+        client = getattr(self._executor, "client", None)
+        if client is not None and self.scheduler is None:
+            self.log("nightly: restarting the local cluster's workers before the analysis")
+            client.restart()
 
 
 def nightly(config: Config, days: list[str], scheduler: str | None = None,
@@ -188,7 +198,10 @@ def _processed_already(config: Config, day: str) -> str:
 
 
 def _process(config: Config, day: str, cluster: _Cluster, log: Log) -> str:
-    report = process_day(config, day, cluster(), log)
+    executor = cluster()
+    release_memory(executor)            # what archiving freed, before the workers start
+    report = process_day(config, day, executor, log)
+    release_memory(executor)            # the next day's job or the analysis comes next
     return f"{report['viewers']:,} viewers"
 
 
@@ -218,6 +231,7 @@ def _not_current(config: Config, store: Store, days: list[str]) -> list[str]:
 
 
 def _analyse(config: Config, days: list[str], cluster: _Cluster, log: Log) -> str:
+    cluster.fresh_workers()
     report = analyse(config, days, cluster(), log)
     return (f"{len(report['days'])} days analysed, {len(report['updated_days'])} others "
             "updated")

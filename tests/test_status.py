@@ -164,6 +164,26 @@ def test_a_day_not_archived_processed_analysed_by_its_deadline_is_a_warning(tmp_
     assert late.reasons == ()
 
 
+def test_a_day_whose_chats_were_all_empty_counts_as_processed_and_analysed(tmp_path):
+    """Such a day publishes no viewer record and no streamer statistic: the ledger's done
+    runs say it went through (seen following docs/operations.md on a night-time day)."""
+    from jobs.analyse import analyse_command
+    from jobs.process_day import process_command
+    from tpdask.archive.pack import archive_day
+
+    config = config_of(tmp_path, status_missing_ticks=1000)
+    collecting(config, NOW, hours=7)
+    write_samples(config, YESTERDAY, [sample(day_bounds(YESTERDAY)[0] + 3600, {"c": []})])
+    quiet = dict(log=lambda m: None)
+    archive_day(config, YESTERDAY, **quiet)
+    process_command(config, YESTERDAY, local=True, **quiet)
+    analyse_command(config, [YESTERDAY], local=True, **quiet)
+    health = check_health(config, now=NOW)
+    assert health.reasons == ()
+    [row] = [d for d in health.checks["stages"]["days"] if d["day"] == YESTERDAY]
+    assert (row["archived"], row["processed"], row["analysed"]) == (True, True, True)
+
+
 def test_failed_runs_of_each_stage_and_of_the_nightly_chain(tmp_path, store_uri):
     config = config_of(tmp_path, store=store_uri, status_missing_ticks=1000)
     collecting(config, day_bounds(TODAY)[0] + 3600)

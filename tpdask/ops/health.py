@@ -287,7 +287,10 @@ def check_stages(config: Config, samples: SampleIndex, store: Store | None,
         due_at = day_bounds(day)[1] + config.status_due_hours * 3600
         row = {"day": day, "samples": len(found.times), "waiting": len(found.waiting),
                "archived": bool(found.archived) and not found.waiting,
-               "processed": day in published, "analysed": day in analysed, "due": now >= due_at,
+               # a day whose chats were all empty publishes no record: its done run counts
+               "processed": day in published or _done(runs.get(("process", day))),
+               "analysed": day in analysed or _done(runs.get(("analyse", day))),
+               "due": now >= due_at,
                "runs": {stage: run_fact(runs.get((stage, day)))
                         for stage in ("archive", "process", "analyse")}}
         check.facts["days"].append(row)
@@ -319,6 +322,10 @@ def check_stages(config: Config, samples: SampleIndex, store: Store | None,
     if store is None:
         check.facts["ledger"] = "not read: no store"
     return check
+
+
+def _done(run: dict[str, Any] | None) -> bool:
+    return run is not None and run["status"] == "done"
 
 
 def check_store(store: Store, check: Check) -> Check:
