@@ -109,14 +109,3 @@ def accounts_sim():
 
     with Simulator(ACCOUNTS_DAY, AudienceConfig(scale=ACCOUNTS_SCALE)) as sim:
         yield sim
-
-
-#: modules whose every test is a slow end-to-end test, marked here while their own files
-#: are being changed elsewhere (a `pytestmark = pytest.mark.slow` in each can replace this)
-SLOW_MODULES = {"test_web_browser.py"}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.path.name in SLOW_MODULES:
-            item.add_marker(pytest.mark.slow)

@@ -13,7 +13,7 @@ from jobs.analyse import analyse_command
 from jobs.insight import broadcasts, flows
 from jobs.process_day import process_command
 from tests.support import make_config
-from tests.test_insight import DAYS, MIN_VIEWERS, MODEL, QUIET, built, close, raw  # noqa: F401
+from tests.insight_support import DAYS, MIN_VIEWERS, MODEL, QUIET, built, close, raw  # noqa: F401
 from tpdask.analysis import broadcast_days as bd
 from tpdask.analysis.basis import inputs_of
 from tpdask.analysis.broadcasts import rate

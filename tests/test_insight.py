@@ -4,10 +4,8 @@ and the view-bot signal on generated days with view-botted channels; on both sto
 
 from __future__ import annotations
 
-import math
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
 import pytest
@@ -15,62 +13,15 @@ import pytest
 from jobs.analyse import analyse_command
 from jobs.insight import broadcasts, export_flows, flows
 from jobs.process_day import process_command
+from tests.insight_support import (DAYS, MIN_VIEWERS, MODEL, QUIET, built, close,  # noqa: F401
+                                   raw, samples, seed_statuses)
 from tests.support import make_config
 from tpdask.analysis.insight_reference import reference_broadcasts, reference_flows
 from tpdask.cli.main import main
 from tpdask.errors import StaleResultsError
 from tpdask.settings import Config
-from tpdask.simulator.audience import AudienceConfig, AudienceModel, write_day
+from tpdask.simulator.audience import AudienceModel
 from tpdask.stores import open_store
-
-DAYS = ["2022-08-01", "2022-08-02", "2022-08-03"]
-QUIET = dict(log=lambda m: None)
-MODEL = AudienceConfig(seed=3, scale=0.003, view_botted=2, gaps=True, dirty=True)
-MIN_VIEWERS = 40              # rated broadcasts at this small scale (the default is 200)
-
-
-@pytest.fixture(scope="module")
-def raw(tmp_path_factory) -> dict[str, list[Path]]:
-    root = tmp_path_factory.mktemp("raw")
-    return {day: write_day(root, day, MODEL) for day in DAYS}
-
-
-def samples(raw: dict[str, list[Path]]) -> dict[str, list[dict]]:
-    return {day: [orjson.loads(p.read_bytes()) for p in paths] for day, paths in raw.items()}
-
-
-def statuses_of(viewers: list[str]) -> dict[str, str]:
-    """Every third viewer gone, every seventh renamed, the others active; some unknown."""
-    return {v: "gone" if i % 3 == 0 else "renamed" if i % 7 == 0 else "active"
-            for i, v in enumerate(viewers) if i % 5}
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, raw) -> Config:
-    """The three days processed and analysed, with account statuses written."""
-    config = make_config(tmp_path_factory.mktemp("built"), health_min_viewers=MIN_VIEWERS)
-    for day, paths in raw.items():
-        folder = config.samples_dir / day
-        folder.mkdir(parents=True)
-        for p in paths:
-            shutil.copy(p, folder / p.name)
-        process_command(config, day, local=True, **QUIET)
-    analyse_command(config, DAYS, local=True, **QUIET)
-    seed_statuses(config.store, config)
-    return config
-
-
-def seed_statuses(uri: str, built: Config) -> None:
-    """Account statuses of the built days' viewers in the store at ``uri``, as a verify
-    run would leave them."""
-    with open_store(built.store) as store:
-        viewers = sorted({r["viewer"] for day in DAYS for r in store.iter_viewer_days(day)})
-    with open_store(uri) as store:
-        store.write_statuses([{"viewer": v, "user_id": None, "status": s,
-                               "login_now": v if s == "active" else None, "checked_at": 1.0}
-                              for v, s in statuses_of(viewers).items()])
-        store.record_job("verify", "", "done", {}, 10.0, 11.0)
-
 
 @pytest.fixture(scope="module")
 def on_mongodb(built, mongo_uri) -> Iterator[Config]:
@@ -94,16 +45,6 @@ def on_mongodb(built, mongo_uri) -> Iterator[Config]:
 @pytest.fixture(params=["sqlite", "mongodb"])
 def config(request, built) -> Config:
     return built if request.param == "sqlite" else request.getfixturevalue("on_mongodb")
-
-
-def close(got: list[dict], expected: list[dict]) -> None:
-    assert [sorted(g) for g in got] == [sorted(e) for e in expected]
-    for g, e in zip(got, expected):
-        for key, value in e.items():
-            if isinstance(value, float) and value is not None:
-                assert math.isclose(g[key], value, rel_tol=1e-9, abs_tol=1e-9), (key, g, e)
-            else:
-                assert g[key] == value, (key, g, e)
 
 
 def test_broadcasts_match_the_reference(config, raw):

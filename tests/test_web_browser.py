@@ -19,6 +19,8 @@ import pytest
 from tests.browser_support import Browser, require_chromium, screenshot_dir, start_browser
 from tests.web_support import add_user, build_site_data, running_site
 
+pytestmark = pytest.mark.slow      # every test here drives a real browser
+
 CHARTS = "[data-chart]"           # chart containers; charts.js sets data-drawn="true" on them
 STREAMER_PAGES = 4                # streamer pages opened per role, besides the list
 PASSWORDS = {"visitor": "visitor-pass-1234", "admin": "admin-pass-5678"}

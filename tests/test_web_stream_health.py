@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from tests.test_insight import DAYS, MIN_VIEWERS, MODEL, built, raw  # noqa: F401
+from tests.insight_support import DAYS, MIN_VIEWERS, MODEL, built, raw  # noqa: F401
 from tests.web_support import PASSWORDS, add_user, login, running_site
 from tpdask.simulator.audience import AudienceModel
 
