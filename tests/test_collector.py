@@ -153,3 +153,30 @@ def test_a_starting_collector_removes_only_temps_of_dead_writers(tmp_path):
     code, err = holder.finish()
     assert code == 0, err                                # its rename found its temp
     assert holder.final.read_bytes() == b'{"held": true}'
+
+
+def test_a_signal_while_the_log_is_being_written_stops_without_a_deadlock(tmp_path):
+    """The handler runs in the main thread between two bytecodes; if the main thread is
+    writing a log line then, the log's lock is held: a handler that logged waited for it
+    for ever (a collector hung in CI after SIGTERM). It only sets the stop event now."""
+    from tpdask.collect.collector import Collector
+    from tpdask.collect.sources.sim import SimSource
+    from tpdask.log import print_log
+    from tpdask.progress import _write_lock
+    from tpdask.simulator.audience import AudienceConfig
+    from tpdask.simulator.clock import SimClock
+
+    sim = SimSource(AudienceConfig(scale=0.001))
+    collector = Collector(tmp_path / "samples", sim.select(5, []), sim, SimClock(T0, 300),
+                          300, log=print_log)
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        collector.stop_on_signals()
+        with _write_lock:                     # as while the main thread writes a line
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)                   # the handler runs here
+        assert collector.stop.is_set() and collector.stopped_by == signal.SIGTERM
+        assert collector.run() == []          # stopped: no tick, and says why
+    finally:
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGINT, before[1])

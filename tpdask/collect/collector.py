@@ -100,6 +100,7 @@ class Collector:
         self.interval = interval
         self.log = log
         self.stop = threading.Event()
+        self.stopped_by: int | None = None      # the signal that stopped `run`, if any
         self.policy = policy if policy is not None else \
             ChatterPolicy.for_data_dir(samples_dir.parent)
 
@@ -189,12 +190,18 @@ class Collector:
                          + (f"skipping {slots} missed slot(s); " if slots else "")
                          + "the next tick starts now, on its own slot")
                 next_ts += slots * self.interval
+        if self.stopped_by is not None:
+            self.log(f"signal {self.stopped_by}: the current tick finished, stopping")
         return results
 
     def stop_on_signals(self) -> None:
-        """SIGTERM and SIGINT finish the current tick, then `run` returns."""
+        """SIGTERM and SIGINT finish the current tick, then `run` returns.
+
+        The handler only sets the stop event: it runs between two bytecodes of the main
+        thread, which may hold the log's write lock at that moment, so logging from it
+        deadlocked the collector (seen in CI); `run` says why it stopped instead."""
         def handler(signum, frame):
-            self.log(f"signal {signum}: finishing the current tick, then stopping")
+            self.stopped_by = signum
             self.stop.set()
 
         signal.signal(signal.SIGTERM, handler)
