@@ -53,6 +53,7 @@ def test_the_demo_ends_with_the_site_serving_its_data_until_ctrl_c(tmp_path):
         assert re.search(r"Research export .*: [\d,]+ sessions of [\d,]+ users", out)
         assert "`tpdask status` of the demo folder: failing" in out
         assert "failing  collector stopped" in out
+        assert "(0 unlike the simulator's truth)" in out       # verify is right throughout
         assert requests.get(address + "/", allow_redirects=False).status_code == 303
         session = login(address, "visitor", password)
         page = session.get(address + "/")
