@@ -27,9 +27,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from tpdask.web.answers import Answer, error, one, page
 from tpdask.web.auth import ADMIN, ANONYMOUS, VISITOR, Access, refusal, signed_in
 from tpdask.web.exposure import mask_small
-from tpdask.web.render import HERE
 from tpdask.web.site import site_of
-from tpdask.web.static_files import CachedStatic
+from tpdask.web.static_files import STATIC_DIR, CachedStatic
 from tpdask.web.tables import csv_answer, file_stem
 from tpdask.web.views import (bots, dashboard, games, login, overlap, rankings, reports,
                               stream_health, streamers, viewers)
@@ -146,7 +145,7 @@ def static_mounts() -> list[BaseRoute]:
     """``/static/bokeh/``: BokehJS of the installed bokeh package; ``/static/``: the site's
     own scripts, styles and icon; cached and compressed (:mod:`tpdask.web.static_files`)."""
     return [Mount("/static/bokeh", CachedStatic(bokeh_static()), name="bokeh"),
-            Mount("/static", CachedStatic(HERE / "static"), name="static")]
+            Mount("/static", CachedStatic(STATIC_DIR), name="static")]
 
 
 def bokeh_static() -> str:

@@ -33,6 +33,9 @@ from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+#: The site's own static files (bokeh's are served from its package).
+STATIC_DIR = Path(__file__).parent / "static"
+
 MIN_GZIP = 1024
 COMPRESSIBLE = ("text/", "application/javascript", "application/json", "image/svg+xml",
                 "application/xml")
@@ -99,9 +102,7 @@ def _version(name: str) -> str:
         import bokeh
 
         return str(bokeh.__version__)
-    from tpdask.web.render import HERE
-
-    path = HERE / "static" / name
+    path = STATIC_DIR / name
     if ".." in Path(name).parts or not path.is_file():
         raise ValueError(f"no static file {name!r}")
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
