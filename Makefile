@@ -18,19 +18,20 @@ $(VENV)/.installed: setup.cfg pyproject.toml Makefile
 demo: install
 	$(BIN)/tpdask --data_dir data/demo demo
 
-# Debian's Chromium and ChromeDriver for the browser tests (tests/test_web_browser.py).
+# Debian's Chromium and ChromeDriver for the browser tests (tests/test_web_browser.py), and
+# 7-Zip, which reads the archiver's output in tests/test_archive_blocks.py.
 # Quick when both are there; as root, installs them (apt-get update first only when the
 # package lists are missing or too old to install from); otherwise says what to run.
 chromium:
-	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && command -v 7z >/dev/null; then :; \
 	elif [ "$$(id -u)" != 0 ]; then \
-	  echo "chromium/chromedriver missing: run 'sudo apt-get install chromium chromium-driver' (browser tests fail under CI=true, skip otherwise)"; \
+	  echo "chromium/chromedriver/7z missing: run 'sudo apt-get install chromium chromium-driver 7zip' (their tests fail under CI=true, skip otherwise)"; \
 	else \
-	  echo "installing Debian's chromium and chromium-driver ..."; \
+	  echo "installing Debian's chromium, chromium-driver and 7zip ..."; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y -q chromium chromium-driver >/tmp/tpdask-apt.log 2>&1 || \
+	  apt-get install -y -q chromium chromium-driver 7zip >/tmp/tpdask-apt.log 2>&1 || \
 	  { apt-get update -q >>/tmp/tpdask-apt.log 2>&1 && \
-	    apt-get install -y -q chromium chromium-driver >>/tmp/tpdask-apt.log 2>&1; } || \
+	    apt-get install -y -q chromium chromium-driver 7zip >>/tmp/tpdask-apt.log 2>&1; } || \
 	  { tail -20 /tmp/tpdask-apt.log; exit 1; }; \
 	fi
 
